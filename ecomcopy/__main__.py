@@ -1,0 +1,115 @@
+"""Command line: `python -m ecomcopy {index,generate} ...`. Errors print one plain line and exit non-zero."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import warnings
+from pathlib import Path
+
+from .errors import EcomcopyError
+from .paths import DEMO_CATALOG_DB
+
+
+def _quiet() -> None:
+    warnings.filterwarnings("ignore")
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    import transformers
+
+    transformers.logging.set_verbosity_error()
+    transformers.logging.disable_progress_bar()
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    from .catalog import Catalog
+    from .encoders import TextEncoder, create_image_encoder
+    from .indexer import index_folder
+
+    catalog = Catalog(args.db, create=True)
+    report = index_folder(args.data, catalog, create_image_encoder(args.image_encoder), TextEncoder(), split=args.split)
+    print(report.summary())
+    print(f"{len(catalog)} products in {catalog.path}")
+    return 0
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from .errors import InputError
+    from .generate import SamplingConfig
+    from .images import load_image
+    from .keywords import parse_keywords
+    from .pipeline import Pipeline, PipelineConfig
+
+    sampling = SamplingConfig(args.n, args.temperature, args.top_p, args.max_tokens, args.seed).validate()
+    # Check the inputs before the models load: a bad file should fail in a second, not after 10.
+    image = load_image(args.image) if args.image else None
+    if image is None and not parse_keywords(args.keywords):
+        raise InputError("Give a product photo (--image) or a few keywords (--keywords), or both.")
+    pipe = Pipeline(PipelineConfig(catalog=Path(args.db), lm=args.lm, image_weight=args.image_weight))
+    result = pipe.suggest(image, args.keywords, sampling)
+    if args.json:
+        print(json.dumps(result.to_dict(), ensure_ascii=False))
+        return 0
+    ref = result.reference
+    print(f"Reference: {ref.product.id}  {ref.product.name}  (similarity {ref.score:.3f})")
+    print(f"  keywords: {', '.join(ref.product.keywords)}")
+    print(f"  description: {ref.product.description}")
+    print(f"  source: {ref.product.source}")
+    for i, d in enumerate(result.drafts, 1):
+        print(f"\nDraft {i}: {d}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .catalog import DEFAULT_IMAGE_WEIGHT
+    from .encoders import DEFAULT_IMAGE_ENCODER
+    from .lm import DEFAULT_LM, LM_SPECS
+
+    ap = argparse.ArgumentParser(prog="python -m ecomcopy", description=__doc__)
+    ap.add_argument("--debug", action="store_true", help="show full tracebacks and library warnings")
+    sub = ap.add_subparsers(dest="command", required=True)
+
+    ix = sub.add_parser("index", help="build or update a catalog from a product folder (products.jsonl + images/)")
+    ix.add_argument("--data", required=True, help="product folder in the shared data format")
+    ix.add_argument("--db", required=True, help="SQLite catalog file (created if missing)")
+    ix.add_argument("--split", default=None, help="only products of this split (train/dev/test)")
+    ix.add_argument("--image-encoder", default=DEFAULT_IMAGE_ENCODER)
+    ix.set_defaults(func=cmd_index)
+
+    g = sub.add_parser("generate", help="reference + drafts for one product photo and its keywords")
+    g.add_argument("--image", help="product photo (JPEG, PNG, WebP)")
+    g.add_argument("--keywords", default="", help='comma-separated, e.g. "black, denim, slim fit"')
+    g.add_argument("--n", type=int, default=4, help="number of drafts (1-8)")
+    g.add_argument("--temperature", type=float, default=0.8)
+    g.add_argument("--top-p", type=float, default=0.9)
+    g.add_argument("--max-tokens", type=int, default=60)
+    g.add_argument("--seed", type=int, default=None)
+    g.add_argument("--lm", default=DEFAULT_LM, choices=sorted(LM_SPECS))
+    g.add_argument("--db", default=str(DEMO_CATALOG_DB), help="catalog to take the reference from")
+    g.add_argument("--image-weight", type=float, default=DEFAULT_IMAGE_WEIGHT, help="1.0 = image-only retrieval")
+    g.add_argument("--json", action="store_true", help='print {"reference": {...}, "drafts": [...]} as one JSON object')
+    g.set_defaults(func=cmd_generate)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if not args.debug:
+        _quiet()
+    try:
+        return args.func(args)
+    except EcomcopyError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except Exception as e:  # noqa: BLE001 - the CLI never shows a stack trace unless asked
+        if args.debug:
+            raise
+        print(f"error: unexpected {type(e).__name__}: {e} (run with --debug for details)", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,246 @@
+"""The catalog: products and their search vectors in one SQLite file, searched for the in-context reference.
+
+Rows and vectors are written in one transaction, so a product never exists without its vectors.
+Vectors are stored as float16 blobs (half the size; cosine ranking is unaffected at this precision).
+Search is exact (a matrix product over all vectors), fusing image and keyword similarity.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+
+from .errors import CatalogError
+from .products import Product
+
+SCHEMA_VERSION = 1
+DEFAULT_IMAGE_WEIGHT = 0.5  # share of image similarity in the fused score; 1.0 = image-only, as in the paper
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS products (
+    id TEXT PRIMARY KEY,
+    grp TEXT NOT NULL,
+    domain TEXT NOT NULL DEFAULT '',
+    name TEXT NOT NULL DEFAULT '',
+    keywords TEXT NOT NULL,          -- JSON list of strings
+    attributes TEXT NOT NULL,        -- JSON object
+    description TEXT NOT NULL,
+    image TEXT NOT NULL,             -- relative to the database's folder, or absolute
+    source TEXT NOT NULL DEFAULT '',
+    created_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS products_grp ON products (grp);
+CREATE TABLE IF NOT EXISTS vectors (
+    product_id TEXT PRIMARY KEY REFERENCES products (id) ON DELETE CASCADE,
+    content_hash TEXT NOT NULL,      -- of the image bytes and keywords the vectors were computed from
+    image_vec BLOB NOT NULL,         -- float16, pooled image features
+    text_vec BLOB NOT NULL           -- float16, keyword embedding
+);
+"""
+
+
+@dataclass
+class CatalogProduct(Product):
+    image_path: Path | None = None  # resolved absolute path of the photo
+
+
+@dataclass
+class Hit:
+    product: CatalogProduct
+    score: float  # fused similarity used for ranking
+    image_score: float | None
+    text_score: float | None
+
+
+def content_hash(image_bytes: bytes, keywords: list[str]) -> str:
+    h = hashlib.sha256(image_bytes)
+    h.update(json.dumps(keywords).encode())
+    return h.hexdigest()[:32]
+
+
+def _unit(m: np.ndarray) -> np.ndarray:
+    return m / np.maximum(np.linalg.norm(m, axis=-1, keepdims=True), 1e-8)
+
+
+class Catalog:
+    """One SQLite catalog file. Thread-safe for the app's use: one connection guarded by a lock."""
+
+    def __init__(self, path: str | Path, create: bool = False) -> None:
+        self.path = Path(path).resolve()
+        if not create and not self.path.is_file():
+            raise CatalogError(f"No catalog at {self.path}. Build one with: python -m ecomcopy index --data DIR --db {path}")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        try:
+            self.db = sqlite3.connect(self.path, check_same_thread=False, timeout=30)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA foreign_keys=ON")
+            self.db.executescript(_SCHEMA)
+            version = self.get_meta("schema_version")
+            if version is None:
+                self.set_meta("schema_version", str(SCHEMA_VERSION))
+            elif int(version) != SCHEMA_VERSION:
+                raise CatalogError(f"{self.path} has catalog schema {version}; this ecomcopy reads schema {SCHEMA_VERSION}.")
+        except sqlite3.DatabaseError as e:
+            raise CatalogError(f"{self.path} is not a readable ecomcopy catalog ({e}).") from e
+        self._matrix: tuple | None = None  # cached search matrices, rebuilt after writes
+
+    # -- metadata -----------------------------------------------------------------------------
+    def get_meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._lock, self.db:
+            self.db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+    def check_encoders(self, image_fingerprint: str, text_fingerprint: str) -> None:
+        """Vectors from different encoders are not comparable: refuse to mix them."""
+        for key, value in (("image_encoder", image_fingerprint), ("text_encoder", text_fingerprint)):
+            stored = self.get_meta(key)
+            if stored is None:
+                self.set_meta(key, value)
+            elif stored != value:
+                raise CatalogError(
+                    f"{self.path} was indexed with {key.replace('_', ' ')} {stored!r}, not {value!r}; "
+                    "re-index it into a new file with the encoder you want."
+                )
+
+    # -- rows ---------------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return self.db.execute("SELECT COUNT(*) FROM products").fetchone()[0]
+
+    def stored_hashes(self) -> dict[str, str]:
+        return dict(self.db.execute("SELECT product_id, content_hash FROM vectors"))
+
+    def _image_ref(self, image: Path) -> str:
+        image = image.resolve()
+        try:
+            return str(image.relative_to(self.path.parent))
+        except ValueError:
+            return str(image)
+
+    def upsert(self, items: Iterable[tuple[Product, Path, str, np.ndarray | None, np.ndarray | None]]) -> int:
+        """Insert or update products; vectors of None keep the stored ones (unchanged content)."""
+        n = 0
+        now = time.time()
+        with self._lock, self.db:
+            for p, image, chash, ivec, tvec in items:
+                self.db.execute(
+                    "INSERT INTO products (id, grp, domain, name, keywords, attributes, description, image, source, created_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET grp=excluded.grp, domain=excluded.domain, "
+                    "name=excluded.name, keywords=excluded.keywords, attributes=excluded.attributes, "
+                    "description=excluded.description, image=excluded.image, source=excluded.source",
+                    (p.id, p.group, p.domain, p.name, json.dumps(p.keywords), json.dumps(p.attributes),
+                     p.description, self._image_ref(image), p.source, now),
+                )
+                if ivec is not None and tvec is not None:
+                    self.db.execute(
+                        "INSERT OR REPLACE INTO vectors (product_id, content_hash, image_vec, text_vec) VALUES (?, ?, ?, ?)",
+                        (p.id, chash, np.asarray(ivec, np.float16).tobytes(), np.asarray(tvec, np.float16).tobytes()),
+                    )
+                n += 1
+            orphans = self.db.execute(
+                "SELECT COUNT(*) FROM products p LEFT JOIN vectors v ON v.product_id = p.id WHERE v.product_id IS NULL"
+            ).fetchone()[0]
+            if orphans:
+                raise CatalogError(f"{orphans} product(s) would have no search vectors; nothing was written.")
+        self._matrix = None
+        return n
+
+    def delete(self, product_id: str) -> bool:
+        with self._lock, self.db:
+            cur = self.db.execute("DELETE FROM products WHERE id = ?", (product_id,))
+        self._matrix = None
+        return cur.rowcount > 0
+
+    def _row_to_product(self, row: tuple) -> CatalogProduct:
+        pid, grp, domain, name, kw, attrs, desc, image, source = row
+        path = Path(image)
+        return CatalogProduct(
+            id=pid, group=grp, name=name, keywords=json.loads(kw), description=desc, image=image, domain=domain,
+            attributes=json.loads(attrs), source=source, image_path=path if path.is_absolute() else self.path.parent / path,
+        )
+
+    _COLUMNS = "id, grp, domain, name, keywords, attributes, description, image, source"
+
+    def get(self, product_id: str) -> CatalogProduct:
+        row = self.db.execute(f"SELECT {self._COLUMNS} FROM products WHERE id = ?", (product_id,)).fetchone()
+        if row is None:
+            raise CatalogError(f"No product {product_id!r} in the catalog.")
+        return self._row_to_product(row)
+
+    def products(self, limit: int | None = None) -> list[CatalogProduct]:
+        sql = f"SELECT {self._COLUMNS} FROM products ORDER BY rowid" + (" LIMIT ?" if limit else "")
+        return [self._row_to_product(r) for r in self.db.execute(sql, (limit,) if limit else ())]
+
+    # -- search -------------------------------------------------------------------------------
+    def _matrices(self) -> tuple:
+        """(ids, groups, image matrix, image mean, text matrix), unit rows; cached until the next write."""
+        with self._lock:
+            if self._matrix is None:
+                rows = self.db.execute(
+                    "SELECT p.id, p.grp, v.image_vec, v.text_vec FROM products p JOIN vectors v ON v.product_id = p.id ORDER BY p.rowid"
+                ).fetchall()
+                if not rows:
+                    raise CatalogError(f"The catalog {self.path} is empty; index some products first.")
+                ids = [r[0] for r in rows]
+                groups = np.array([r[1] for r in rows], dtype=object)
+                img = np.stack([np.frombuffer(r[2], np.float16) for r in rows]).astype(np.float32)
+                txt = _unit(np.stack([np.frombuffer(r[3], np.float16) for r in rows]).astype(np.float32))
+                # Pooled CNN features are all positive, so raw cosines bunch near 1; centring spreads them
+                # onto the same scale as keyword similarity, which makes the fused weight meaningful.
+                mean = img.mean(axis=0)
+                self._matrix = (ids, groups, _unit(img - mean), mean, txt)
+            return self._matrix
+
+    def search(
+        self,
+        image_vec: np.ndarray | None = None,
+        text_vec: np.ndarray | None = None,
+        k: int = 3,
+        image_weight: float = DEFAULT_IMAGE_WEIGHT,
+        exclude_group: str | None = None,
+        exclude_ids: Iterable[str] = (),
+    ) -> list[Hit]:
+        """Top-k products by w * image cosine + (1 - w) * keyword cosine; a missing query side drops out."""
+        if image_vec is None and text_vec is None:
+            raise CatalogError("A search needs a photo or keywords.")
+        if not 0.0 <= image_weight <= 1.0:
+            raise CatalogError("image_weight must lie between 0 and 1.")
+        ids, groups, img, mean, txt = self._matrices()
+        img_s = img @ _unit(np.asarray(image_vec, np.float32) - mean) if image_vec is not None else None
+        txt_s = txt @ _unit(np.asarray(text_vec, np.float32)) if text_vec is not None else None
+        if img_s is not None and txt_s is not None:
+            score = image_weight * img_s + (1.0 - image_weight) * txt_s
+        else:
+            score = (img_s if img_s is not None else txt_s).copy()
+        if exclude_group is not None:
+            score[groups == exclude_group] = -np.inf
+        excluded = set(exclude_ids)
+        if excluded:
+            score[[i for i, pid in enumerate(ids) if pid in excluded]] = -np.inf
+        k = min(k, int(np.isfinite(score).sum()))
+        top = np.argpartition(-score, k - 1)[:k] if k else np.array([], dtype=int)
+        top = top[np.argsort(-score[top])]
+        return [
+            Hit(
+                product=self.get(ids[i]),
+                score=float(score[i]),
+                image_score=float(img_s[i]) if img_s is not None else None,
+                text_score=float(txt_s[i]) if txt_s is not None else None,
+            )
+            for i in top
+        ]
+
+    def close(self) -> None:
+        self.db.close()

@@ -1,0 +1,80 @@
+"""The sampler: n drafts in one batched `generate` call, each cut at the end of its description."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import torch
+
+from .errors import InputError
+from .lm import LoadedLM
+
+
+@dataclass
+class SamplingConfig:
+    n: int = 4  # drafts per request
+    temperature: float = 0.8
+    top_p: float = 0.9
+    max_new_tokens: int = 60
+    seed: int | None = None
+
+    def validate(self) -> "SamplingConfig":
+        if not 1 <= self.n <= 8:
+            raise InputError("Number of drafts must be between 1 and 8.")
+        if not 0.05 <= self.temperature <= 2.0:
+            raise InputError("Temperature must be between 0.05 and 2.")
+        if not 0.1 <= self.top_p <= 1.0:
+            raise InputError("Top-p must be between 0.1 and 1.")
+        if not 8 <= self.max_new_tokens <= 200:
+            raise InputError("Maximum length must be between 8 and 200 tokens.")
+        return self
+
+
+_STOP = "\n"  # the prompt puts each description on one line
+_SENTENCE_END = re.compile(r"[.!?](?=\s|$)")
+
+
+def clean_draft(text: str) -> str:
+    """Keep the first line; if the length limit cut a sentence, drop the unfinished tail."""
+    text = text.split(_STOP, 1)[0].strip()
+    text = re.split(r"\s*(?:Keywords|Description):", text, maxsplit=1)[0].strip()
+    if text and text[-1] not in ".!?":
+        ends = list(_SENTENCE_END.finditer(text))
+        if ends:
+            text = text[: ends[-1].end()]
+    return text
+
+
+def dedupe(drafts: list[str]) -> list[str]:
+    """Drop empty drafts and exact duplicates (ignoring case and spacing), keeping the first."""
+    seen, out = set(), []
+    for d in drafts:
+        key = " ".join(d.lower().split())
+        if key and key not in seen:
+            seen.add(key)
+            out.append(d)
+    return out
+
+
+@torch.inference_mode()
+def sample_drafts(lm: LoadedLM, prompt: str, cfg: SamplingConfig) -> list[str]:
+    """One batched call: the prompt is encoded once and expanded to n sequences sharing its KV cache."""
+    cfg.validate()
+    if cfg.seed is not None:
+        torch.manual_seed(cfg.seed)
+    tok = lm.tokenizer
+    enc = tok(prompt, return_tensors="pt")
+    out = lm.model.generate(
+        **enc,
+        do_sample=True,
+        temperature=cfg.temperature,
+        top_p=cfg.top_p,
+        max_new_tokens=cfg.max_new_tokens,
+        num_return_sequences=cfg.n,
+        stop_strings=[_STOP],
+        tokenizer=tok,
+        pad_token_id=tok.pad_token_id,
+    )  # (n, prompt_len + new)
+    texts = tok.batch_decode(out[:, enc.input_ids.shape[1] :], skip_special_tokens=True)
+    return dedupe([clean_draft(t) for t in texts])

