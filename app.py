@@ -14,11 +14,12 @@ import warnings
 from functools import lru_cache
 
 import gradio as gr
+import PIL.Image
 
 from ecomcopy.catalog import DEFAULT_IMAGE_WEIGHT
 from ecomcopy.errors import EcomcopyError
 from ecomcopy.generate import SamplingConfig
-from ecomcopy.images import MAX_FILE_BYTES
+from ecomcopy.images import MAX_FILE_BYTES, MAX_PIXELS
 from ecomcopy.keywords import MAX_KEYWORDS_CHARS
 from ecomcopy.lm import DEFAULT_LM
 from ecomcopy.paths import ASSETS_DIR, DEMO_CATALOG_DB
@@ -36,6 +37,8 @@ class PhotoInput(gr.Image):
     def preprocess(self, payload):  # type: ignore[override]
         try:
             return super().preprocess(payload)
+        except PIL.Image.DecompressionBombError:
+            raise gr.Error(f"That photo is over {MAX_PIXELS // 1_000_000} megapixels; resize it first.") from None
         except Exception:  # noqa: BLE001 - any unreadable upload gets the same clear answer
             raise gr.Error("That file is not an image we can read; upload a JPEG, PNG or WebP photo.") from None
 
@@ -110,7 +113,7 @@ def build_ui() -> gr.Blocks:
         exclude_group = gr.Textbox(visible=False)
         with gr.Row():
             with gr.Column(scale=1):
-                photo = PhotoInput(label="Product photo", type="filepath", sources=["upload", "clipboard"], height=300)
+                photo = PhotoInput(label="Product photo", type="filepath", image_mode=None, sources=["upload", "clipboard"], height=300)
                 keywords = gr.Textbox(label="Keywords", placeholder="e.g. dress, black, jersey, V-neck", max_length=MAX_KEYWORDS_CHARS, lines=2)
                 with gr.Accordion("Settings", open=False):
                     n = gr.Slider(1, 8, value=4, step=1, label="Number of drafts")
@@ -148,23 +151,31 @@ def build_ui() -> gr.Blocks:
     return demo
 
 
+def launch(host: str = "127.0.0.1", port: int = 7860, block: bool = True) -> gr.Blocks:
+    """Load the models, build the page and serve it; `block=False` returns at once (tests)."""
+    get_pipeline()  # load models before the first visitor waits for them
+    demo = build_ui()
+    demo.queue(default_concurrency_limit=1, max_size=32).launch(
+        server_name=host,
+        server_port=port,
+        share=False,
+        allowed_paths=[str(ASSETS_DIR)],
+        max_file_size=MAX_FILE_BYTES,
+        css=CSS,
+        show_error=False,
+        prevent_thread_lock=not block,
+        quiet=not block,
+    )
+    return demo
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description="Launch the ecomcopy web app.")
     ap.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"), help="127.0.0.1 unless you mean to expose it")
     ap.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)))
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    get_pipeline()  # load models before the first visitor waits for them
-    demo = build_ui()
-    demo.queue(default_concurrency_limit=1, max_size=32).launch(
-        server_name=args.host,
-        server_port=args.port,
-        share=False,
-        allowed_paths=[str(ASSETS_DIR)],
-        max_file_size=MAX_FILE_BYTES,
-        css=CSS,
-        show_error=False,
-    )
+    launch(args.host, args.port)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,6 +44,7 @@ def index_folder(
     read = read_products(folder, split=split)
     report = IndexReport(skipped=[f"line {n}: {why}" for n, why in read.bad_lines])
     stored = catalog.stored_hashes()
+    base = Path(os.path.normpath(folder.absolute()))
     seen: set[str] = set()
     todo, keep = [], []
     for p in read.products:
@@ -50,9 +52,9 @@ def index_folder(
             report.skipped.append(f"{p.id}: duplicate id (first occurrence kept)")
             continue
         seen.add(p.id)
-        image = (folder / p.image) if not Path(p.image).is_absolute() else Path(p.image)
+        image = Path(os.path.normpath(base / p.image))  # lexical: a symlinked images/ is fine
         try:
-            if folder.resolve() not in image.resolve().parents:
+            if base not in image.parents:
                 raise InputError("image path points outside the product folder")
             data = image.read_bytes()
         except (OSError, InputError) as e:

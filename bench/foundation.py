@@ -1,0 +1,113 @@
+"""Foundation benchmark: cold start, retrieval latency, generate latency, peak memory.
+
+- cold start: `python app.py` as a subprocess until its page answers, first with an empty cache folder
+  (the LM is converted from its GGUF file) and then again with that cache;
+- retrieval: encode photo + keywords, and catalog search alone, over the shipped demo catalog;
+- generate: p50 of full requests (photo + keywords -> reference + 4 drafts of up to 60 tokens);
+- peak RSS of the app process and of this process.
+
+    python bench/foundation.py [--requests 10] [--skip-cold]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def cold_start(cache: Path) -> tuple[float, float]:
+    """Seconds from process start until the page answers, and the app process's peak RSS in MB."""
+    port = free_port()
+    env = {**os.environ, "ECOMCOPY_CACHE": str(cache)}
+    t0 = time.time()
+    proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError("app exited during start-up")
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2)
+                break
+            except OSError:
+                time.sleep(0.25)
+        seconds = time.time() - t0
+        hwm = next(line for line in Path(f"/proc/{proc.pid}/status").read_text().splitlines() if line.startswith("VmHWM"))
+        return seconds, int(hwm.split()[1]) / 1024
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--requests", type=int, default=10)
+    ap.add_argument("--skip-cold", action="store_true")
+    ap.add_argument("--shared", default=str(ROOT.parent / "shared" / "data"))
+    args = ap.parse_args()
+    out: dict = {}
+    if not args.skip_cold:
+        with tempfile.TemporaryDirectory() as cache:
+            out["cold_start_first_s"], _ = cold_start(Path(cache))
+            out["cold_start_cached_s"], out["app_peak_rss_mb"] = cold_start(Path(cache))
+        print(json.dumps(out), flush=True)
+
+    from ecomcopy.generate import SamplingConfig
+    from ecomcopy.images import load_image
+    from ecomcopy.pipeline import Pipeline
+    from ecomcopy.products import read_products
+
+    pipe = Pipeline()
+    queries = []
+    for source in ("hm", "ikea"):
+        folder = Path(args.shared) / source
+        for p in read_products(folder, split="dev").products[: args.requests // 2]:
+            queries.append((load_image(folder / p.image), p.keywords))
+
+    enc, search = [], []
+    for img, kw in queries:
+        t = time.perf_counter()
+        iv = pipe.image_encoder.encode([img]).pooled[0].numpy()
+        tv = pipe.text_encoder.encode([", ".join(kw)])[0]
+        enc.append(time.perf_counter() - t)
+        for _ in range(5):
+            t = time.perf_counter()
+            pipe.catalog.search(iv, tv, k=3)
+            search.append(time.perf_counter() - t)
+    out["catalog_products"] = len(pipe.catalog)
+    out["encode_query_p50_ms"] = round(statistics.median(enc) * 1000, 1)
+    out["search_p50_ms"] = round(statistics.median(search) * 1000, 2)
+
+    gen = []
+    pipe.suggest(*queries[0], SamplingConfig(n=4, max_new_tokens=60, seed=0))  # warm-up
+    for i, (img, kw) in enumerate(queries):
+        r = pipe.suggest(img, kw, SamplingConfig(n=4, max_new_tokens=60, seed=i))
+        gen.append(r.seconds)
+    out["lm"] = pipe.lm.name
+    out["generate_4_drafts_p50_s"] = round(statistics.median(gen), 2)
+    out["generate_4_drafts_max_s"] = round(max(gen), 2)
+    out["bench_process_peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    out["threads"] = pipe.cfg.threads
+    print(json.dumps(out, indent=1))
+
+
+if __name__ == "__main__":
+    main()

