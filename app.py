@@ -91,14 +91,14 @@ def pick(draft: str) -> str:
 
 
 def examples(k: int = 4) -> list[list[str]]:
-    """A few products from the shipped catalog, each with its group hidden so it is not its own reference."""
+    """A few products from the shipped catalog (the pipeline skips a reference with the very same photo)."""
     try:
         products = get_pipeline().catalog.products()
     except EcomcopyError:
         return []
     rng = random.Random(7)
     picks = rng.sample([p for p in products if p.id.startswith("hm-")], k - 1) + rng.sample([p for p in products if p.id.startswith("ikea-")], 1)
-    return [[str(p.image_path), ", ".join(p.keywords), p.group] for p in picks]
+    return [[str(p.image_path), ", ".join(p.keywords)] for p in picks]
 
 
 CSS = ".ref-photo img {object-fit: contain}"
@@ -134,12 +134,11 @@ def build_ui() -> gr.Blocks:
         chosen = gr.Textbox(label="Your description (editable)", lines=4, buttons=["copy"], interactive=True)
         with gr.Accordion("Result as JSON (what the API returns)", open=False):
             result_json = gr.JSON(label="Result")
-        gr.Examples(examples=examples(), inputs=[photo, keywords, exclude_group], label="Try a catalog product")
+        gr.Examples(examples=examples(), inputs=[photo, keywords], label="Try a catalog product")
         gr.Markdown(
             "Demo catalog: a sample of the H&M Personalized Fashion Recommendations data and the IKEA product data "
             "of Tautkute et al. (FedCSIS 2017), both for non-commercial research use; see assets/catalog/SOURCES.md."
         )
-        photo.upload(lambda: "", outputs=exclude_group, api_visibility="private")
         go.click(
             generate,
             inputs=[photo, keywords, n, temperature, top_p, max_tokens, exclude_group],

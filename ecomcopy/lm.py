@@ -6,10 +6,14 @@ and save the result in the cache folder, so later starts load a plain checkpoint
 
 from __future__ import annotations
 
+import ctypes
+import gc
 import hashlib
 import importlib.util
 import json
 import logging
+import mmap
+import os
 import shutil
 import time
 import warnings
@@ -141,11 +145,41 @@ def _convert(spec: LMSpec, out: Path) -> None:
     log.info("converted %s in %.1f s", spec.name, time.time() - t0)
 
 
-def quantize_int8(model: nn.Module) -> nn.Module:
-    """Dynamic int8 quantisation of every Linear: 3-6x faster inference on CPU; not for training."""
+def quantize_int8(model: nn.Module, after_block: Callable[[], None] | None = None) -> nn.Module:
+    """Dynamic int8 quantisation of every Linear: 3-6x faster inference on CPU; not for training.
+
+    Block by block (each entry of each ModuleList, then the rest), so `after_block` can release the
+    fp32 pages of a block before the next is read, keeping peak memory near the final size.
+    """
+    q = torch.ao.quantization.quantize_dynamic
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return torch.ao.quantization.quantize_dynamic(model, {nn.Linear}, dtype=torch.qint8)
+        for blocks in [m for m in model.modules() if isinstance(m, nn.ModuleList)]:
+            for i in range(len(blocks)):
+                blocks[i] = q(blocks[i], {nn.Linear}, dtype=torch.qint8, inplace=True)
+                if after_block:
+                    after_block()
+        return q(model, {nn.Linear}, dtype=torch.qint8, inplace=True)
+
+
+def _release_file_pages(checkpoint: Path) -> None:
+    """Drop the resident pages of the checkpoint's memory map after int8 quantisation.
+
+    transformers maps the whole fp32 file; quantising reads every Linear weight through that map, and
+    the touched pages (~2 GB for Qwen) stay counted in the process's memory although those weights are
+    no longer used. The map is private and unwritten, so MADV_DONTNEED is safe: a page still in use
+    (the embedding, the norms) is simply read again from the file when next touched.
+    """
+    if not hasattr(mmap, "MADV_DONTNEED") or not Path("/proc/self/maps").exists():
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+    name = str(checkpoint.resolve())
+    for line in Path("/proc/self/maps").read_text().splitlines():
+        fields = line.split()
+        if len(fields) >= 6 and fields[5] == name and fields[1].startswith("r") and fields[1].endswith("p"):
+            lo, hi = (int(x, 16) for x in fields[0].split("-"))
+            libc.madvise(lo, hi - lo, mmap.MADV_DONTNEED)
 
 
 def load_lm(name: str = DEFAULT_LM, quantize: bool = True) -> LoadedLM:
@@ -175,5 +209,13 @@ def load_lm(name: str = DEFAULT_LM, quantize: bool = True) -> LoadedLM:
         tokenizer.pad_token = tokenizer.eos_token
     tokenizer.padding_side = "left"  # batched generation appends new tokens on the right
     if quantize:
-        model = quantize_int8(model)
+        checkpoints = list(out.glob("*.safetensors"))
+
+        def release() -> None:
+            for checkpoint in checkpoints:
+                _release_file_pages(checkpoint)
+
+        model = quantize_int8(model, after_block=release)
+        gc.collect()
+        release()
     return LoadedLM(name, model, tokenizer, meta["fingerprint"], quantize)

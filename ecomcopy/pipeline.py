@@ -24,6 +24,7 @@ from .paths import DEMO_CATALOG_DB
 from .prompt import icl_prompt
 
 log = logging.getLogger(__name__)
+SAME_PHOTO = 0.999  # image cosine above which two photos are the same picture
 
 
 @dataclass
@@ -79,9 +80,12 @@ class Pipeline:
         log.info("pipeline ready in %.1f s (%d catalog products, LM %s)", time.time() - t0, len(self.catalog), cfg.lm)
 
     def references(self, image: Image.Image | None, keywords: list[str], k: int = 3, exclude_group: str | None = None) -> list[Hit]:
+        """Top-k catalog products; a product with the very same photo is skipped, since a reference that is
+        the product itself teaches the model nothing but copying (and examples come from the catalog)."""
         ivec = self.image_encoder.encode([image]).pooled[0].numpy() if image is not None else None
         tvec = self.text_encoder.encode([", ".join(keywords)])[0] if keywords else None
-        return self.catalog.search(ivec, tvec, k=k, image_weight=self.cfg.image_weight, exclude_group=exclude_group)
+        hits = self.catalog.search(ivec, tvec, k=k + 3, image_weight=self.cfg.image_weight, exclude_group=exclude_group)
+        return [h for h in hits if h.image_score is None or h.image_score < SAME_PHOTO][:k]
 
     def suggest(
         self,

@@ -39,3 +39,15 @@ def test_pipeline_suggest_real_models(pipeline):
     assert 1 <= len(s.drafts) <= 4
     with pytest.raises(InputError, match="photo or type"):
         pipeline.suggest(None, " , ;")
+
+
+def test_catalog_photo_is_not_its_own_reference(pipeline):
+    product = pipeline.catalog.products(limit=1)[0]
+    hits = pipeline.references(pipeline_image(product), product.keywords, k=3)
+    assert len(hits) == 3 and all(h.product.id != product.id for h in hits)
+
+
+def pipeline_image(product):
+    from ecomcopy.images import load_image
+
+    return load_image(product.image_path)
