@@ -61,6 +61,18 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+    from .train import TrainConfig, train
+
+    cfg = TrainConfig(
+        data=args.data, out=args.out, lm=args.lm, keywords=args.keywords, steps=args.steps, batch_size=args.batch_size,
+        lr=args.lr, seed=args.seed, image_weight=args.image_weight,
+    )
+    path = train(cfg)
+    print(f"adapter written to {path}.safetensors (+ .json); loss log {args.out}/loss.csv, curve {args.out}/loss.png")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .catalog import DEFAULT_IMAGE_WEIGHT
     from .encoders import DEFAULT_IMAGE_ENCODER
@@ -76,6 +88,18 @@ def build_parser() -> argparse.ArgumentParser:
     ix.add_argument("--split", default=None, help="only products of this split (train/dev/test)")
     ix.add_argument("--image-encoder", default=DEFAULT_IMAGE_ENCODER)
     ix.set_defaults(func=cmd_index)
+
+    t = sub.add_parser("train", help="train ModICT's modules over the frozen backbones (resumes if interrupted)")
+    t.add_argument("--data", nargs="+", required=True, help="product folders; their train split is used")
+    t.add_argument("--out", default="runs/modict", help="run folder: checkpoints, loss log, curve, adapter")
+    t.add_argument("--lm", default="smollm2-135m", choices=sorted(LM_SPECS))
+    t.add_argument("--keywords", default="merchant", choices=["merchant", "attributes"])
+    t.add_argument("--steps", type=int, default=1200)
+    t.add_argument("--batch-size", type=int, default=8)
+    t.add_argument("--lr", type=float, default=1e-3)
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--image-weight", type=float, default=DEFAULT_IMAGE_WEIGHT)
+    t.set_defaults(func=cmd_train)
 
     g = sub.add_parser("generate", help="reference + drafts for one product photo and its keywords")
     g.add_argument("--image", help="product photo (JPEG, PNG, WebP)")

@@ -71,6 +71,29 @@ def _unit(m: np.ndarray) -> np.ndarray:
     return m / np.maximum(np.linalg.norm(m, axis=-1, keepdims=True), 1e-8)
 
 
+def fused_scores(
+    img: np.ndarray, txt: np.ndarray, qi: np.ndarray | None, qt: np.ndarray | None, image_weight: float
+) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray]:
+    """(image cosines, keyword cosines, fused score) of unit query vectors against unit matrices (N, D).
+
+    Queries may be one vector (D,) or a batch (Q, D); a missing side drops out of the fused score.
+    """
+    img_s = img @ qi.T if qi is not None else None
+    txt_s = txt @ qt.T if qt is not None else None
+    if img_s is not None and txt_s is not None:
+        return img_s, txt_s, image_weight * img_s + (1.0 - image_weight) * txt_s
+    return img_s, txt_s, (img_s if img_s is not None else txt_s).copy()
+
+
+def top_k(score: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the k best finite scores, best first."""
+    k = min(k, int(np.isfinite(score).sum()))
+    if k == 0:
+        return np.array([], dtype=int)
+    top = np.argpartition(-score, k - 1)[:k]
+    return top[np.argsort(-score[top])]
+
+
 class Catalog:
     """One SQLite catalog file. Thread-safe for the app's use: one connection guarded by a lock."""
 
@@ -218,20 +241,15 @@ class Catalog:
         if not 0.0 <= image_weight <= 1.0:
             raise CatalogError("image_weight must lie between 0 and 1.")
         ids, groups, img, mean, txt = self._matrices()
-        img_s = img @ _unit(np.asarray(image_vec, np.float32) - mean) if image_vec is not None else None
-        txt_s = txt @ _unit(np.asarray(text_vec, np.float32)) if text_vec is not None else None
-        if img_s is not None and txt_s is not None:
-            score = image_weight * img_s + (1.0 - image_weight) * txt_s
-        else:
-            score = (img_s if img_s is not None else txt_s).copy()
+        qi = _unit(np.asarray(image_vec, np.float32) - mean) if image_vec is not None else None
+        qt = _unit(np.asarray(text_vec, np.float32)) if text_vec is not None else None
+        img_s, txt_s, score = fused_scores(img, txt, qi, qt, image_weight)
         if exclude_group is not None:
             score[groups == exclude_group] = -np.inf
         excluded = set(exclude_ids)
         if excluded:
             score[[i for i, pid in enumerate(ids) if pid in excluded]] = -np.inf
-        k = min(k, int(np.isfinite(score).sum()))
-        top = np.argpartition(-score, k - 1)[:k] if k else np.array([], dtype=int)
-        top = top[np.argsort(-score[top])]
+        top = top_k(score, k)
         return [
             Hit(
                 product=self.get(ids[i]),

@@ -27,3 +27,52 @@ def parse_keywords(text: str | None) -> list[str]:
     if len(out) > MAX_KEYWORDS:
         raise InputError(f"{len(out)} keywords given; use at most {MAX_KEYWORDS}.")
     return out
+
+
+# --- merchant keywords for training and evaluation -------------------------------------------
+# The data's keywords are catalog attributes; some are internal (H&M section and garment-group names
+# such as "Womens Nightwear, Socks & Tigh") and no shopper reads them. A merchant types the attributes
+# a shopper would read plus a few marketing phrases, as in the paper's data.
+INTERNAL_ATTRIBUTES = ("section", "garment_group", "index_group", "product_group", "perceived_colour_master")
+MAX_PHRASES = 3
+
+
+def shopper_attributes(keywords: list[str], attributes: dict) -> list[str]:
+    """The data's keywords minus the values of internal attributes."""
+    shown = {str(v).lower() for a, v in attributes.items() if a not in INTERNAL_ATTRIBUTES}
+    internal = {str(attributes[a]).lower() for a in INTERNAL_ATTRIBUTES if a in attributes} - shown
+    return [k for k in keywords if k.lower() not in internal]
+
+
+_extractor = None
+
+
+def salient_phrases(description: str, exclude: list[str] = (), k: int = MAX_PHRASES) -> list[str]:
+    """Up to k phrases (1-3 words) of the description, by YAKE (unsupervised, deterministic).
+
+    YAKE scores candidate n-grams by statistics of the text itself (position, frequency, casing,
+    context); lower is more salient. We keep the best k whose words do not repeat a kept phrase's or
+    an attribute's words, lower-cased.
+    """
+    global _extractor
+    if _extractor is None:
+        import yake
+
+        _extractor = yake.KeywordExtractor(lan="en", n=3, top=12, dedupLim=0.7)
+    taken = {w for e in exclude for w in e.lower().split()}
+    out: list[str] = []
+    for phrase, _ in _extractor.extract_keywords(description or ""):
+        words = set(phrase.lower().split())
+        if words & taken or not any(ch.isalpha() for ch in phrase):
+            continue
+        out.append(phrase.lower())
+        taken |= words
+        if len(out) == k:
+            break
+    return out
+
+
+def merchant_keywords(keywords: list[str], attributes: dict, description: str, phrases: bool = True) -> list[str]:
+    """What a merchant would type for this product: shopper-facing attributes (+ up to 3 salient phrases)."""
+    attrs = shopper_attributes(keywords, attributes)
+    return attrs + (salient_phrases(description, exclude=attrs) if phrases else [])

@@ -67,3 +67,22 @@ def pipeline():
     import app  # the app's own process-wide pipeline, so the models load once for the whole session
 
     return app.get_pipeline()
+
+
+@pytest.fixture(scope="session")
+def tiny_lm(pipeline):
+    """A 2-layer random-weight Qwen2 with the real tokenizer of the default LM: for shape and training-loop tests."""
+    import torch
+    from transformers import AutoTokenizer, Qwen2Config, Qwen2ForCausalLM
+
+    from ecomcopy.lm import DEFAULT_LM, LoadedLM, _converted_dir
+
+    tok = AutoTokenizer.from_pretrained(str(_converted_dir(DEFAULT_LM)))
+    tok.pad_token = tok.pad_token or tok.eos_token
+    torch.manual_seed(0)
+    cfg = Qwen2Config(vocab_size=len(tok), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=1024)
+    model = Qwen2ForCausalLM(cfg).eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return LoadedLM("tiny-qwen2", model, tok, "tiny-qwen2:random", False)

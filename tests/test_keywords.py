@@ -21,3 +21,18 @@ def test_too_long():
 
 def test_unicode_kept():
     assert parse_keywords("robe, 赤, ✨ sparkle") == ["robe", "赤", "✨ sparkle"]
+
+
+def test_merchant_keywords_drop_internal_attributes_and_add_phrases():
+    from ecomcopy.keywords import merchant_keywords
+
+    attrs = {"product_type": "Underwear Tights", "colour_group": "Black", "graphical_appearance": "Solid",
+             "garment_group": "Socks and Tights", "section": "Womens Nightwear, Socks & Tigh", "perceived_colour_master": "Black"}
+    kw = ["Underwear Tights", "Black", "Solid", "Socks and Tights", "Womens Nightwear, Socks & Tigh"]
+    desc = "Semi shiny nylon stockings with a wide, reinforced trim at the top. Use with a suspender belt. 20 denier."
+    out = merchant_keywords(kw, attrs, desc)
+    assert out[:3] == ["Underwear Tights", "Black", "Solid"]  # colour kept although it repeats an internal field
+    phrases = out[3:]
+    assert 1 <= len(phrases) <= 3 and all(p in desc.lower() for p in phrases)
+    assert merchant_keywords(kw, attrs, desc) == out  # deterministic
+    assert merchant_keywords(kw, attrs, desc, phrases=False) == out[:3]

@@ -1,0 +1,68 @@
+"""Draft metrics: accuracy against the human description, diversity, grounding, copying.
+
+ROUGE-L comes from rouge-score and BLEU-4 from sacrebleu; the rest are short definitions that no
+library states the way the paper and our goals use them, so they are written here and tested on
+hand-computed values.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from rouge_score import rouge_scorer
+
+_WORD = re.compile(r"[a-z0-9]+")
+_scorer = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=True)
+
+
+def words(text: str) -> list[str]:
+    return _WORD.findall(text.lower())
+
+
+@lru_cache(maxsize=1)
+def _porter():
+    from nltk.stem.porter import PorterStemmer  # the stemmer rouge-score uses
+
+    return PorterStemmer()
+
+
+@lru_cache(maxsize=50_000)
+def stem(word: str) -> str:
+    return _porter().stem(word)
+
+
+def rouge_l(reference: str, draft: str) -> float:
+    """ROUGE-L F1 (longest common subsequence of stemmed words)."""
+    return _scorer.score(reference, draft)["rougeL"].fmeasure
+
+
+def bleu4(references: list[str], drafts: list[str]) -> float:
+    """Corpus BLEU-4 (sacrebleu defaults), on a 0-1 scale."""
+    import sacrebleu
+
+    return sacrebleu.corpus_bleu(drafts, [references]).score / 100.0
+
+
+def distinct_n(drafts: list[str], n: int) -> float:
+    """Unique n-grams / all n-grams over a set of drafts (of one product): 1.0 when no n-gram repeats."""
+    grams = [tuple(w[i : i + n]) for w in map(words, drafts) for i in range(len(w) - n + 1)]
+    return len(set(grams)) / len(grams) if grams else 0.0
+
+
+def keyword_covered(keyword: str, draft: str) -> bool:
+    """A keyword is covered when all of its words, stemmed, occur among the draft's stemmed words."""
+    kw = {stem(w) for w in words(keyword)}
+    return bool(kw) and kw <= {stem(w) for w in words(draft)}
+
+
+def keyword_coverage(keywords: list[str], draft: str) -> float:
+    scored = [k for k in keywords if words(k)]
+    return sum(keyword_covered(k, draft) for k in scored) / len(scored) if scored else 1.0
+
+
+def copies(reference: str, draft: str, n: int = 8) -> bool:
+    """True when the draft contains any run of n consecutive words of the reference description."""
+    ref, d = words(reference), words(draft)
+    runs = {tuple(ref[i : i + n]) for i in range(len(ref) - n + 1)}
+    return any(tuple(d[i : i + n]) in runs for i in range(len(d) - n + 1))

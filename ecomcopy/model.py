@@ -1,0 +1,267 @@
+"""ModICT over a frozen decoder-only LM: a feature transformer and dynamic prompts are all that train.
+
+The LM reads  [reference visual][reference keywords + description][product visual][product keywords]
+and writes the product's description. Visual tokens enter as K embeddings made by the feature
+transformer (shared by product and reference). Dynamic prompts are per-layer prefixes, conditioned on
+the product's visual summary, that every attention layer also attends to through its own frozen
+projections, gated by a per-layer scalar that starts at zero (LLaMA-Adapter style): at step 0 the
+model is exactly the frozen LM.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from .errors import BackboneError
+from .lm import LoadedLM
+
+
+@dataclass
+class ModICTConfig:
+    lm: str = "smollm2-135m"
+    image_encoder: str = "efficientnet-lite0"
+    visual_dim: int = 1280  # D of the encoder's visual tokens
+    lm_hidden: int = 576  # H of the LM
+    lm_layers: int = 30
+    num_queries: int = 8  # K visual embeddings per image
+    ft_dim: int = 256  # width of the feature transformer
+    ft_heads: int = 4
+    prefix_len: int = 8  # P dynamic-prompt positions per layer
+    prefix_rank: int = 64  # bottleneck of the visual -> prompt generator
+    backbones: dict = field(default_factory=dict)  # fingerprints of the frozen encoder and LM
+
+
+class FeatureTransformer(nn.Module):
+    """K learnable queries cross-attend over the visual tokens and land in the LM's embedding space."""
+
+    def __init__(self, cfg: ModICTConfig, embed_rms: float = 1.0) -> None:
+        super().__init__()
+        d = cfg.ft_dim
+        self.inp = nn.Sequential(nn.LayerNorm(cfg.visual_dim), nn.Linear(cfg.visual_dim, d))
+        self.queries = nn.Parameter(torch.randn(cfg.num_queries, d) * 0.02)
+        self.attn = nn.MultiheadAttention(d, cfg.ft_heads, batch_first=True)
+        self.ffn = nn.Sequential(nn.LayerNorm(d), nn.Linear(d, 4 * d), nn.GELU(), nn.Linear(4 * d, d))
+        self.out = nn.Sequential(nn.LayerNorm(d), nn.Linear(d, cfg.lm_hidden))
+        self.scale = nn.Parameter(torch.tensor(float(embed_rms)))  # outputs start at the size of token embeddings
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:  # (B, N, D) -> (B, K, H)
+        x = self.inp(tokens)  # (B, N, d)
+        q = self.queries.unsqueeze(0).expand(x.shape[0], -1, -1)  # (B, K, d)
+        h = q + self.attn(q, x, x, need_weights=False)[0]
+        h = h + self.ffn(h)
+        o = self.out(h)  # (B, K, H)
+        return o * torch.rsqrt(o.pow(2).mean(-1, keepdim=True) + 1e-6) * self.scale
+
+
+class DynamicPrompts(nn.Module):
+    """Per-layer prefixes = a learned static part + a part generated from the visual summary."""
+
+    def __init__(self, cfg: ModICTConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.static = nn.Parameter(torch.randn(cfg.lm_layers, cfg.prefix_len, cfg.lm_hidden))
+        self.down = nn.Linear(cfg.lm_hidden, cfg.prefix_rank)
+        self.up = nn.Linear(cfg.prefix_rank, cfg.prefix_len * cfg.lm_hidden)
+        nn.init.zeros_(self.up.weight)
+        nn.init.zeros_(self.up.bias)
+        self.gate = nn.Parameter(torch.zeros(cfg.lm_layers))  # zero: no influence at the start
+
+    def forward(self, summary: torch.Tensor) -> torch.Tensor:  # (B, H) -> (L, B, P, H)
+        b = summary.shape[0]
+        dyn = self.up(F.gelu(self.down(summary))).view(b, self.cfg.prefix_len, self.cfg.lm_hidden)
+        return self.static.unsqueeze(1) + dyn.unsqueeze(0)
+
+
+def decoder_layers(model: nn.Module) -> nn.ModuleList:
+    """The stack of decoder layers of a transformers causal LM (Llama, Qwen2, Gemma3 families)."""
+    inner = getattr(model, "model", None)
+    layers = getattr(inner, "layers", None)
+    if layers is None:
+        raise BackboneError(f"{type(model).__name__} has no model.layers; ModICT supports decoder-only LMs of the Llama/Qwen/Gemma families.")
+    return layers
+
+
+class _PrefixAttention:
+    """Forward hook on one self-attention module: adds gate * attention over this layer's prefix."""
+
+    def __init__(self, owner: "ModICT", index: int) -> None:
+        self.owner, self.index = owner, index
+
+    def __call__(self, attn: nn.Module, args: tuple, kwargs: dict, output):
+        prefix = self.owner._prefix
+        if prefix is None:
+            return output
+        h = kwargs["hidden_states"] if "hidden_states" in kwargs else args[0]  # (B, T, H), already normed
+        p = prefix[self.index]  # (B', P, H)
+        b, t, _ = h.shape
+        if p.shape[0] != b:  # generate() expands the batch to n samples
+            p = p.repeat_interleave(b // p.shape[0], dim=0)
+        hd = attn.head_dim
+        q = attn.q_proj(h).view(b, t, -1, hd).transpose(1, 2)  # (B, nH, T, hd)
+        k = attn.k_proj(p).view(b, p.shape[1], -1, hd).transpose(1, 2)  # (B, nKV, P, hd)
+        v = attn.v_proj(p).view(b, p.shape[1], -1, hd).transpose(1, 2)
+        if hasattr(attn, "q_norm"):
+            q, k = attn.q_norm(q), attn.k_norm(k)
+        rep = q.shape[1] // k.shape[1]
+        k, v = k.repeat_interleave(rep, dim=1), v.repeat_interleave(rep, dim=1)
+        a = F.scaled_dot_product_attention(q, k, v, scale=attn.scaling)  # (B, nH, T, hd), prompts are position-free
+        extra = attn.o_proj(a.transpose(1, 2).reshape(b, t, -1))
+        gate = torch.tanh(self.owner.prompts.gate[self.index])
+        return (output[0] + gate * extra,) + tuple(output[1:])
+
+
+@dataclass
+class Example:
+    """One in-context input. A missing reference or missing visual tokens drop those segments."""
+
+    keywords: list[str]
+    visual: torch.Tensor | None = None  # (N, D) product visual tokens
+    ref_keywords: list[str] | None = None
+    ref_description: str | None = None
+    ref_visual: torch.Tensor | None = None  # (N, D)
+    target: str | None = None  # the description to learn (training only)
+
+
+def ref_text(keywords: list[str], description: str) -> str:
+    return f"Keywords: {', '.join(keywords)}\nDescription: {description}\n\n"
+
+
+def query_text(keywords: list[str]) -> str:
+    return f"Keywords: {', '.join(keywords) if keywords else '(none)'}\nDescription:"
+
+
+class ModICT(nn.Module):
+    """The trainable modules, bound to a frozen LM (not a submodule: its weights are not ours to save)."""
+
+    def __init__(self, cfg: ModICTConfig, lm: LoadedLM) -> None:
+        super().__init__()
+        self.cfg = cfg
+        object.__setattr__(self, "lm", lm)  # keep the LM out of parameters() and state_dict()
+        emb = lm.model.get_input_embeddings()
+        with torch.no_grad():
+            rms = emb.weight[: min(5000, emb.weight.shape[0])].float().pow(2).mean().sqrt().item()
+        self.feature = FeatureTransformer(cfg, embed_rms=rms)
+        self.prompts = DynamicPrompts(cfg)
+        self._prefix: torch.Tensor | None = None
+        layers = decoder_layers(lm.model)
+        if len(layers) != cfg.lm_layers:
+            raise BackboneError(f"The adapter was built for {cfg.lm_layers} LM layers, the LM has {len(layers)}.")
+        self._hooks = [layer.self_attn.register_forward_hook(_PrefixAttention(self, i), with_kwargs=True) for i, layer in enumerate(layers)]
+        bos = lm.tokenizer("", add_special_tokens=True).input_ids
+        self._bos = bos[:1]
+
+    @classmethod
+    def for_lm(cls, lm: LoadedLM, image_fingerprint: str, visual_dim: int, **overrides) -> "ModICT":
+        conf = lm.model.config.get_text_config() if hasattr(lm.model.config, "get_text_config") else lm.model.config
+        cfg = ModICTConfig(
+            lm=lm.name, visual_dim=visual_dim, lm_hidden=conf.hidden_size, lm_layers=conf.num_hidden_layers,
+            backbones={"lm": lm.fingerprint, "image_encoder": image_fingerprint}, **overrides,
+        )
+        return cls(cfg, lm)
+
+    def remove_hooks(self) -> None:
+        for h in self._hooks:
+            h.remove()
+
+    # -- inputs -----------------------------------------------------------------------------
+    def _embed_text(self, text: str) -> torch.Tensor:  # -> (T, H)
+        ids = self.lm.tokenizer(text, add_special_tokens=False, return_tensors="pt").input_ids[0]
+        return self.lm.model.get_input_embeddings()(ids)
+
+    def build(self, ex: Example, device: torch.device | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """-> (embeddings (T, H), labels (T,), visual summary (H,)); labels are -100 except on the target."""
+        emb = self.lm.model.get_input_embeddings()
+        parts, labels = [], []
+
+        def add(e: torch.Tensor, lab: torch.Tensor | None = None) -> None:
+            parts.append(e)
+            labels.append(lab if lab is not None else torch.full((e.shape[0],), -100, dtype=torch.long))
+
+        summary = torch.zeros(self.cfg.lm_hidden)
+        if self._bos:
+            add(emb(torch.tensor(self._bos)))
+        if ex.ref_description is not None:
+            if ex.ref_visual is not None:
+                add(self.feature(ex.ref_visual.float().unsqueeze(0))[0])
+            add(self._embed_text(ref_text(ex.ref_keywords or [], ex.ref_description)))
+        if ex.visual is not None:
+            vis = self.feature(ex.visual.float().unsqueeze(0))[0]  # (K, H)
+            add(vis)
+            summary = vis.mean(0)
+        add(self._embed_text(query_text(ex.keywords)))
+        if ex.target is not None:
+            ids = self.lm.tokenizer(" " + ex.target.strip() + "\n", add_special_tokens=False, return_tensors="pt").input_ids[0]
+            if self.lm.tokenizer.eos_token_id is not None:
+                ids = torch.cat([ids, torch.tensor([self.lm.tokenizer.eos_token_id])])
+            add(emb(ids), ids)
+        return torch.cat(parts), torch.cat(labels), summary
+
+    # -- training -----------------------------------------------------------------------------
+    def loss(self, batch: list[Example]) -> torch.Tensor:
+        """Mean next-token loss on the targets of a right-padded batch."""
+        built = [self.build(ex) for ex in batch]
+        t_max = max(e.shape[0] for e, _, _ in built)
+        h = self.cfg.lm_hidden
+        embeds = torch.zeros(len(batch), t_max, h)
+        labels = torch.full((len(batch), t_max), -100, dtype=torch.long)
+        mask = torch.zeros(len(batch), t_max, dtype=torch.long)
+        for i, (e, lab, _) in enumerate(built):
+            embeds[i, : e.shape[0]], labels[i, : e.shape[0]], mask[i, : e.shape[0]] = e, lab, 1
+        self._prefix = self.prompts(torch.stack([s for _, _, s in built]))
+        try:
+            return self.lm.model(inputs_embeds=embeds, attention_mask=mask, labels=labels).loss
+        finally:
+            self._prefix = None
+
+    # -- generation ---------------------------------------------------------------------------
+    @torch.inference_mode()
+    def generate(self, ex: Example, n: int = 4, temperature: float = 0.8, top_p: float = 0.9, max_new_tokens: int = 60,
+                 do_sample: bool = True, bad_words_ids: list[list[int]] | None = None) -> list[str]:
+        """n continuations of one example in one batched call (the prompt's KV cache is shared)."""
+        e, _, summary = self.build(ex)
+        self._prefix = self.prompts(summary.unsqueeze(0))
+        tok = self.lm.tokenizer
+        try:
+            out = self.lm.model.generate(
+                inputs_embeds=e.unsqueeze(0), attention_mask=torch.ones(1, e.shape[0], dtype=torch.long),
+                do_sample=do_sample, temperature=temperature if do_sample else None, top_p=top_p if do_sample else None,
+                max_new_tokens=max_new_tokens, num_return_sequences=n if do_sample else 1,
+                stop_strings=["\n"], tokenizer=tok, pad_token_id=tok.pad_token_id, bad_words_ids=bad_words_ids or None,
+            )  # (n, new) with inputs_embeds only new tokens come back
+        finally:
+            self._prefix = None
+        return tok.batch_decode(out, skip_special_tokens=True)
+
+    # -- checkpoint ---------------------------------------------------------------------------
+    def save(self, path: str | Path) -> None:
+        """`path`.safetensors (trained modules only) + `path`.json (config, backbone fingerprints)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        save_file({k: v.contiguous() for k, v in self.state_dict().items()}, str(path.with_suffix(".safetensors")))
+        path.with_suffix(".json").write_text(json.dumps(asdict(self.cfg), indent=1))
+
+    @classmethod
+    def load(cls, path: str | Path, lm: LoadedLM, image_fingerprint: str) -> "ModICT":
+        path = Path(path)
+        try:
+            cfg = ModICTConfig(**json.loads(path.with_suffix(".json").read_text()))
+            state = load_file(str(path.with_suffix(".safetensors")))
+        except (OSError, ValueError, TypeError) as e:
+            raise BackboneError(f"The ModICT adapter at {path} is missing or unreadable ({e}).") from e
+        want = {"lm": lm.fingerprint, "image_encoder": image_fingerprint}
+        for role, have in want.items():
+            if cfg.backbones.get(role) != have:
+                raise BackboneError(
+                    f"The adapter {path.name} was trained with {role.replace('_', ' ')} {cfg.backbones.get(role)!r}, "
+                    f"but {have!r} is loaded; use that backbone (e.g. --lm {cfg.lm}) or train an adapter for this one."
+                )
+        model = cls(cfg, lm)
+        model.load_state_dict(state)
+        return model.eval()

@@ -1,0 +1,188 @@
+"""Train ModICT's modules over the frozen encoder and LM: feature cache -> references -> AdamW loop.
+
+Resumable: the run folder holds `last.pt` (modules, optimizer, scheduler, RNG, step) written every
+`ckpt_every` steps; re-running the same command continues from it. Deterministic under a seed.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import math
+import random
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from .encoders import TextEncoder, create_image_encoder
+from .features import FolderFeatures, folder_features, keyword_vectors, retrieve_references
+from .keywords import merchant_keywords, shopper_attributes
+from .lm import LoadedLM, load_lm
+from .model import Example, ModICT
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainConfig:
+    data: list[str] = field(default_factory=list)  # product folders in the shared format (train split used)
+    out: str = "runs/modict"
+    lm: str = "smollm2-135m"
+    image_encoder: str = "efficientnet-lite0"
+    keywords: str = "merchant"  # "merchant" (attributes + salient phrases) or "attributes"
+    image_weight: float = 0.5  # fused retrieval of each product's reference
+    steps: int = 1200
+    batch_size: int = 8
+    lr: float = 1e-3
+    warmup: int = 50
+    clip: float = 1.0
+    weight_decay: float = 0.01
+    ref_dropout: float = 0.1  # share of examples trained without a reference, so keywords must carry them
+    visual_dropout: float = 0.1  # share trained without visual tokens
+    max_target_words: int = 60
+    num_queries: int = 8
+    prefix_len: int = 8
+    seed: int = 0
+    ckpt_every: int = 50
+    threads: int = 2
+
+
+@dataclass
+class TrainSet:
+    feats: list[FolderFeatures]
+    index: list[tuple[int, int]]  # (folder, product) of every training example
+    keywords: list[list[list[str]]]  # per folder, per product
+    refs: list[np.ndarray]  # per folder: index of each product's reference
+
+
+def prepare(cfg: TrainConfig, image_encoder, text_encoder: TextEncoder) -> TrainSet:
+    feats, kws, refs, index = [], [], [], []
+    for fi, folder in enumerate(cfg.data):
+        f = folder_features(folder, image_encoder, split="train")
+        if cfg.keywords == "merchant":
+            kw = [merchant_keywords(p.keywords, p.attributes, p.description) for p in f.products]
+        else:
+            kw = [shopper_attributes(p.keywords, p.attributes) for p in f.products]
+        tv = keyword_vectors([", ".join(k) for k in kw], text_encoder)
+        r = retrieve_references(f.pooled, tv, [p.group for p in f.products], cfg.image_weight)
+        feats.append(f)
+        kws.append(kw)
+        refs.append(r)
+        index += [(fi, i) for i in range(len(f.products))]
+    return TrainSet(feats, index, kws, refs)
+
+
+def truncate_words(text: str, n: int) -> str:
+    words = text.split()
+    return text if len(words) <= n else " ".join(words[:n])
+
+
+def make_example(ts: TrainSet, fi: int, i: int, cfg: TrainConfig, rng: random.Random) -> Example:
+    f, kw = ts.feats[fi], ts.keywords[fi]
+    p = f.products[i]
+    r = int(ts.refs[fi][i])
+    use_ref = rng.random() >= cfg.ref_dropout
+    use_vis = rng.random() >= cfg.visual_dropout
+    return Example(
+        keywords=kw[i],
+        visual=f.visual(i) if use_vis else None,
+        ref_keywords=kw[r] if use_ref else None,
+        ref_description=truncate_words(f.products[r].description, cfg.max_target_words) if use_ref else None,
+        ref_visual=f.visual(r) if use_ref and use_vis else None,
+        target=truncate_words(p.description, cfg.max_target_words),
+    )
+
+
+def lr_at(step: int, cfg: TrainConfig) -> float:
+    """Linear warm-up, then cosine decay to 10%."""
+    if step < cfg.warmup:
+        return cfg.lr * (step + 1) / cfg.warmup
+    progress = (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
+    return cfg.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
+
+
+def plot_losses(log_path: Path, png: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = list(csv.DictReader(log_path.open()))
+    if not rows:
+        return
+    steps = [int(r["step"]) for r in rows]
+    loss = [float(r["loss"]) for r in rows]
+    k = 20
+    smooth = [sum(loss[max(0, i - k + 1) : i + 1]) / len(loss[max(0, i - k + 1) : i + 1]) for i in range(len(loss))]
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.plot(steps, loss, alpha=0.3, label="loss")
+    ax.plot(steps, smooth, label=f"mean of last {k}")
+    ax.set_xlabel("step")
+    ax.set_ylabel("next-token loss on the description")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(png, dpi=100)
+    plt.close(fig)
+
+
+def train(cfg: TrainConfig, progress: bool = True, lm: LoadedLM | None = None) -> Path:
+    """Run (or resume) training; returns the path stem of the final adapter (`.safetensors` + `.json`)."""
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)
+    image_encoder = create_image_encoder(cfg.image_encoder)
+    text_encoder = TextEncoder()
+    ts = prepare(cfg, image_encoder, text_encoder)
+    lm = lm or load_lm(cfg.lm, quantize=False)
+    model = ModICT.for_lm(lm, image_encoder.fingerprint, image_encoder.token_dim, num_queries=cfg.num_queries, prefix_len=cfg.prefix_len)
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    step, state_path = 0, out / "last.pt"
+    rng = random.Random(cfg.seed)
+    if state_path.exists():
+        state = torch.load(state_path, weights_only=False)
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["opt"])
+        step, rng = state["step"], state["rng"]
+        torch.set_rng_state(state["torch_rng"])
+        log.info("resumed from step %d", step)
+    (out / "config.json").write_text(json.dumps(asdict(cfg), indent=1))
+    log_path = out / "loss.csv"
+    if step == 0 or not log_path.exists():
+        log_path.write_text("step,loss,lr,seconds\n")
+    model.train()
+    bar = tqdm(total=cfg.steps, initial=step, desc="training", unit="step", disable=not progress)
+    t_last = time.time()
+    while step < cfg.steps:
+        order = rng.sample(range(len(ts.index)), cfg.batch_size)
+        batch = [make_example(ts, *ts.index[j], cfg, rng) for j in order]
+        for g in opt.param_groups:
+            g["lr"] = lr_at(step, cfg)
+        loss = model.loss(batch)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, cfg.clip)
+        opt.step()
+        step += 1
+        now = time.time()
+        with log_path.open("a") as f:
+            f.write(f"{step},{loss.item():.5f},{lr_at(step - 1, cfg):.6f},{now - t_last:.2f}\n")
+        t_last = now
+        bar.update(1)
+        bar.set_postfix(loss=f"{loss.item():.3f}")
+        if step % cfg.ckpt_every == 0 or step == cfg.steps:
+            tmp = state_path.with_suffix(".tmp")
+            torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "rng": rng, "torch_rng": torch.get_rng_state()}, tmp)
+            tmp.replace(state_path)
+            model.save(out / "adapter")
+            plot_losses(log_path, out / "loss.png")
+    bar.close()
+    model.save(out / "adapter")
+    plot_losses(log_path, out / "loss.png")
+    return out / "adapter"

@@ -1,0 +1,88 @@
+import pytest
+import torch
+
+from ecomcopy.errors import BackboneError
+from ecomcopy.model import DynamicPrompts, Example, FeatureTransformer, ModICT, ModICTConfig
+
+D = 32  # visual token width of a pretend encoder
+
+
+def example(seed: int = 0, target: str | None = "Long dress in black jersey with short sleeves.") -> Example:
+    g = torch.Generator().manual_seed(seed)
+    return Example(["Dress", "Black", "jersey"], torch.randn(49, D, generator=g), ["Top", "White"], "Short top in soft jersey.",
+                   torch.randn(49, D, generator=g), target)
+
+
+@pytest.fixture
+def model(tiny_lm):
+    torch.manual_seed(0)
+    m = ModICT.for_lm(tiny_lm, "enc:test", visual_dim=D)
+    yield m
+    m.remove_hooks()
+
+
+def test_module_shapes():
+    cfg = ModICTConfig(visual_dim=D, lm_hidden=64, lm_layers=3, num_queries=8, prefix_len=5)
+    assert FeatureTransformer(cfg)(torch.randn(2, 49, D)).shape == (2, 8, 64)
+    assert DynamicPrompts(cfg)(torch.randn(2, 64)).shape == (3, 2, 5, 64)
+
+
+def test_input_order_and_labels(model):
+    e, labels, summary = model.build(example())
+    k = model.cfg.num_queries
+    n_target = int((labels != -100).sum())
+    assert e.shape[1] == 64 and summary.shape == (64,)
+    assert n_target > 5 and (labels[-n_target:] != -100).all()  # only the target is learned, and it comes last
+    no_ref, _, _ = model.build(Example(["Dress"], torch.randn(49, D)))
+    no_vis, _, s0 = model.build(Example(["Dress"]))
+    assert no_ref.shape[0] - no_vis.shape[0] == k and torch.equal(s0, torch.zeros(64))
+
+
+def test_starts_as_the_unchanged_lm(model, tiny_lm):
+    e, _, s = model.build(example())
+    with torch.no_grad():
+        plain = tiny_lm.model(inputs_embeds=e[None]).logits
+        model._prefix = model.prompts(s[None])
+        prompted = tiny_lm.model(inputs_embeds=e[None]).logits
+        model._prefix = None
+    assert torch.equal(plain, prompted)
+
+
+def test_training_steps_reduce_loss_and_leave_lm_frozen(model, tiny_lm):
+    before = {k: v.clone() for k, v in tiny_lm.model.state_dict().items()}
+    batch = [example(0), example(1)]
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    losses = []
+    for _ in range(12):
+        loss = model.loss(batch)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < losses[0] - 0.05
+    assert all(p.grad is None for p in tiny_lm.model.parameters())
+    assert all(torch.equal(before[k], v) for k, v in tiny_lm.model.state_dict().items())
+    assert model.prompts.gate.abs().sum() > 0  # the gates opened
+
+
+def test_checkpoint_round_trip_and_mismatch(model, tiny_lm, tmp_path):
+    with torch.no_grad():
+        model.prompts.gate.fill_(0.5)
+    model.save(tmp_path / "adapter")
+    assert (tmp_path / "adapter.safetensors").stat().st_size < 20 * 1024 * 1024
+    e1, _, _ = model.build(example())
+    model.remove_hooks()
+    again = ModICT.load(tmp_path / "adapter", tiny_lm, "enc:test")
+    try:
+        e2, _, _ = again.build(example())
+        assert torch.allclose(e1, e2) and torch.equal(again.prompts.gate, model.prompts.gate)
+        with pytest.raises(BackboneError, match="image encoder"):
+            ModICT.load(tmp_path / "adapter", tiny_lm, "another-encoder")
+    finally:
+        again.remove_hooks()
+
+
+def test_generate_n_drafts(model):
+    drafts = model.generate(example(target=None), n=3, max_new_tokens=8)
+    assert len(drafts) == 3 and all(isinstance(d, str) for d in drafts)
+    assert len(model.generate(example(target=None), do_sample=False, max_new_tokens=8)) == 1
