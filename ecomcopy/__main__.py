@@ -10,7 +10,7 @@ import warnings
 from pathlib import Path
 
 from .errors import EcomcopyError
-from .paths import DEMO_CATALOG_DB
+from .paths import DEFAULT_ADAPTER, DEMO_CATALOG_DB
 
 
 def _quiet() -> None:
@@ -73,6 +73,25 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from .evaluate import evaluate, markdown_table
+    from .pipeline import Pipeline, PipelineConfig
+
+    from .products import read_products
+
+    read_products(args.data)  # a wrong folder fails now, not after the models load
+    adapter = None if args.adapter == "none" else Path(args.adapter)
+    pipe = Pipeline(PipelineConfig(catalog=Path(args.db), adapter=adapter, lm=args.lm))
+    result = evaluate(pipe, args.data, split=args.split, limit=args.limit, n=args.n, keywords=args.keywords, progress=not args.json)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(f"{result['n_products']} products of {args.data} ({args.split}), LM {result['lm']}, "
+              f"reference relevance {result['reference_relevance']:.3f}\n")
+        print(markdown_table(result))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .catalog import DEFAULT_IMAGE_WEIGHT
     from .encoders import DEFAULT_IMAGE_ENCODER
@@ -100,6 +119,18 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--image-weight", type=float, default=DEFAULT_IMAGE_WEIGHT)
     t.set_defaults(func=cmd_train)
+
+    e = sub.add_parser("evaluate", help="metrics of ModICT and its baselines on a product folder")
+    e.add_argument("--data", required=True, help="product folder in the shared data format")
+    e.add_argument("--split", default="test")
+    e.add_argument("--limit", type=int, default=0, help="at most this many products per domain (0 = all)")
+    e.add_argument("--n", type=int, default=4, help="sampled drafts per product, for distinct-n and copy rate")
+    e.add_argument("--keywords", default="merchant", choices=["merchant", "attributes"])
+    e.add_argument("--adapter", default=str(DEFAULT_ADAPTER), help="ModICT adapter (path stem), or 'none'")
+    e.add_argument("--lm", default=DEFAULT_LM, choices=sorted(LM_SPECS), help="LM when there is no adapter")
+    e.add_argument("--db", default=str(DEMO_CATALOG_DB), help="catalog the references come from")
+    e.add_argument("--json", action="store_true")
+    e.set_defaults(func=cmd_evaluate)
 
     g = sub.add_parser("generate", help="reference + drafts for one product photo and its keywords")
     g.add_argument("--image", help="product photo (JPEG, PNG, WebP)")

@@ -58,7 +58,7 @@ def dedupe(drafts: list[str]) -> list[str]:
 
 
 @torch.inference_mode()
-def sample_drafts(lm: LoadedLM, prompt: str, cfg: SamplingConfig) -> list[str]:
+def sample_drafts(lm: LoadedLM, prompt: str, cfg: SamplingConfig, greedy: bool = False) -> list[str]:
     """One batched call: the prompt is encoded once and expanded to n sequences sharing its KV cache."""
     cfg.validate()
     if cfg.seed is not None:
@@ -67,14 +67,35 @@ def sample_drafts(lm: LoadedLM, prompt: str, cfg: SamplingConfig) -> list[str]:
     enc = tok(prompt, return_tensors="pt")
     out = lm.model.generate(
         **enc,
-        do_sample=True,
-        temperature=cfg.temperature,
-        top_p=cfg.top_p,
+        do_sample=not greedy,
+        temperature=None if greedy else cfg.temperature,
+        top_p=None if greedy else cfg.top_p,
         max_new_tokens=cfg.max_new_tokens,
-        num_return_sequences=cfg.n,
+        num_return_sequences=1 if greedy else cfg.n,
         stop_strings=[_STOP],
         tokenizer=tok,
         pad_token_id=tok.pad_token_id,
     )  # (n, prompt_len + new)
     texts = tok.batch_decode(out[:, enc.input_ids.shape[1] :], skip_special_tokens=True)
+    return dedupe([clean_draft(t) for t in texts])
+
+
+def reference_ngram_ban(tokenizer, reference: str, n: int = 8) -> list[list[int]]:
+    """Token n-grams of the reference description, for `bad_words_ids`: a draft may not reproduce any run of n
+    tokens of it (both the sentence-initial and the mid-sentence tokenisation are banned)."""
+    banned: set[tuple[int, ...]] = set()
+    for text in (reference, " " + reference):
+        ids = tokenizer(text, add_special_tokens=False).input_ids
+        banned.update(tuple(ids[i : i + n]) for i in range(len(ids) - n + 1))
+    return [list(g) for g in sorted(banned)]
+
+
+def modict_drafts(model, example, cfg: SamplingConfig, ban_reference: bool = True, greedy: bool = False) -> list[str]:
+    """Drafts from a ModICT model: sampled (n) or greedy (1), never reproducing 8-token runs of the reference."""
+    cfg.validate()
+    if cfg.seed is not None:
+        torch.manual_seed(cfg.seed)
+    ban = reference_ngram_ban(model.lm.tokenizer, example.ref_description) if ban_reference and example.ref_description else None
+    texts = model.generate(example, n=cfg.n, temperature=cfg.temperature, top_p=cfg.top_p, max_new_tokens=cfg.max_new_tokens,
+                           do_sample=not greedy, bad_words_ids=ban)
     return dedupe([clean_draft(t) for t in texts])

@@ -247,11 +247,18 @@ class ModICT(nn.Module):
         save_file({k: v.contiguous() for k, v in self.state_dict().items()}, str(path.with_suffix(".safetensors")))
         path.with_suffix(".json").write_text(json.dumps(asdict(self.cfg), indent=1))
 
+    @staticmethod
+    def config_of(path: str | Path) -> ModICTConfig:
+        try:
+            return ModICTConfig(**json.loads(Path(path).with_suffix(".json").read_text()))
+        except (OSError, ValueError, TypeError) as e:
+            raise BackboneError(f"The ModICT adapter config {Path(path).with_suffix('.json')} is missing or unreadable ({e}).") from e
+
     @classmethod
     def load(cls, path: str | Path, lm: LoadedLM, image_fingerprint: str) -> "ModICT":
         path = Path(path)
+        cfg = cls.config_of(path)
         try:
-            cfg = ModICTConfig(**json.loads(path.with_suffix(".json").read_text()))
             state = load_file(str(path.with_suffix(".safetensors")))
         except (OSError, ValueError, TypeError) as e:
             raise BackboneError(f"The ModICT adapter at {path} is missing or unreadable ({e}).") from e

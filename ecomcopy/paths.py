@@ -8,6 +8,7 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ASSETS_DIR = REPO_ROOT / "assets"
 DEMO_CATALOG_DB = ASSETS_DIR / "catalog" / "catalog.db"
+DEFAULT_ADAPTER = ASSETS_DIR / "modict" / "adapter"  # .safetensors + .json, once trained
 
 
 def cache_dir() -> Path:

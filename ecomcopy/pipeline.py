@@ -16,11 +16,12 @@ from PIL import Image
 from .catalog import DEFAULT_IMAGE_WEIGHT, Catalog, Hit
 from .encoders import DEFAULT_IMAGE_ENCODER, TextEncoder, create_image_encoder
 from .errors import InputError
-from .generate import SamplingConfig, sample_drafts
+from .generate import SamplingConfig, modict_drafts, sample_drafts
 from .images import load_image
 from .keywords import parse_keywords
 from .lm import DEFAULT_LM, load_lm
-from .paths import DEMO_CATALOG_DB
+from .model import Example, ModICT
+from .paths import DEFAULT_ADAPTER, DEMO_CATALOG_DB
 from .prompt import icl_prompt
 
 log = logging.getLogger(__name__)
@@ -30,7 +31,8 @@ SAME_PHOTO = 0.999  # image cosine above which two photos are the same picture
 @dataclass
 class PipelineConfig:
     catalog: Path = DEMO_CATALOG_DB
-    lm: str = DEFAULT_LM
+    adapter: Path | None = DEFAULT_ADAPTER  # a trained ModICT adapter; None = the plain in-context prompt
+    lm: str = DEFAULT_LM  # used when there is no adapter (an adapter names its own LM)
     image_encoder: str = DEFAULT_IMAGE_ENCODER
     image_weight: float = DEFAULT_IMAGE_WEIGHT
     quantize: bool = True  # int8 dynamic quantisation of the LM for inference
@@ -75,7 +77,14 @@ class Pipeline:
         self.image_encoder = create_image_encoder(cfg.image_encoder)
         self.text_encoder = TextEncoder()
         self.catalog.check_encoders(self.image_encoder.fingerprint, self.text_encoder.fingerprint)
-        self.lm = load_lm(cfg.lm, quantize=cfg.quantize)
+        self.modict: ModICT | None = None
+        adapter = Path(cfg.adapter) if cfg.adapter else None
+        if adapter is not None and adapter.with_suffix(".json").is_file():
+            self.lm = load_lm(ModICT.config_of(adapter).lm, quantize=cfg.quantize)
+            self.modict = ModICT.load(adapter, self.lm, self.image_encoder.fingerprint)
+        else:
+            self.lm = load_lm(cfg.lm, quantize=cfg.quantize)
+        self._ref_tokens: dict[str, torch.Tensor] = {}  # visual tokens of catalog products used as references
         self._model_lock = threading.Lock()  # torch uses all cores per call; one request at a time is fastest
         log.info("pipeline ready in %.1f s (%d catalog products, LM %s)", time.time() - t0, len(self.catalog), cfg.lm)
 
@@ -86,6 +95,20 @@ class Pipeline:
         tvec = self.text_encoder.encode([", ".join(keywords)])[0] if keywords else None
         hits = self.catalog.search(ivec, tvec, k=k + 3, image_weight=self.cfg.image_weight, exclude_group=exclude_group)
         return [h for h in hits if h.image_score is None or h.image_score < SAME_PHOTO][:k]
+
+    def visual_tokens(self, image: Image.Image) -> torch.Tensor:  # (N, D)
+        return self.image_encoder.encode([image]).tokens[0]
+
+    def reference_tokens(self, product) -> torch.Tensor | None:
+        """Visual tokens of a catalog product, encoded once per process."""
+        if product.id not in self._ref_tokens:
+            try:
+                self._ref_tokens[product.id] = self.visual_tokens(load_image(product.image_path))
+            except InputError:
+                return None  # its photo went missing: the reference still helps through its text
+            if len(self._ref_tokens) > 4096:
+                self._ref_tokens.pop(next(iter(self._ref_tokens)))
+        return self._ref_tokens[product.id]
 
     def suggest(
         self,
@@ -105,5 +128,9 @@ class Pipeline:
         with self._model_lock:
             hits = self.references(img, kw, k=k, exclude_group=exclude_group)
             ref = hits[0].product
-            drafts = sample_drafts(self.lm, icl_prompt(ref.keywords, ref.description, kw), sampling)
+            if self.modict is None:
+                drafts = sample_drafts(self.lm, icl_prompt(ref.keywords, ref.description, kw), sampling)
+            else:
+                example = Example(kw, self.visual_tokens(img) if img is not None else None, ref.keywords, ref.description, self.reference_tokens(ref))
+                drafts = modict_drafts(self.modict, example, sampling)
         return Suggestion(kw, hits, drafts, time.time() - t0)

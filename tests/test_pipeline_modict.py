@@ -1,0 +1,42 @@
+"""The app's pipeline driving a ModICT adapter on the real (int8) LM: hooks, visual tokens, reference ban."""
+
+import pytest
+
+from conftest import SHARED
+
+
+@pytest.fixture(scope="module")
+def modict_pipeline(tmp_path_factory, image_encoder):
+    from ecomcopy.lm import load_lm
+    from ecomcopy.model import ModICT
+    from ecomcopy.pipeline import Pipeline, PipelineConfig
+
+    lm = load_lm("smollm2-135m", quantize=False)
+    adapter = tmp_path_factory.mktemp("adapter") / "adapter"
+    model = ModICT.for_lm(lm, image_encoder.fingerprint, image_encoder.token_dim)  # untrained: gates closed
+    model.save(adapter)
+    model.remove_hooks()
+    return Pipeline(PipelineConfig(adapter=adapter))
+
+
+def test_suggest_with_adapter(modict_pipeline):
+    from ecomcopy.generate import SamplingConfig
+    from ecomcopy.metrics import copies
+
+    photo = SHARED / "hm" / "images" / "0111586001.jpg"
+    if not photo.is_file():
+        pytest.skip("../shared/data is not beside the checkout")
+    assert modict_pipeline.modict is not None and modict_pipeline.lm.name == "smollm2-135m"
+    s = modict_pipeline.suggest(photo, "Leggings, Black, Solid", SamplingConfig(n=3, max_new_tokens=30, seed=0))
+    assert 1 <= len(s.drafts) <= 3
+    assert not any(copies(s.reference.product.description, d, n=10) for d in s.drafts)  # 8-token runs are banned
+    assert s.reference.product.id in modict_pipeline._ref_tokens  # reference visual tokens cached
+
+
+def test_reference_ngram_ban_lists_every_run(modict_pipeline):
+    from ecomcopy.generate import reference_ngram_ban
+
+    tok = modict_pipeline.lm.tokenizer
+    ban = reference_ngram_ban(tok, "Soft top in cotton jersey with a round neckline and short sleeves.", n=8)
+    ids = tok(" Soft top in cotton jersey with a round neckline and short sleeves.", add_special_tokens=False).input_ids
+    assert all(len(b) == 8 for b in ban) and ids[:8] in ban and ids[-8:] in ban
