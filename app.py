@@ -61,12 +61,12 @@ def _hit_text(hit) -> tuple[str, str, str]:
     return header, ", ".join(p.keywords), p.description
 
 
-def generate(image_path, keywords, n, temperature, top_p, max_tokens, exclude_group=""):
+def generate(image_path, keywords, n, temperature, top_p, max_tokens, exclude_group="", writer="modict"):
     """The `generate` endpoint: returns the reference (photo, title, keywords, description), the drafts and a JSON summary."""
     try:
         pipe = get_pipeline()
         sampling = SamplingConfig(int(n), float(temperature), float(top_p), int(max_tokens))
-        result = pipe.suggest(image_path, keywords, sampling, exclude_group=exclude_group or None)
+        result = pipe.suggest(image_path, keywords, sampling, exclude_group=exclude_group or None, writer=writer or "modict")
     except EcomcopyError as e:
         raise gr.Error(str(e)) from None
     except Exception:  # noqa: BLE001 - log for us, a plain sentence for the user
@@ -120,6 +120,10 @@ def build_ui() -> gr.Blocks:
                     temperature = gr.Slider(0.1, 1.5, value=0.8, step=0.05, label="Creativity (temperature)")
                     top_p = gr.Slider(0.5, 1.0, value=0.9, step=0.05, label="Top-p")
                     max_tokens = gr.Slider(20, 120, value=60, step=5, label="Maximum length (tokens)")
+                    writer = gr.Radio(
+                        [("ModICT (trained on the reference)", "modict"), ("Plain prompt (no training)", "prompt")],
+                        value="modict", label="Writer", visible=get_pipeline().modict is not None,
+                    )
                 go = gr.Button("Write drafts", variant="primary")
             with gr.Column(scale=1):
                 gr.Markdown("### Most similar catalog product (the reference)")
@@ -141,7 +145,7 @@ def build_ui() -> gr.Blocks:
         )
         go.click(
             generate,
-            inputs=[photo, keywords, n, temperature, top_p, max_tokens, exclude_group],
+            inputs=[photo, keywords, n, temperature, top_p, max_tokens, exclude_group, writer],
             outputs=[ref_photo, ref_title, ref_keywords, ref_description, drafts, chosen, result_json],
             api_name="generate",
             concurrency_limit=1,

@@ -46,13 +46,14 @@ def cmd_generate(args: argparse.Namespace) -> int:
     image = load_image(args.image) if args.image else None
     if image is None and not parse_keywords(args.keywords):
         raise InputError("Give a product photo (--image) or a few keywords (--keywords), or both.")
-    pipe = Pipeline(PipelineConfig(catalog=Path(args.db), lm=args.lm, image_weight=args.image_weight))
-    result = pipe.suggest(image, args.keywords, sampling)
+    adapter = None if args.adapter == "none" else Path(args.adapter)
+    pipe = Pipeline(PipelineConfig(catalog=Path(args.db), adapter=adapter, lm=args.lm, image_weight=args.image_weight))
+    result = pipe.suggest(image, args.keywords, sampling, writer=args.writer)
     if args.json:
         print(json.dumps(result.to_dict(), ensure_ascii=False))
         return 0
     ref = result.reference
-    print(f"Reference: {ref.product.id}  {ref.product.name}  (similarity {ref.score:.3f})")
+    print(f"Reference: {ref.product.id}  {ref.product.name}  (similarity {ref.score:.3f}); drafts by: {result.writer}")
     print(f"  keywords: {', '.join(ref.product.keywords)}")
     print(f"  description: {ref.product.description}")
     print(f"  source: {ref.product.source}")
@@ -143,6 +144,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--lm", default=DEFAULT_LM, choices=sorted(LM_SPECS))
     g.add_argument("--db", default=str(DEMO_CATALOG_DB), help="catalog to take the reference from")
     g.add_argument("--image-weight", type=float, default=DEFAULT_IMAGE_WEIGHT, help="1.0 = image-only retrieval")
+    g.add_argument("--writer", default="modict", choices=["modict", "prompt"], help="the trained ModICT adapter (when shipped) or the plain prompt")
+    g.add_argument("--adapter", default=str(DEFAULT_ADAPTER), help="ModICT adapter (path stem), or 'none'")
     g.add_argument("--json", action="store_true", help='print {"reference": {...}, "drafts": [...]} as one JSON object')
     g.set_defaults(func=cmd_generate)
     return ap

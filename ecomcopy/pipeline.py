@@ -25,6 +25,7 @@ from .paths import DEFAULT_ADAPTER, DEMO_CATALOG_DB
 from .prompt import icl_prompt
 
 log = logging.getLogger(__name__)
+WRITERS = ("modict", "prompt")
 SAME_PHOTO = 0.999  # image cosine above which two photos are the same picture
 
 
@@ -45,6 +46,7 @@ class Suggestion:
     references: list[Hit]  # top-k similar catalog products; references[0] conditioned the drafts
     drafts: list[str]
     seconds: float
+    writer: str = "prompt"  # what wrote the drafts: "modict" or "prompt"
 
     @property
     def reference(self) -> Hit:
@@ -64,6 +66,7 @@ class Suggestion:
             "reference": hit(self.reference),
             "alternatives": [hit(h) for h in self.references[1:]],
             "drafts": self.drafts,
+            "writer": self.writer,
             "seconds": round(self.seconds, 3),
         }
 
@@ -117,8 +120,14 @@ class Pipeline:
         sampling: SamplingConfig | None = None,
         k: int = 3,
         exclude_group: str | None = None,
+        writer: str = "modict",
     ) -> Suggestion:
-        """Validate inputs, retrieve the reference, and sample drafts conditioned on it."""
+        """Validate inputs, retrieve the reference, and sample drafts conditioned on it.
+
+        writer: "modict" (the trained adapter, when one is loaded) or "prompt" (plain in-context prompt).
+        """
+        if writer not in WRITERS:
+            raise InputError(f"Unknown writer {writer!r}; choose one of: {', '.join(WRITERS)}.")
         t0 = time.time()
         sampling = (sampling or SamplingConfig()).validate()
         kw = parse_keywords(keywords) if isinstance(keywords, (str, type(None))) else parse_keywords(", ".join(keywords))
@@ -128,9 +137,10 @@ class Pipeline:
         with self._model_lock:
             hits = self.references(img, kw, k=k, exclude_group=exclude_group)
             ref = hits[0].product
-            if self.modict is None:
+            if self.modict is None or writer == "prompt":
+                writer = "prompt"
                 drafts = sample_drafts(self.lm, icl_prompt(ref.keywords, ref.description, kw), sampling)
             else:
                 example = Example(kw, self.visual_tokens(img) if img is not None else None, ref.keywords, ref.description, self.reference_tokens(ref))
                 drafts = modict_drafts(self.modict, example, sampling)
-        return Suggestion(kw, hits, drafts, time.time() - t0)
+        return Suggestion(kw, hits, drafts, time.time() - t0, writer)
