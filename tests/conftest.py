@@ -71,14 +71,13 @@ def pipeline():
 
 @pytest.fixture(scope="session")
 def tiny_lm(pipeline):
-    """A 2-layer random-weight Qwen2 with the real tokenizer of the default LM: for shape and training-loop tests."""
+    """A 2-layer random-weight Qwen2 with the real tokenizer of the app's LM: for shape and training-loop tests."""
     import torch
-    from transformers import AutoTokenizer, Qwen2Config, Qwen2ForCausalLM
+    from transformers import Qwen2Config, Qwen2ForCausalLM
 
-    from ecomcopy.lm import DEFAULT_LM, LoadedLM, _converted_dir
+    from ecomcopy.lm import LoadedLM
 
-    tok = AutoTokenizer.from_pretrained(str(_converted_dir(DEFAULT_LM)))
-    tok.pad_token = tok.pad_token or tok.eos_token
+    tok = pipeline.lm.tokenizer
     torch.manual_seed(0)
     cfg = Qwen2Config(vocab_size=len(tok), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
                       num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=1024)

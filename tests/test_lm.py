@@ -31,8 +31,8 @@ def test_default_lm_loads_from_pip_and_generates(pipeline):
     from ecomcopy.generate import SamplingConfig, sample_drafts
     from ecomcopy.prompt import icl_prompt
 
-    lm = pipeline.lm
-    assert lm.name == DEFAULT_LM and lm.quantized
+    lm = pipeline.lm  # the shipped adapter's LM, or the default LM when no adapter ships
+    assert lm.name == (pipeline.modict.cfg.lm if pipeline.modict is not None else DEFAULT_LM) and lm.quantized
     assert not any(p.requires_grad for p in lm.model.parameters())
     prompt = icl_prompt(["T-shirt", "White", "Cotton"], "Straight-cut T-shirt in soft cotton jersey with a round neckline.", ["Dress", "Black", "Jersey"])
     drafts = sample_drafts(lm, prompt, SamplingConfig(n=3, max_new_tokens=40, seed=0))
