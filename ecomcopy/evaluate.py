@@ -58,14 +58,15 @@ def evaluate(pipe: Pipeline, folder: str | Path, split: str = "test", limit: int
     for p in tqdm(products, desc="evaluating", unit="product", disable=not progress):
         kw = merchant_keywords(p.keywords, p.attributes, p.description) if keywords == "merchant" else shopper_attributes(p.keywords, p.attributes)
         img = load_image(folder / p.image)
-        hit = pipe.references(img, kw, k=1, exclude_group=p.group)[0]
+        feats = pipe.image_encoder.encode([img])  # once: pooled for the search, tokens for ModICT
+        hit = pipe.references(img, kw, k=1, exclude_group=p.group, features=feats)[0]
         ref = hit.product
         rand = rng.choice([c for c in catalog_products if c.group != p.group])
         truths.append(p.description)
         kws.append(kw)
         refs.append(ref.description)
         relevant.append(product_type(ref).lower() == product_type(p).lower())
-        vis = pipe.visual_tokens(img) if pipe.modict is not None else None
+        vis = feats.tokens[0]
         for m in methods:
             if m == "copy_reference":
                 g, s = [ref.description], [ref.description]

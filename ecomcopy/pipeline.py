@@ -14,7 +14,7 @@ import torch
 from PIL import Image
 
 from .catalog import DEFAULT_IMAGE_WEIGHT, Catalog, Hit
-from .encoders import DEFAULT_IMAGE_ENCODER, TextEncoder, create_image_encoder
+from .encoders import DEFAULT_IMAGE_ENCODER, TextEncoder, VisualFeatures, create_image_encoder
 from .errors import InputError
 from .generate import SamplingConfig, modict_drafts, sample_drafts
 from .images import load_image
@@ -89,12 +89,16 @@ class Pipeline:
             self.lm = load_lm(cfg.lm, quantize=cfg.quantize)
         self._ref_tokens: dict[str, torch.Tensor] = {}  # visual tokens of catalog products used as references
         self._model_lock = threading.Lock()  # torch uses all cores per call; one request at a time is fastest
-        log.info("pipeline ready in %.1f s (%d catalog products, LM %s)", time.time() - t0, len(self.catalog), cfg.lm)
+        log.info("pipeline ready in %.1f s (%d catalog products, LM %s)", time.time() - t0, len(self.catalog), self.lm.name)
 
-    def references(self, image: Image.Image | None, keywords: list[str], k: int = 3, exclude_group: str | None = None) -> list[Hit]:
+    def references(self, image: Image.Image | None, keywords: list[str], k: int = 3, exclude_group: str | None = None,
+                   features: VisualFeatures | None = None) -> list[Hit]:
         """Top-k catalog products; a product with the very same photo is skipped, since a reference that is
-        the product itself teaches the model nothing but copying (and examples come from the catalog)."""
-        ivec = self.image_encoder.encode([image]).pooled[0].numpy() if image is not None else None
+        the product itself teaches the model nothing but copying (and examples come from the catalog).
+        `features`: the photo's already-computed encoding, so a request encodes its photo once."""
+        if image is not None and features is None:
+            features = self.image_encoder.encode([image])
+        ivec = features.pooled[0].numpy() if features is not None else None
         tvec = self.text_encoder.encode([", ".join(keywords)])[0] if keywords else None
         hits = self.catalog.search(ivec, tvec, k=k + 3, image_weight=self.cfg.image_weight, exclude_group=exclude_group)
         return [h for h in hits if h.image_score is None or h.image_score < SAME_PHOTO][:k]
@@ -135,12 +139,13 @@ class Pipeline:
         if img is None and not kw:
             raise InputError("Upload a product photo or type a few keywords (or both).")
         with self._model_lock:
-            hits = self.references(img, kw, k=k, exclude_group=exclude_group)
+            feats = self.image_encoder.encode([img]) if img is not None else None
+            hits = self.references(img, kw, k=k, exclude_group=exclude_group, features=feats)
             ref = hits[0].product
             if self.modict is None or writer == "prompt":
                 writer = "prompt"
                 drafts = sample_drafts(self.lm, icl_prompt(ref.keywords, ref.description, kw), sampling)
             else:
-                example = Example(kw, self.visual_tokens(img) if img is not None else None, ref.keywords, ref.description, self.reference_tokens(ref))
+                example = Example(kw, feats.tokens[0] if feats is not None else None, ref.keywords, ref.description, self.reference_tokens(ref))
                 drafts = modict_drafts(self.modict, example, sampling)
         return Suggestion(kw, hits, drafts, time.time() - t0, writer)
