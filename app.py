@@ -1,4 +1,4 @@
-"""ecomcopy web app (Gradio): photo + keywords -> most similar catalog product -> sampled drafts -> pick and edit.
+"""ecomcopy web app (Gradio): photo + keywords -> similar catalog products -> streamed drafts -> review, edit, approve.
 
 Thin on purpose: every decision lives in the `ecomcopy` package; this file only lays out the page
 and turns package errors into messages. Run `python app.py` (127.0.0.1:7860) or as a Hugging Face Space.
@@ -10,20 +10,25 @@ import argparse
 import logging
 import os
 import random
+import tempfile
+import time
 import warnings
+from contextlib import contextmanager
 from functools import lru_cache
+from pathlib import Path
 
 import gradio as gr
 import PIL.Image
 
+from ecomcopy.approvals import APPROVED_DOMAIN
 from ecomcopy.catalog import DEFAULT_IMAGE_WEIGHT
 from ecomcopy.errors import EcomcopyError
 from ecomcopy.generate import SamplingConfig
 from ecomcopy.images import MAX_FILE_BYTES, MAX_PIXELS
 from ecomcopy.keywords import MAX_KEYWORDS_CHARS
 from ecomcopy.lm import DEFAULT_LM
-from ecomcopy.paths import ASSETS_DIR, DEMO_CATALOG_DB
-from ecomcopy.pipeline import Pipeline, PipelineConfig
+from ecomcopy.paths import ASSETS_DIR, DEMO_CATALOG_DB, data_dir
+from ecomcopy.pipeline import Pipeline, PipelineConfig, Progress
 
 log = logging.getLogger("ecomcopy.app")
 warnings.filterwarnings("ignore", category=DeprecationWarning)
@@ -45,59 +50,193 @@ class PhotoInput(gr.Image):
 
 @lru_cache(maxsize=1)
 def get_pipeline() -> Pipeline:
-    """Models load once per process, on first use, and are shared by every request."""
+    """Models load once per process, on first use, and are shared by every request.
+
+    The catalog searched is a working copy in the data folder, seeded from the shipped one, so that
+    approvals (which join it) never touch the repo; `ECOMCOPY_CATALOG` points at another catalog file.
+    """
+    data = data_dir()
+    custom = os.environ.get("ECOMCOPY_CATALOG")
     return Pipeline(
         PipelineConfig(
-            catalog=os.environ.get("ECOMCOPY_CATALOG", str(DEMO_CATALOG_DB)),
+            catalog=Path(custom) if custom else data / "catalog.db",
+            seed=None if custom else DEMO_CATALOG_DB,
+            photos=data / "photos",
             lm=os.environ.get("ECOMCOPY_LM", DEFAULT_LM),
             image_weight=float(os.environ.get("ECOMCOPY_IMAGE_WEIGHT", DEFAULT_IMAGE_WEIGHT)),
         )
     )
 
 
-def _hit_text(hit) -> tuple[str, str, str]:
-    p = hit.product
-    header = f"{p.name} ({p.id}): similarity {hit.score:.2f}"
-    return header, ", ".join(p.keywords), p.description
-
-
-def generate(image_path, keywords, n, temperature, top_p, max_tokens, exclude_group="", writer="modict"):
-    """The `generate` endpoint: returns the reference (photo, title, keywords, description), the drafts and a JSON summary."""
+@contextmanager
+def user_errors(what: str):
+    """Package errors become their own message; anything else a plain sentence (the details go to the log)."""
     try:
-        pipe = get_pipeline()
-        sampling = SamplingConfig(int(n), float(temperature), float(top_p), int(max_tokens))
-        result = pipe.suggest(image_path, keywords, sampling, exclude_group=exclude_group or None, writer=writer or "modict")
+        yield
+    except (gr.Error, GeneratorExit):
+        raise
     except EcomcopyError as e:
         raise gr.Error(str(e)) from None
     except Exception:  # noqa: BLE001 - log for us, a plain sentence for the user
-        log.exception("generate failed")
-        raise gr.Error("Something went wrong while writing drafts; please try again. The details are in the server log.") from None
-    header, ref_kw, ref_desc = _hit_text(result.reference)
-    drafts = result.drafts
-    first = drafts[0] if drafts else ""
+        log.exception("%s failed", what)
+        raise gr.Error(f"Something went wrong while {what}; please try again. The details are in the server log.") from None
+
+
+def _sampling(n, temperature, top_p, max_tokens) -> SamplingConfig:
+    try:
+        return SamplingConfig(int(n), float(temperature), float(top_p), int(max_tokens))
+    except (TypeError, ValueError):
+        raise EcomcopyError("Number of drafts, creativity, top-p and length must be numbers.") from None
+
+
+# -- API endpoints (stable signatures, JSON out) -----------------------------------------------------
+def api_generate(image_path, keywords, n=4, temperature=0.8, top_p=0.9, max_tokens=60, writer="modict", reference_id="", exclude_group=""):
+    """Reference + drafts for a photo and keywords. Returns the result as JSON (see the README)."""
+    with user_errors("writing drafts"):
+        result = get_pipeline().suggest(image_path, keywords, _sampling(n, temperature, top_p, max_tokens),
+                                        exclude_group=exclude_group or None, writer=writer or "modict", reference_id=reference_id or None)
+        return result.to_dict()
+
+
+def api_approve(result, final, chosen="", image_path=None, add_to_catalog=True):
+    """Approve a final text for a result of `generate`; returns the stored approval as JSON."""
+    with user_errors("saving the approval"):
+        a = get_pipeline().approve(result, final, chosen or "", image_path, bool(add_to_catalog))
+        return approval_json(a)
+
+
+def approval_json(a) -> dict:
+    return {"id": a.id, "created_at": a.created_at, "keywords": a.keywords, "final": a.final, "chosen": a.chosen,
+            "reference_id": a.reference.get("id"), "drafts": a.drafts, "writer": a.writer, "catalog_product_id": a.product_id}
+
+
+# -- UI handlers ---------------------------------------------------------------------------------------
+REVIEW_HEADERS = ["#", "keywords covered", "missing keywords", "words", "copies the reference?"]
+
+
+def _ref_choices(refs) -> list[tuple[str, str]]:
+    return [(f"{h.product.name} ({h.product.id}) · similarity {h.score:.2f}", h.product.id) for h in refs]
+
+
+def _ref_panel(refs, chosen: int) -> tuple:
+    hit = refs[chosen]
+    p = hit.product
     return (
-        str(result.reference.product.image_path),
-        header,
-        ref_kw,
-        ref_desc,
-        gr.update(choices=drafts, value=first),
-        first,
-        result.to_dict(),
+        gr.update(choices=_ref_choices(refs), value=p.id),
+        str(p.image_path) if p.image_path and Path(p.image_path).is_file() else None,
+        f"{p.name} ({p.id}): similarity {hit.score:.2f}",
+        ", ".join(p.keywords),
+        p.description,
     )
+
+
+def write(image_path, keywords, n, temperature, top_p, max_tokens, writer="modict", reference_id="", exclude_group=""):
+    """Streams: the reference panel first, then the drafts as they are written, then their review."""
+    t0 = time.time()
+    skip = gr.skip()
+    yield ("Finding the most similar catalog products…",) + (skip,) * 11
+    with user_errors("writing drafts"):
+        stream = get_pipeline().suggest_stream(image_path, keywords, _sampling(n, temperature, top_p, max_tokens),
+                                               exclude_group=exclude_group or None, writer=writer or "modict",
+                                               reference_id=reference_id or None)
+        for step in stream:
+            panel = _ref_panel(step.references, step.chosen_reference)
+            if isinstance(step, Progress):
+                words = sum(len(d.split()) for d in step.partial)
+                status = f"Writing {int(n)} draft(s)… {words} words so far ({time.time() - t0:.1f} s)"
+                drafts = gr.update(choices=[d for d in step.partial if d], value=None)
+                yield (status,) + panel + (drafts, skip, skip, skip, skip, skip)
+                continue
+            result = step.to_dict()
+            rows = [[i + 1, f"{len(r.covered)}/{len(r.covered) + len(r.missing)}", ", ".join(r.missing), r.words,
+                     f"yes: “{r.copied}”" if r.copied else "no"] for i, r in enumerate(step.reviews)]
+            overlap = result["mean_overlap"]
+            status = (f"{len(step.drafts)} draft(s) in {step.seconds:.1f} s, written by "
+                      f"{'ModICT' if step.writer == 'modict' else 'the plain prompt'} with the reference above. "
+                      + (f"How alike they are (mean pairwise ROUGE-L, lower = more varied): {overlap:.2f}." if overlap is not None else ""))
+            first = step.drafts[0] if step.drafts else ""
+            state = {"result": result, "photo": image_path}
+            yield (status,) + panel + (gr.update(choices=step.drafts, value=first or None), rows, first, result, state, "")
 
 
 def pick(draft: str) -> str:
     return draft or ""
 
 
+def regenerate_with(reference_id, image_path, keywords, n, temperature, top_p, max_tokens, writer, exclude_group):
+    yield from write(image_path, keywords, n, temperature, top_p, max_tokens, writer, reference_id, exclude_group)
+
+
+def approve(state, final, keep_out, query=""):
+    """Store the edited text; returns a confirmation and the refreshed history."""
+    if not state or not state.get("result"):
+        raise gr.Error("Write drafts first: an approval records the photo, keywords, reference and drafts.")
+    with user_errors("saving the approval"):
+        pipe = get_pipeline()
+        result = state["result"]
+        chosen = next((d for d in result.get("drafts", []) if d == final), "")
+        a = pipe.approve(result, final, chosen, state.get("photo"), add_to_catalog=not keep_out)
+    where = f"added to the catalog as {a.product_id}" if a.product_id else "kept out of the catalog"
+    gr.Info(f"Approved #{a.id}")
+    return f"Approved as #{a.id} ({where}).", history_rows(query)
+
+
+HISTORY_HEADERS = ["#", "approved (UTC)", "keywords", "final description", "reference", "in catalog"]
+
+
+def history_rows(query: str = "") -> list[list]:
+    try:
+        store = get_pipeline().approvals
+        items = store.list(query or "") if store is not None else []
+    except EcomcopyError as e:
+        raise gr.Error(str(e)) from None
+    return [[a.id, time.strftime("%Y-%m-%d %H:%M", time.gmtime(a.created_at)), ", ".join(a.keywords), a.final,
+             a.reference.get("id") or "", "yes" if a.product_id else "no"] for a in items]
+
+
+def _approval_id(value) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise gr.Error("Type the number (#) of an approval from the table.") from None
+
+
+def reopen(approval_id):
+    """Back to the Write tab with the approval's photo, keywords and text."""
+    with user_errors("opening the approval"):
+        a = get_pipeline().approvals.get(_approval_id(approval_id))
+    photo = a.photo if a.photo and Path(a.photo).is_file() else None
+    return gr.Tabs(selected="write"), photo, ", ".join(a.keywords), a.final, f"Re-opened approval #{a.id}: write new drafts or edit the text."
+
+
+def delete(approval_id, query=""):
+    with user_errors("deleting the approval"):
+        aid = _approval_id(approval_id)
+        if not get_pipeline().approvals.delete(aid):
+            raise gr.Error(f"There is no approval #{aid}.")
+    return f"Deleted approval #{aid} (and its catalog product).", history_rows(query)
+
+
+def export(kind: str, query: str = "") -> str:
+    with user_errors("exporting"):
+        folder = Path(tempfile.mkdtemp(prefix="ecomcopy-export-"))
+        store = get_pipeline().approvals
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        if kind == "csv":
+            return str(store.export_csv(folder / f"approvals-{stamp}.csv", query or ""))
+        return str(store.export_json(folder / f"approvals-{stamp}.json", query or ""))
+
+
 def examples(k: int = 4) -> list[list[str]]:
     """A few products from the shipped catalog (the pipeline skips a reference with the very same photo)."""
     try:
-        products = get_pipeline().catalog.products()
+        products = [p for p in get_pipeline().catalog.products() if p.domain != APPROVED_DOMAIN]
     except EcomcopyError:
         return []
     rng = random.Random(7)
-    picks = rng.sample([p for p in products if p.id.startswith("hm-")], k - 1) + rng.sample([p for p in products if p.id.startswith("ikea-")], 1)
+    hm = [p for p in products if p.id.startswith("hm-")]
+    ikea = [p for p in products if p.id.startswith("ikea-")]
+    picks = rng.sample(hm, min(k - 1, len(hm))) + rng.sample(ikea, min(1, len(ikea)))
     return [[str(p.image_path), ", ".join(p.keywords)] for p in picks]
 
 
@@ -107,50 +246,94 @@ CSS = ".ref-photo img {object-fit: contain}"
 def build_ui() -> gr.Blocks:
     with gr.Blocks(title="ecomcopy") as demo:
         gr.Markdown(
-            "# ecomcopy\nUpload a product photo and type a few keywords. ecomcopy finds the most similar product "
-            "in the catalog, uses it as a reference, and writes several drafts for you to pick from and edit."
+            "# ecomcopy\nUpload a product photo and type a few keywords. ecomcopy finds the most similar products "
+            "in the catalog, uses one as a reference, and writes several drafts for you to compare, edit and approve."
         )
+        state = gr.State(None)
         exclude_group = gr.Textbox(visible=False)
-        with gr.Row():
-            with gr.Column(scale=1):
-                photo = PhotoInput(label="Product photo", type="filepath", image_mode=None, sources=["upload", "clipboard"], height=300)
-                keywords = gr.Textbox(label="Keywords", placeholder="e.g. dress, black, jersey, V-neck", max_length=MAX_KEYWORDS_CHARS, lines=2)
-                with gr.Accordion("Settings", open=False):
-                    n = gr.Slider(1, 8, value=4, step=1, label="Number of drafts")
-                    temperature = gr.Slider(0.1, 1.5, value=0.8, step=0.05, label="Creativity (temperature)")
-                    top_p = gr.Slider(0.5, 1.0, value=0.9, step=0.05, label="Top-p")
-                    max_tokens = gr.Slider(20, 120, value=60, step=5, label="Maximum length (tokens)")
-                    writer = gr.Radio(
-                        [("ModICT (trained on the reference)", "modict"), ("Plain prompt (no training)", "prompt")],
-                        value="modict", label="Writer", visible=get_pipeline().modict is not None,
-                    )
-                go = gr.Button("Write drafts", variant="primary")
-            with gr.Column(scale=1):
-                gr.Markdown("### Most similar catalog product (the reference)")
+        reference_id = gr.Textbox(visible=False)
+        with gr.Tabs() as tabs:
+            with gr.Tab("Write", id="write"):
                 with gr.Row():
-                    ref_photo = gr.Image(label="Reference photo", interactive=False, height=220, elem_classes="ref-photo")
-                    with gr.Column():
-                        ref_title = gr.Textbox(label="Product", interactive=False)
-                        ref_keywords = gr.Textbox(label="Its keywords", interactive=False)
-                ref_description = gr.Textbox(label="Its description", interactive=False, lines=3)
-        gr.Markdown("### Drafts")
-        drafts = gr.Radio(label="Pick a draft", choices=[], type="value")
-        chosen = gr.Textbox(label="Your description (editable)", lines=4, buttons=["copy"], interactive=True)
-        with gr.Accordion("Result as JSON (what the API returns)", open=False):
-            result_json = gr.JSON(label="Result")
-        gr.Examples(examples=examples(), inputs=[photo, keywords], label="Try a catalog product")
+                    with gr.Column(scale=1):
+                        photo = PhotoInput(label="Product photo", type="filepath", image_mode=None, sources=["upload", "clipboard"], height=300)
+                        keywords = gr.Textbox(label="Keywords", placeholder="e.g. dress, black, jersey, V-neck", max_length=MAX_KEYWORDS_CHARS, lines=2)
+                        with gr.Accordion("Settings", open=False):
+                            n = gr.Slider(1, 8, value=4, step=1, label="Number of drafts")
+                            temperature = gr.Slider(0.1, 1.5, value=0.8, step=0.05, label="Creativity (temperature)")
+                            top_p = gr.Slider(0.5, 1.0, value=0.9, step=0.05, label="Top-p")
+                            max_tokens = gr.Slider(20, 120, value=60, step=5, label="Maximum length (tokens)")
+                            writer = gr.Radio(
+                                [("ModICT (trained on the reference)", "modict"), ("Plain prompt (no training)", "prompt")],
+                                value="modict", label="Writer", visible=get_pipeline().modict is not None,
+                            )
+                        with gr.Row():
+                            go = gr.Button("Write drafts", variant="primary")
+                            regen = gr.Button("Regenerate")
+                    with gr.Column(scale=1):
+                        gr.Markdown("### Most similar catalog products")
+                        ref_choice = gr.Radio(label="The reference (pick another to write with it)", choices=[])
+                        with gr.Row():
+                            ref_photo = gr.Image(label="Reference photo", interactive=False, height=220, elem_classes="ref-photo")
+                            with gr.Column():
+                                ref_title = gr.Textbox(label="Product", interactive=False)
+                                ref_keywords = gr.Textbox(label="Its keywords", interactive=False)
+                        ref_description = gr.Textbox(label="Its description", interactive=False, lines=3)
+                status = gr.Textbox(label="Status", interactive=False, lines=1)
+                gr.Markdown("### Drafts")
+                drafts = gr.Radio(label="Pick a draft", choices=[], type="value")
+                review = gr.Dataframe(headers=REVIEW_HEADERS, datatype="str", label="Review of the drafts", interactive=False, wrap=True)
+                chosen = gr.Textbox(label="Your description (editable)", lines=4, buttons=["copy"], interactive=True)
+                with gr.Row():
+                    keep_out = gr.Checkbox(label="Keep this product out of the catalog (never use it as a reference)", value=False)
+                    approve_btn = gr.Button("Approve", variant="primary")
+                approve_status = gr.Textbox(label="Approval", interactive=False)
+                with gr.Accordion("Result as JSON (what the API returns)", open=False):
+                    result_json = gr.JSON(label="Result")
+                gr.Examples(examples=examples(), inputs=[photo, keywords], label="Try a catalog product")
+            with gr.Tab("History", id="history"):
+                with gr.Row():
+                    query = gr.Textbox(label="Search approvals (keywords, text, reference)", scale=3)
+                    refresh = gr.Button("Search / refresh", scale=1)
+                history = gr.Dataframe(headers=HISTORY_HEADERS, value=history_rows, datatype="str", label="Approved descriptions",
+                                       interactive=False, wrap=True)
+                with gr.Row():
+                    approval_id = gr.Number(label="Approval #", precision=0, minimum=1)
+                    open_btn = gr.Button("Re-open in Write")
+                    delete_btn = gr.Button("Delete", variant="stop")
+                history_status = gr.Textbox(label="Status", interactive=False)
+                with gr.Row():
+                    csv_btn = gr.Button("Export CSV")
+                    json_btn = gr.Button("Export JSON")
+                export_file = gr.File(label="Export", interactive=False)
         gr.Markdown(
             "Demo catalog: a sample of the H&M Personalized Fashion Recommendations data and the IKEA product data "
             "of Tautkute et al. (FedCSIS 2017), both for non-commercial research use; see assets/catalog/SOURCES.md."
         )
-        go.click(
-            generate,
-            inputs=[photo, keywords, n, temperature, top_p, max_tokens, exclude_group, writer],
-            outputs=[ref_photo, ref_title, ref_keywords, ref_description, drafts, chosen, result_json],
-            api_name="generate",
-            concurrency_limit=1,
-        )
+
+        # hidden API endpoints: stable signatures for programs (README), independent of the page layout
+        api_out = gr.JSON(visible=False)
+        api_generate_btn = gr.Button(visible=False)
+        api_generate_btn.click(api_generate, inputs=[photo, keywords, n, temperature, top_p, max_tokens, writer, reference_id, exclude_group],
+                               outputs=api_out, api_name="generate")
+        api_approve_btn = gr.Button(visible=False)
+        api_result, api_final, api_chosen, api_add = gr.JSON(visible=False), gr.Textbox(visible=False), gr.Textbox(visible=False), gr.Checkbox(visible=False)
+        api_approve_btn.click(api_approve, inputs=[api_result, api_final, api_chosen, photo, api_add], outputs=api_out, api_name="approve")
+
+        write_outputs = [status, ref_choice, ref_photo, ref_title, ref_keywords, ref_description, drafts, review, chosen, result_json, state, approve_status]
+        settings = [n, temperature, top_p, max_tokens, writer]
+        go.click(write, inputs=[photo, keywords, *settings], outputs=write_outputs, api_visibility="private")
+        keywords.submit(write, inputs=[photo, keywords, *settings], outputs=write_outputs, api_visibility="private")
+        regen.click(regenerate_with, inputs=[ref_choice, photo, keywords, *settings, exclude_group], outputs=write_outputs, api_visibility="private")
+        ref_choice.input(regenerate_with, inputs=[ref_choice, photo, keywords, *settings, exclude_group], outputs=write_outputs, api_visibility="private")
         drafts.change(pick, inputs=drafts, outputs=chosen, api_visibility="private")
+        approve_btn.click(approve, inputs=[state, chosen, keep_out, query], outputs=[approve_status, history], api_visibility="private")
+        refresh.click(history_rows, inputs=query, outputs=history, api_visibility="private")
+        query.submit(history_rows, inputs=query, outputs=history, api_visibility="private")
+        open_btn.click(reopen, inputs=approval_id, outputs=[tabs, photo, keywords, chosen, approve_status], api_visibility="private")
+        delete_btn.click(delete, inputs=[approval_id, query], outputs=[history_status, history], api_visibility="private")
+        csv_btn.click(lambda q: export("csv", q), inputs=query, outputs=export_file, api_visibility="private")
+        json_btn.click(lambda q: export("json", q), inputs=query, outputs=export_file, api_visibility="private")
     return demo
 
 
@@ -162,7 +345,7 @@ def launch(host: str = "127.0.0.1", port: int = 7860, block: bool = True) -> gr.
         server_name=host,
         server_port=port,
         share=False,
-        allowed_paths=[str(ASSETS_DIR)],
+        allowed_paths=[str(ASSETS_DIR), str(data_dir() / "photos")],
         max_file_size=MAX_FILE_BYTES,
         css=CSS,
         show_error=False,

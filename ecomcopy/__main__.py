@@ -67,7 +67,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     cfg = TrainConfig(
         data=args.data, out=args.out, lm=args.lm, keywords=args.keywords, steps=args.steps, batch_size=args.batch_size,
-        lr=args.lr, seed=args.seed, image_weight=args.image_weight,
+        lr=args.lr, seed=args.seed, image_weight=args.image_weight, bf16=args.bf16,
     )
     path = train(cfg)
     print(f"adapter written to {path}.safetensors (+ .json); loss log {args.out}/loss.csv, curve {args.out}/loss.png")
@@ -119,6 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--lr", type=float, default=1e-3)
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--image-weight", type=float, default=DEFAULT_IMAGE_WEIGHT)
+    t.add_argument("--bf16", action="store_true", help="bfloat16 autocast for the frozen LM (about 1.8x faster on CPUs with AVX512-BF16)")
     t.set_defaults(func=cmd_train)
 
     e = sub.add_parser("evaluate", help="metrics of ModICT and its baselines on a product folder")

@@ -14,7 +14,8 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
+from contextlib import contextmanager
+from typing import Iterable, Iterator
 
 import numpy as np
 
@@ -152,32 +153,73 @@ class Catalog:
         except ValueError:
             return str(image)
 
-    def upsert(self, items: Iterable[tuple[Product, Path, str, np.ndarray | None, np.ndarray | None]]) -> int:
-        """Insert or update products; vectors of None keep the stored ones (unchanged content)."""
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One atomic write (callers may add their own rows, e.g. an approval with its catalog product)."""
+        with self._lock, self.db:
+            yield self.db
+        self._matrix = None
+
+    def write_products(self, items: Iterable[tuple[Product, Path, str, np.ndarray | None, np.ndarray | None]]) -> int:
+        """Insert or update products inside an open `transaction()`; vectors of None keep the stored ones."""
         n = 0
         now = time.time()
-        with self._lock, self.db:
-            for p, image, chash, ivec, tvec in items:
+        for p, image, chash, ivec, tvec in items:
+            self.db.execute(
+                "INSERT INTO products (id, grp, domain, name, keywords, attributes, description, image, source, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET grp=excluded.grp, domain=excluded.domain, "
+                "name=excluded.name, keywords=excluded.keywords, attributes=excluded.attributes, "
+                "description=excluded.description, image=excluded.image, source=excluded.source",
+                (p.id, p.group, p.domain, p.name, json.dumps(p.keywords), json.dumps(p.attributes),
+                 p.description, self._image_ref(image), p.source, now),
+            )
+            if ivec is not None and tvec is not None:
                 self.db.execute(
-                    "INSERT INTO products (id, grp, domain, name, keywords, attributes, description, image, source, created_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET grp=excluded.grp, domain=excluded.domain, "
-                    "name=excluded.name, keywords=excluded.keywords, attributes=excluded.attributes, "
-                    "description=excluded.description, image=excluded.image, source=excluded.source",
-                    (p.id, p.group, p.domain, p.name, json.dumps(p.keywords), json.dumps(p.attributes),
-                     p.description, self._image_ref(image), p.source, now),
+                    "INSERT OR REPLACE INTO vectors (product_id, content_hash, image_vec, text_vec) VALUES (?, ?, ?, ?)",
+                    (p.id, chash, np.asarray(ivec, np.float16).tobytes(), np.asarray(tvec, np.float16).tobytes()),
                 )
-                if ivec is not None and tvec is not None:
-                    self.db.execute(
-                        "INSERT OR REPLACE INTO vectors (product_id, content_hash, image_vec, text_vec) VALUES (?, ?, ?, ?)",
-                        (p.id, chash, np.asarray(ivec, np.float16).tobytes(), np.asarray(tvec, np.float16).tobytes()),
-                    )
-                n += 1
+            n += 1
+        return n
+
+    def upsert(self, items: Iterable[tuple[Product, Path, str, np.ndarray | None, np.ndarray | None]]) -> int:
+        """Insert or update products in one transaction; refuses (writes nothing) if any would lack vectors."""
+        with self.transaction():
+            n = self.write_products(items)
             orphans = self.db.execute(
                 "SELECT COUNT(*) FROM products p LEFT JOIN vectors v ON v.product_id = p.id WHERE v.product_id IS NULL"
             ).fetchone()[0]
             if orphans:
                 raise CatalogError(f"{orphans} product(s) would have no search vectors; nothing was written.")
-        self._matrix = None
+        return n
+
+    def seed_from(self, base: str | Path) -> int:
+        """Copy every product and its vectors from another catalog file (the shipped one) into this one.
+
+        Photos stay where they are: relative paths are rewritten against the base catalog's folder.
+        Products of this catalog that the base lacks (approvals) are kept.
+        """
+        base = Path(base).resolve()
+        Catalog(base).close()  # validates the file and its schema
+        with self._lock:
+            self.db.execute("ATTACH DATABASE ? AS base", (str(base),))  # not allowed inside a transaction
+            try:
+                with self.transaction() as db:
+                    for key in ("image_encoder", "text_encoder"):
+                        row = db.execute("SELECT value FROM base.meta WHERE key = ?", (key,)).fetchone()
+                        mine = self.get_meta(key)
+                        if row and mine and row[0] != mine:
+                            raise CatalogError(f"{base} was indexed with another {key.replace('_', ' ')}; it cannot seed {self.path}.")
+                        if row:
+                            db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, row[0]))
+                    n = db.execute(
+                        "INSERT OR REPLACE INTO products (id, grp, domain, name, keywords, attributes, description, image, source, created_at) "
+                        "SELECT id, grp, domain, name, keywords, attributes, description, "
+                        "CASE WHEN substr(image, 1, 1) = '/' THEN image ELSE ? || image END, source, created_at FROM base.products",
+                        (str(base.parent) + "/",),
+                    ).rowcount
+                    db.execute("INSERT OR REPLACE INTO vectors SELECT * FROM base.vectors")
+            finally:
+                self.db.execute("DETACH DATABASE base")
         return n
 
     def delete(self, product_id: str) -> bool:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass
 
 import torch
+from transformers import StoppingCriteria
+from transformers.generation.streamers import BaseStreamer
 
 from .errors import InputError
 from .lm import LoadedLM
@@ -57,8 +60,67 @@ def dedupe(drafts: list[str]) -> list[str]:
     return out
 
 
+class DraftStreamer(BaseStreamer):
+    """Collects the n drafts' tokens as `generate` produces them, so a UI can show them growing.
+
+    Also a stop switch: `cancel()` (e.g. the browser went away) ends generation at the next token.
+    """
+
+    def __init__(self, tokenizer) -> None:
+        self.tokenizer = tokenizer
+        self._tokens: list[list[int]] = []
+        self._prompt_seen = False
+        self._lock = threading.Lock()
+        self.finished = threading.Event()
+        self.cancelled = threading.Event()
+
+    def put(self, value: torch.Tensor) -> None:
+        if not self._prompt_seen:  # generate() first hands over the prompt
+            self._prompt_seen = True
+            return
+        ids = value.reshape(-1).tolist()  # (n,) one new token per draft
+        with self._lock:
+            if not self._tokens:
+                self._tokens = [[] for _ in ids]
+            for seq, t in zip(self._tokens, ids):
+                seq.append(t)
+
+    def end(self) -> None:
+        self.finished.set()
+
+    def cancel(self) -> None:
+        self.cancelled.set()
+
+    def texts(self) -> list[str]:
+        """The drafts so far, cleaned like final drafts (first line, no unfinished sentence kept at the end)."""
+        with self._lock:
+            seqs = [list(s) for s in self._tokens]
+        return [clean_partial(t) for t in self.tokenizer.batch_decode(seqs, skip_special_tokens=True)]
+
+    def stopping_criteria(self) -> list[StoppingCriteria]:
+        return [_Cancelled(self.cancelled)]
+
+
+class _Cancelled(StoppingCriteria):
+    def __init__(self, event: threading.Event) -> None:
+        self.event = event
+
+    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor, **kwargs) -> torch.Tensor:
+        return torch.full((input_ids.shape[0],), self.event.is_set(), dtype=torch.bool, device=input_ids.device)
+
+
+def clean_partial(text: str) -> str:
+    """A draft still being written: its first line only."""
+    return text.split(_STOP, 1)[0].strip()
+
+
+def _streaming(streamer: DraftStreamer | None) -> dict:
+    return {"streamer": streamer, "stopping_criteria": streamer.stopping_criteria()} if streamer is not None else {}
+
+
 @torch.inference_mode()
-def sample_drafts(lm: LoadedLM, prompt: str, cfg: SamplingConfig, greedy: bool = False) -> list[str]:
+def sample_drafts(lm: LoadedLM, prompt: str, cfg: SamplingConfig, greedy: bool = False,
+                  streamer: DraftStreamer | None = None) -> list[str]:
     """One batched call: the prompt is encoded once and expanded to n sequences sharing its KV cache."""
     cfg.validate()
     if cfg.seed is not None:
@@ -75,6 +137,7 @@ def sample_drafts(lm: LoadedLM, prompt: str, cfg: SamplingConfig, greedy: bool =
         stop_strings=[_STOP],
         tokenizer=tok,
         pad_token_id=tok.pad_token_id,
+        **_streaming(streamer),
     )  # (n, prompt_len + new)
     texts = tok.batch_decode(out[:, enc.input_ids.shape[1] :], skip_special_tokens=True)
     return dedupe([clean_draft(t) for t in texts])
@@ -90,12 +153,13 @@ def reference_ngram_ban(tokenizer, reference: str, n: int = 8) -> list[list[int]
     return [list(g) for g in sorted(banned)]
 
 
-def modict_drafts(model, example, cfg: SamplingConfig, ban_reference: bool = True, greedy: bool = False) -> list[str]:
+def modict_drafts(model, example, cfg: SamplingConfig, ban_reference: bool = True, greedy: bool = False,
+                  streamer: DraftStreamer | None = None) -> list[str]:
     """Drafts from a ModICT model: sampled (n) or greedy (1), never reproducing 8-token runs of the reference."""
     cfg.validate()
     if cfg.seed is not None:
         torch.manual_seed(cfg.seed)
     ban = reference_ngram_ban(model.lm.tokenizer, example.ref_description) if ban_reference and example.ref_description else None
     texts = model.generate(example, n=cfg.n, temperature=cfg.temperature, top_p=cfg.top_p, max_new_tokens=cfg.max_new_tokens,
-                           do_sample=not greedy, bad_words_ids=ban)
+                           do_sample=not greedy, bad_words_ids=ban, **_streaming(streamer))
     return dedupe([clean_draft(t) for t in texts])

@@ -61,8 +61,16 @@ def keyword_coverage(keywords: list[str], draft: str) -> float:
     return sum(keyword_covered(k, draft) for k in scored) / len(scored) if scored else 1.0
 
 
-def copies(reference: str, draft: str, n: int = 8) -> bool:
-    """True when the draft contains any run of n consecutive words of the reference description."""
+def copied_run(reference: str, draft: str, n: int = 8) -> str | None:
+    """The first run of n consecutive words of the reference description that the draft repeats, if any."""
     ref, d = words(reference), words(draft)
     runs = {tuple(ref[i : i + n]) for i in range(len(ref) - n + 1)}
-    return any(tuple(d[i : i + n]) in runs for i in range(len(d) - n + 1))
+    for i in range(len(d) - n + 1):
+        if tuple(d[i : i + n]) in runs:
+            return " ".join(d[i : i + n])
+    return None
+
+
+def copies(reference: str, draft: str, n: int = 8) -> bool:
+    """True when the draft contains any run of n consecutive words of the reference description."""
+    return copied_run(reference, draft, n) is not None

@@ -21,6 +21,7 @@ from torch import nn
 
 from .errors import BackboneError
 from .lm import LoadedLM
+from .prompt import INSTRUCTION, format_example
 
 
 @dataclass
@@ -36,6 +37,9 @@ class ModICTConfig:
     prefix_len: int = 8  # P dynamic-prompt positions per layer
     prefix_rank: int = 64  # bottleneck of the visual -> prompt generator
     backbones: dict = field(default_factory=dict)  # fingerprints of the frozen encoder and LM
+    # text template: 1 = the plain prompt's (instruction + "Keywords: ...\nDescription: ..."), so that at
+    # step 0 the model reads what the frozen LM already continues well; 0 = the first adapter's (no instruction)
+    template: int = 0
 
 
 class FeatureTransformer(nn.Module):
@@ -130,11 +134,11 @@ class Example:
 
 
 def ref_text(keywords: list[str], description: str) -> str:
-    return f"Keywords: {', '.join(keywords)}\nDescription: {description}\n\n"
+    return format_example(keywords, description)
 
 
 def query_text(keywords: list[str]) -> str:
-    return f"Keywords: {', '.join(keywords) if keywords else '(none)'}\nDescription:"
+    return format_example(keywords)
 
 
 class ModICT(nn.Module):
@@ -187,6 +191,8 @@ class ModICT(nn.Module):
         summary = torch.zeros(self.cfg.lm_hidden)
         if self._bos:
             add(emb(torch.tensor(self._bos)))
+        if self.cfg.template >= 1:
+            add(self._embed_text(INSTRUCTION))
         if ex.ref_description is not None:
             if ex.ref_visual is not None:
                 add(self.feature(ex.ref_visual.float().unsqueeze(0))[0])
@@ -216,14 +222,19 @@ class ModICT(nn.Module):
             embeds[i, : e.shape[0]], labels[i, : e.shape[0]], mask[i, : e.shape[0]] = e, lab, 1
         self._prefix = self.prompts(torch.stack([s for _, _, s in built]))
         try:
-            return self.lm.model(inputs_embeds=embeds, attention_mask=mask, labels=labels).loss
+            hidden = self.lm.model.model(inputs_embeds=embeds, attention_mask=mask).last_hidden_state  # (B, T, H)
         finally:
             self._prefix = None
+        # logits only where a next token is scored: the vocabulary projection is most of the cost otherwise
+        nxt = labels[:, 1:]
+        keep = nxt != -100  # (B, T-1)
+        logits = self.lm.model.get_output_embeddings()(hidden[:, :-1][keep])  # (M, V)
+        return F.cross_entropy(logits.float(), nxt[keep])
 
     # -- generation ---------------------------------------------------------------------------
     @torch.inference_mode()
     def generate(self, ex: Example, n: int = 4, temperature: float = 0.8, top_p: float = 0.9, max_new_tokens: int = 60,
-                 do_sample: bool = True, bad_words_ids: list[list[int]] | None = None) -> list[str]:
+                 do_sample: bool = True, bad_words_ids: list[list[int]] | None = None, **generate_kwargs) -> list[str]:
         """n continuations of one example in one batched call (the prompt's KV cache is shared)."""
         e, _, summary = self.build(ex)
         self._prefix = self.prompts(summary.unsqueeze(0))
@@ -234,6 +245,7 @@ class ModICT(nn.Module):
                 do_sample=do_sample, temperature=temperature if do_sample else None, top_p=top_p if do_sample else None,
                 max_new_tokens=max_new_tokens, num_return_sequences=n if do_sample else 1,
                 stop_strings=["\n"], tokenizer=tok, pad_token_id=tok.pad_token_id, bad_words_ids=bad_words_ids or None,
+                **generate_kwargs,  # streamer, stopping_criteria
             )  # (n, new) with inputs_embeds only new tokens come back
         finally:
             self._prefix = None

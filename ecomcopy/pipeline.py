@@ -1,4 +1,8 @@
-"""photo + keywords -> encoders -> catalog reference -> prompt -> sampled drafts. Loaded once per process."""
+"""photo + keywords -> encoders -> catalog reference -> ModICT (or prompt) -> sampled drafts -> review.
+
+Loaded once per process. The catalog it searches is a working copy (seeded from the shipped one) that
+approvals write into, so approved products become references for later ones.
+"""
 
 from __future__ import annotations
 
@@ -13,16 +17,18 @@ import numpy as np
 import torch
 from PIL import Image
 
+from .approvals import Approval, ApprovalStore
 from .catalog import DEFAULT_IMAGE_WEIGHT, Catalog, Hit
 from .encoders import DEFAULT_IMAGE_ENCODER, TextEncoder, VisualFeatures, create_image_encoder
 from .errors import InputError
-from .generate import SamplingConfig, modict_drafts, sample_drafts
+from .generate import DraftStreamer, SamplingConfig, modict_drafts, sample_drafts
 from .images import load_image
 from .keywords import parse_keywords
 from .lm import DEFAULT_LM, load_lm
 from .model import Example, ModICT
 from .paths import DEFAULT_ADAPTER, DEMO_CATALOG_DB
 from .prompt import icl_prompt
+from .review import DraftReview, drop_near_duplicates, mean_overlap, review_draft
 
 log = logging.getLogger(__name__)
 WRITERS = ("modict", "prompt")
@@ -31,7 +37,9 @@ SAME_PHOTO = 0.999  # image cosine above which two photos are the same picture
 
 @dataclass
 class PipelineConfig:
-    catalog: Path = DEMO_CATALOG_DB
+    catalog: Path = DEMO_CATALOG_DB  # the catalog searched (and written by approvals, when `photos` is set)
+    seed: Path | None = None  # a catalog copied into `catalog` when it is new or this one changed (the shipped one)
+    photos: Path | None = None  # where approved photos are kept; None = approvals off (read-only use, e.g. the CLI)
     adapter: Path | None = DEFAULT_ADAPTER  # a trained ModICT adapter; None = the plain in-context prompt
     lm: str = DEFAULT_LM  # used when there is no adapter (an adapter names its own LM)
     image_encoder: str = DEFAULT_IMAGE_ENCODER
@@ -47,10 +55,12 @@ class Suggestion:
     drafts: list[str]
     seconds: float
     writer: str = "prompt"  # what wrote the drafts: "modict" or "prompt"
+    reviews: list[DraftReview] = field(default_factory=list)  # one per draft
+    chosen_reference: int = 0  # index in `references` of the one the drafts were conditioned on
 
     @property
     def reference(self) -> Hit:
-        return self.references[0]
+        return self.references[self.chosen_reference]
 
     def to_dict(self) -> dict:
         def hit(h: Hit) -> dict:
@@ -61,14 +71,26 @@ class Suggestion:
                 "image": str(p.image_path), "source": p.source,
             }
 
+        overlap = mean_overlap(self.drafts)
         return {
             "keywords": self.keywords,
             "reference": hit(self.reference),
-            "alternatives": [hit(h) for h in self.references[1:]],
+            "alternatives": [hit(h) for i, h in enumerate(self.references) if i != self.chosen_reference],
             "drafts": self.drafts,
+            "reviews": [r.to_dict() for r in self.reviews],
+            "mean_overlap": round(overlap, 3) if overlap is not None else None,
             "writer": self.writer,
             "seconds": round(self.seconds, 3),
         }
+
+
+@dataclass
+class Progress:
+    """A step of a streamed suggestion: the references first, then the drafts as they grow."""
+
+    references: list[Hit]
+    chosen_reference: int
+    partial: list[str]  # drafts so far (empty until the first token)
 
 
 class Pipeline:
@@ -76,7 +98,7 @@ class Pipeline:
         self.cfg = cfg = cfg or PipelineConfig()
         torch.set_num_threads(cfg.threads)
         t0 = time.time()
-        self.catalog = Catalog(cfg.catalog)
+        self.catalog = open_catalog(cfg.catalog, cfg.seed)
         self.image_encoder = create_image_encoder(cfg.image_encoder)
         self.text_encoder = TextEncoder()
         self.catalog.check_encoders(self.image_encoder.fingerprint, self.text_encoder.fingerprint)
@@ -87,6 +109,7 @@ class Pipeline:
             self.modict = ModICT.load(adapter, self.lm, self.image_encoder.fingerprint)
         else:
             self.lm = load_lm(cfg.lm, quantize=cfg.quantize)
+        self.approvals = ApprovalStore(self.catalog, cfg.photos) if cfg.photos is not None else None
         self._ref_tokens: dict[str, torch.Tensor] = {}  # visual tokens of catalog products used as references
         self._model_lock = threading.Lock()  # torch uses all cores per call; one request at a time is fastest
         log.info("pipeline ready in %.1f s (%d catalog products, LM %s)", time.time() - t0, len(self.catalog), self.lm.name)
@@ -117,7 +140,13 @@ class Pipeline:
                 self._ref_tokens.pop(next(iter(self._ref_tokens)))
         return self._ref_tokens[product.id]
 
-    def suggest(
+    def suggest(self, *args, **kwargs) -> Suggestion:
+        """Validate inputs, retrieve the reference, and sample drafts conditioned on it (see `suggest_stream`)."""
+        for step in self.suggest_stream(*args, **kwargs):
+            pass
+        return step
+
+    def suggest_stream(
         self,
         image: str | Path | bytes | Image.Image | None,
         keywords: str | list[str] | None,
@@ -125,10 +154,13 @@ class Pipeline:
         k: int = 3,
         exclude_group: str | None = None,
         writer: str = "modict",
-    ) -> Suggestion:
-        """Validate inputs, retrieve the reference, and sample drafts conditioned on it.
+        reference_id: str | None = None,
+    ):
+        """Yields Progress (references, then growing drafts) and finally the Suggestion.
 
         writer: "modict" (the trained adapter, when one is loaded) or "prompt" (plain in-context prompt).
+        reference_id: condition on this catalog product (e.g. one of the alternatives) instead of the best match.
+        Near-duplicate drafts are dropped and re-sampled (two more rounds at most).
         """
         if writer not in WRITERS:
             raise InputError(f"Unknown writer {writer!r}; choose one of: {', '.join(WRITERS)}.")
@@ -141,11 +173,112 @@ class Pipeline:
         with self._model_lock:
             feats = self.image_encoder.encode([img]) if img is not None else None
             hits = self.references(img, kw, k=k, exclude_group=exclude_group, features=feats)
-            ref = hits[0].product
+            chosen = 0
+            if reference_id:
+                ids = [h.product.id for h in hits]
+                if reference_id not in ids:
+                    raise InputError(f"{reference_id!r} is not among this product's similar catalog products; regenerate first.")
+                chosen = ids.index(reference_id)
+            ref = hits[chosen].product
+            yield Progress(hits, chosen, [])
             if self.modict is None or writer == "prompt":
                 writer = "prompt"
-                drafts = sample_drafts(self.lm, icl_prompt(ref.keywords, ref.description, kw), sampling)
+                example = icl_prompt(ref.keywords, ref.description, kw)
             else:
                 example = Example(kw, feats.tokens[0] if feats is not None else None, ref.keywords, ref.description, self.reference_tokens(ref))
-                drafts = modict_drafts(self.modict, example, sampling)
-        return Suggestion(kw, hits, drafts, time.time() - t0, writer)
+            drafts: list[str] = []
+            for _ in range(3):
+                want = sampling.n - len(drafts)
+                round_cfg = SamplingConfig(want, sampling.temperature, sampling.top_p, sampling.max_new_tokens, sampling.seed)
+                streamer = DraftStreamer(self.lm.tokenizer)
+                job = _Background(self._draft, writer, example, round_cfg, streamer)
+                try:
+                    while not streamer.finished.wait(0.2):
+                        yield Progress(hits, chosen, drafts + [t for t in streamer.texts() if t])
+                    new = job.result()
+                finally:
+                    streamer.cancel()  # if the consumer went away: stop at the next token,
+                    job.wait()  # and free the model only once the worker is done
+                drafts = drop_near_duplicates(drafts + new)[: sampling.n]
+                if len(drafts) >= sampling.n or sampling.seed is not None:
+                    break
+        reviews = [review_draft(d, kw, ref.description) for d in drafts]
+        yield Suggestion(kw, hits, drafts, time.time() - t0, writer, reviews, chosen)
+
+    def _draft(self, writer: str, example, cfg: SamplingConfig, streamer: DraftStreamer) -> list[str]:
+        if writer == "prompt":
+            return sample_drafts(self.lm, example, cfg, streamer=streamer)
+        return modict_drafts(self.modict, example, cfg, streamer=streamer)
+
+    # -- approvals ----------------------------------------------------------------------------
+    def approve(
+        self,
+        suggestion: dict,
+        final: str,
+        chosen: str = "",
+        photo: str | Path | bytes | Image.Image | None = None,
+        add_to_catalog: bool = True,
+    ) -> Approval:
+        """Store the approved text with everything that led to it; by default it also joins the catalog.
+
+        `suggestion`: the dict of `Suggestion.to_dict()` (what the UI and the API hold).
+        """
+        if self.approvals is None:
+            raise InputError("Approvals are off for this catalog (it was opened read-only).")
+        if not isinstance(suggestion, dict) or "keywords" not in suggestion or "reference" not in suggestion:
+            raise InputError("Write drafts first: an approval records the keywords, reference and drafts they came from.")
+        kw = parse_keywords(", ".join(map(str, suggestion.get("keywords") or [])))
+        ref = suggestion.get("reference") or {}
+        reference = {k: ref.get(k) for k in ("id", "name", "keywords", "description")}
+        drafts = [str(d) for d in (suggestion.get("drafts") or [])]
+        img = load_image(photo) if photo is not None else None
+        with self._model_lock:
+            stored = self.approvals.store_photo(img) if img is not None else None
+            vectors = None
+            if add_to_catalog and img is not None:
+                ivec = self.image_encoder.encode([img]).pooled[0].numpy()
+                tvec = self.text_encoder.encode([", ".join(kw)])[0] if kw else np.zeros(self.text_encoder.dim, np.float32)
+                vectors = (ivec, tvec)
+            return self.approvals.add(kw, reference, drafts, chosen, final, str(suggestion.get("writer", "")), stored, vectors)
+
+
+class _Background:
+    """Runs one call on a worker thread and hands back its result or its exception."""
+
+    def __init__(self, fn, *args) -> None:
+        self._out: dict = {}
+        self._thread = threading.Thread(target=self._run, args=(fn, args), daemon=True, name="ecomcopy-drafts")
+        self._thread.start()
+
+    def _run(self, fn, args) -> None:
+        streamer = args[-1]
+        try:
+            self._out["value"] = fn(*args)
+        except BaseException as e:  # noqa: BLE001 - re-raised in the caller's thread
+            self._out["error"] = e
+        finally:
+            streamer.end()
+
+    def wait(self) -> None:
+        self._thread.join()
+
+    def result(self):
+        self._thread.join()
+        if "error" in self._out:
+            raise self._out["error"]
+        return self._out["value"]
+
+
+def open_catalog(path: Path, seed: Path | None) -> Catalog:
+    """Open the working catalog, (re)seeding it from `seed` when it is new or the seed file changed."""
+    if seed is None:
+        return Catalog(path)
+    seed = Path(seed).resolve()
+    st = seed.stat()
+    key = f"{seed}|{st.st_size}|{st.st_mtime_ns}"
+    catalog = Catalog(path, create=True)
+    if catalog.get_meta("seeded_from") != key:
+        n = catalog.seed_from(seed)
+        catalog.set_meta("seeded_from", key)
+        log.info("working catalog %s seeded with %d products from %s", path, n, seed)
+    return catalog

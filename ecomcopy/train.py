@@ -47,6 +47,8 @@ class TrainConfig:
     max_target_words: int = 60
     num_queries: int = 8
     prefix_len: int = 8
+    template: int = 1  # see ModICTConfig.template
+    bf16: bool = False  # bfloat16 autocast for the frozen LM's matmuls (CPUs with AVX512-BF16 / AMX, or a GPU)
     seed: int = 0
     ckpt_every: int = 50
     threads: int = 2
@@ -140,7 +142,7 @@ def train(cfg: TrainConfig, progress: bool = True, lm: LoadedLM | None = None) -
     text_encoder = TextEncoder()
     ts = prepare(cfg, image_encoder, text_encoder)
     lm = lm or load_lm(cfg.lm, quantize=False)
-    model = ModICT.for_lm(lm, image_encoder.fingerprint, image_encoder.token_dim, num_queries=cfg.num_queries, prefix_len=cfg.prefix_len)
+    model = ModICT.for_lm(lm, image_encoder.fingerprint, image_encoder.token_dim, num_queries=cfg.num_queries, prefix_len=cfg.prefix_len, template=cfg.template)
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     step, state_path = 0, out / "last.pt"
@@ -164,7 +166,8 @@ def train(cfg: TrainConfig, progress: bool = True, lm: LoadedLM | None = None) -
         batch = [make_example(ts, *ts.index[j], cfg, rng) for j in order]
         for g in opt.param_groups:
             g["lr"] = lr_at(step, cfg)
-        loss = model.loss(batch)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
+            loss = model.loss(batch)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, cfg.clip)

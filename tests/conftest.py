@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+# approvals and the working catalog of the app under test go to a throw-away folder, not the user's
+os.environ.setdefault("ECOMCOPY_DATA", tempfile.mkdtemp(prefix="ecomcopy-test-data-"))
 sys.path.insert(0, str(ROOT))
 SHARED = ROOT.parent / "shared" / "data"
 

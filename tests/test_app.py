@@ -25,18 +25,35 @@ def client(pipeline):
     demo.close()
 
 
-def _call(client, photo, keywords, n=2, max_tokens=40):
-    return client.predict(photo, keywords, n, 0.8, 0.9, max_tokens, "", api_name="/generate")
+def _call(client, photo, keywords, n=2, max_tokens=40, reference_id=""):
+    return client.predict(photo, keywords, n, 0.8, 0.9, max_tokens, "modict", reference_id, "", api_name="/generate")
 
 
-def test_generate_endpoint_with_real_photo(client):
+def test_generate_then_approve_through_the_api(client, pipeline):
     photo = SHARED / "hm" / "images" / "0111586001.jpg"
     if not photo.is_file():
         pytest.skip("../shared/data is not beside the checkout")
-    ref_photo, title, ref_kw, ref_desc, drafts, chosen, result = _call(client, handle_file(str(photo)), "Leggings, Black, Solid", n=3)
-    assert ref_desc and ref_kw and "similarity" in title
-    assert result["reference"]["description"] == ref_desc
-    assert 1 <= len(result["drafts"]) <= 3 and chosen == result["drafts"][0]
+    result = _call(client, handle_file(str(photo)), "Leggings, Black, Solid", n=3)
+    assert result["reference"]["description"] and len(result["alternatives"]) == 2
+    assert 1 <= len(result["drafts"]) <= 3 and len(result["reviews"]) == len(result["drafts"])
+    assert {"covered", "missing", "copied", "words", "coverage"} <= set(result["reviews"][0])
+    # another of the similar products as the reference
+    alt = result["alternatives"][0]["id"]
+    again = _call(client, handle_file(str(photo)), "Leggings, Black, Solid", n=1, reference_id=alt)
+    assert again["reference"]["id"] == alt
+    final = result["drafts"][0] + " Edited by a copy editor."
+    approval = client.predict(result, final, result["drafts"][0], handle_file(str(photo)), True, api_name="/approve")
+    assert approval["final"] == final and approval["catalog_product_id"] == f"approved-{approval['id']}"
+    stored = pipeline.approvals.get(approval["id"])
+    assert stored.reference["id"] == result["reference"]["id"] and stored.drafts == result["drafts"]
+    assert pipeline.catalog.get(approval["catalog_product_id"]).description == final
+    pipeline.approvals.delete(approval["id"])  # leave the session's catalog as it was
+
+
+def test_approve_without_drafts_is_refused(client):
+    with pytest.raises(Exception) as err:
+        client.predict({}, "Some text.", "", None, True, api_name="/approve")
+    assert "Write drafts first" in str(err.value) and "Traceback" not in str(err.value)
 
 
 @pytest.mark.parametrize(
@@ -55,7 +72,7 @@ def test_bad_input_clear_message_and_server_keeps_serving(client, tmp_path, make
         _call(client, handle_file(str(path)) if path else None, keywords)
     assert message in str(err.value) and "Traceback" not in str(err.value)
     # still serving: a good keywords-only request right after succeeds
-    assert _call(client, None, "mug, white, ceramic", n=1, max_tokens=20)[6]["drafts"] is not None
+    assert _call(client, None, "mug, white, ceramic", n=1, max_tokens=20)["drafts"] is not None
 
 
 def _write(path, data):

@@ -40,3 +40,37 @@ def test_reference_ngram_ban_lists_every_run(modict_pipeline):
     ban = reference_ngram_ban(tok, "Soft top in cotton jersey with a round neckline and short sleeves.", n=8)
     ids = tok(" Soft top in cotton jersey with a round neckline and short sleeves.", add_special_tokens=False).input_ids
     assert all(len(b) == 8 for b in ban) and ids[:8] in ban and ids[-8:] in ban
+
+
+def test_stream_reference_first_then_growing_drafts(modict_pipeline):
+    from ecomcopy.generate import SamplingConfig
+    from ecomcopy.pipeline import Progress, Suggestion
+
+    steps = list(modict_pipeline.suggest_stream(None, "Mug, White, Ceramic", SamplingConfig(n=2, max_new_tokens=40, seed=1)))
+    assert isinstance(steps[0], Progress) and steps[0].partial == [] and len(steps[0].references) == 3
+    final = steps[-1]
+    assert isinstance(final, Suggestion) and len(final.reviews) == len(final.drafts)
+    assert all(isinstance(s, Progress) for s in steps[:-1])
+    # picking another similar product conditions on it
+    alt = final.references[2].product.id
+    s = modict_pipeline.suggest(None, "Mug, White, Ceramic", SamplingConfig(n=1, max_new_tokens=10, seed=1), reference_id=alt)
+    assert s.reference.product.id == alt and s.to_dict()["reference"]["id"] == alt
+    with pytest.raises(Exception, match="not among"):
+        modict_pipeline.suggest(None, "Mug, White, Ceramic", reference_id="no-such-product")
+
+
+def test_abandoned_stream_stops_and_frees_the_model(modict_pipeline):
+    import threading
+    import time
+
+    from ecomcopy.generate import SamplingConfig
+
+    stream = modict_pipeline.suggest_stream(None, "Dress, Black", SamplingConfig(n=4, max_new_tokens=200, seed=2))
+    next(stream)  # references shown
+    next(stream)  # drafts being written
+    t = time.time()
+    stream.close()  # the browser went away: generation stops at the next token
+    assert time.time() - t < 5
+    assert not [th for th in threading.enumerate() if th.name == "ecomcopy-drafts"]
+    assert modict_pipeline._model_lock.acquire(timeout=1)
+    modict_pipeline._model_lock.release()

@@ -1,0 +1,210 @@
+"""Approved descriptions: the copy editor's decisions, kept durably in the working catalog's SQLite file.
+
+An approval and the catalog product it becomes are written in one transaction, so the catalog never
+holds a product without its approval (or the reverse) even if the process is killed mid-write; WAL
+with synchronous=FULL makes an acknowledged approval survive a crash. The approved product joins the
+candidate set, so later similar products retrieve it: the shop's own voice becomes the reference.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from .catalog import Catalog, content_hash
+from .errors import InputError
+from .products import Product
+
+MAX_FINAL_CHARS = 5000
+PHOTO_MAX_SIDE = 1024  # stored copies are re-encoded (no EXIF, bounded size)
+APPROVED_DOMAIN = "approved"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS approvals (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    created_at REAL NOT NULL,
+    photo TEXT NOT NULL DEFAULT '',    -- stored copy of the merchant's photo ('' if none)
+    keywords TEXT NOT NULL,            -- JSON list
+    reference TEXT NOT NULL,           -- JSON snapshot of the reference used (id, name, keywords, description)
+    drafts TEXT NOT NULL,              -- JSON list of every draft shown
+    chosen TEXT NOT NULL,              -- the draft picked
+    final TEXT NOT NULL,               -- the edited text approved
+    writer TEXT NOT NULL DEFAULT '',
+    product_id TEXT                    -- the catalog product it became; NULL when kept out of the catalog
+);
+"""
+
+EXPORT_FIELDS = ["id", "created_at", "keywords", "final", "chosen", "reference_id", "reference_name", "drafts", "writer", "in_catalog", "photo"]
+
+
+@dataclass
+class Approval:
+    id: int
+    created_at: float
+    photo: str
+    keywords: list[str]
+    reference: dict
+    drafts: list[str]
+    chosen: str
+    final: str
+    writer: str
+    product_id: str | None
+
+    def export_row(self) -> dict:
+        """One flat row for spreadsheets; cells that a spreadsheet would run as a formula are quoted."""
+        row = {
+            "id": self.id,
+            "created_at": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(self.created_at)) + " UTC",
+            "keywords": ", ".join(self.keywords),
+            "final": self.final,
+            "chosen": self.chosen,
+            "reference_id": self.reference.get("id", ""),
+            "reference_name": self.reference.get("name", ""),
+            "drafts": " || ".join(self.drafts),
+            "writer": self.writer,
+            "in_catalog": "yes" if self.product_id else "no",
+            "photo": Path(self.photo).name if self.photo else "",
+        }
+        return {k: _cell(v) for k, v in row.items()}
+
+
+def _cell(value):
+    return "'" + value if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
+def approved_product_id(approval_id: int) -> str:
+    return f"approved-{approval_id}"
+
+
+class ApprovalStore:
+    def __init__(self, catalog: Catalog, photo_dir: str | Path) -> None:
+        self.catalog = catalog
+        self.photo_dir = Path(photo_dir)
+        self.photo_dir.mkdir(parents=True, exist_ok=True)
+        catalog.db.execute("PRAGMA synchronous=FULL")  # an acknowledged approval is on disk
+        with catalog.transaction() as db:
+            db.executescript(_SCHEMA)
+
+    # -- writing ------------------------------------------------------------------------------
+    def store_photo(self, image: Image.Image) -> Path:
+        """A re-encoded JPEG named by its content, written and fsynced before any row points at it."""
+        img = image.convert("RGB")
+        img.thumbnail((PHOTO_MAX_SIDE, PHOTO_MAX_SIDE))
+        buf = io.BytesIO()
+        img.save(buf, "JPEG", quality=90)
+        data = buf.getvalue()
+        path = self.photo_dir / f"{hashlib.sha256(data).hexdigest()[:24]}.jpg"
+        if not path.exists():
+            tmp = path.with_suffix(".tmp")
+            with tmp.open("wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            tmp.replace(path)
+        return path
+
+    def add(
+        self,
+        keywords: list[str],
+        reference: dict,
+        drafts: list[str],
+        chosen: str,
+        final: str,
+        writer: str = "",
+        photo: Path | None = None,
+        vectors: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> Approval:
+        """Store an approval; with `vectors` (image, keywords) and a photo it also joins the catalog."""
+        final = (final or "").strip()
+        if not final:
+            raise InputError("There is no text to approve: pick a draft or write the description first.")
+        if len(final) > MAX_FINAL_CHARS:
+            raise InputError(f"The description is {len(final):,} characters; approvals are limited to {MAX_FINAL_CHARS:,}.")
+        join = vectors is not None and photo is not None
+        now = time.time()
+        with self.catalog.transaction() as db:
+            cur = db.execute(
+                "INSERT INTO approvals (created_at, photo, keywords, reference, drafts, chosen, final, writer, product_id) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL)",
+                (now, str(photo or ""), json.dumps(keywords), json.dumps(reference), json.dumps(drafts), chosen or "", final, writer),
+            )
+            aid = int(cur.lastrowid)
+            pid = None
+            if join:
+                pid = approved_product_id(aid)
+                product = Product(
+                    id=pid, group=pid, name=keywords[0] if keywords else "Approved product", keywords=keywords,
+                    description=final, image=str(photo), domain=APPROVED_DOMAIN, attributes={},
+                    source=f"approved in ecomcopy on {time.strftime('%Y-%m-%d', time.gmtime(now))}",
+                )
+                chash = content_hash(Path(photo).read_bytes(), keywords)
+                self.catalog.write_products([(product, Path(photo), chash, vectors[0], vectors[1])])
+                db.execute("UPDATE approvals SET product_id = ? WHERE id = ?", (pid, aid))
+        return self.get(aid)
+
+    def delete(self, approval_id: int) -> bool:
+        """Remove an approval and the catalog product it became (one transaction); the photo goes if unused."""
+        try:
+            a = self.get(approval_id)
+        except InputError:
+            return False
+        with self.catalog.transaction() as db:
+            db.execute("DELETE FROM approvals WHERE id = ?", (a.id,))
+            if a.product_id:
+                db.execute("DELETE FROM products WHERE id = ?", (a.product_id,))
+        if a.photo and not self.catalog.db.execute("SELECT 1 FROM approvals WHERE photo = ? LIMIT 1", (a.photo,)).fetchone():
+            Path(a.photo).unlink(missing_ok=True)
+        return True
+
+    # -- reading ------------------------------------------------------------------------------
+    _COLUMNS = "id, created_at, photo, keywords, reference, drafts, chosen, final, writer, product_id"
+
+    @staticmethod
+    def _row(r: tuple) -> Approval:
+        return Approval(r[0], r[1], r[2], json.loads(r[3]), json.loads(r[4]), json.loads(r[5]), r[6], r[7], r[8], r[9])
+
+    def get(self, approval_id: int) -> Approval:
+        try:
+            aid = int(approval_id)
+        except (TypeError, ValueError):
+            raise InputError(f"{approval_id!r} is not an approval number.") from None
+        r = self.catalog.db.execute(f"SELECT {self._COLUMNS} FROM approvals WHERE id = ?", (aid,)).fetchone()
+        if r is None:
+            raise InputError(f"There is no approval #{aid} (it may have been deleted).")
+        return self._row(r)
+
+    def list(self, query: str = "", limit: int = 200) -> list[Approval]:
+        """Newest first; `query` matches keywords, the approved text or the reference (case-insensitive)."""
+        like = f"%{query.strip()}%"
+        rows = self.catalog.db.execute(
+            f"SELECT {self._COLUMNS} FROM approvals WHERE keywords LIKE ? OR final LIKE ? OR reference LIKE ? "
+            "ORDER BY id DESC LIMIT ?",
+            (like, like, like, int(limit)),
+        ).fetchall()
+        return [self._row(r) for r in rows]
+
+    def __len__(self) -> int:
+        return self.catalog.db.execute("SELECT COUNT(*) FROM approvals").fetchone()[0]
+
+    def export_csv(self, path: str | Path, query: str = "") -> Path:
+        path = Path(path)
+        with path.open("w", newline="", encoding="utf-8") as f:
+            w = csv.DictWriter(f, fieldnames=EXPORT_FIELDS)
+            w.writeheader()
+            for a in self.list(query, limit=1_000_000):
+                w.writerow(a.export_row())
+        return path
+
+    def export_json(self, path: str | Path, query: str = "") -> Path:
+        path = Path(path)
+        path.write_text(json.dumps([asdict(a) for a in self.list(query, limit=1_000_000)], indent=1, ensure_ascii=False), encoding="utf-8")
+        return path
