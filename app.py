@@ -21,6 +21,7 @@ import gradio as gr
 import PIL.Image
 
 from ecomcopy.approvals import APPROVED_DOMAIN
+from ecomcopy.bulk import PhotoArchive, read_rows, run_bulk, write_results
 from ecomcopy.catalog import DEFAULT_IMAGE_WEIGHT
 from ecomcopy.errors import EcomcopyError
 from ecomcopy.generate import SamplingConfig
@@ -227,6 +228,26 @@ def export(kind: str, query: str = "") -> str:
         return str(store.export_json(folder / f"approvals-{stamp}.json", query or ""))
 
 
+BULK_HEADERS = ["id", "status", "message", "reference", "best draft (most keywords)", "its keyword coverage", "all drafts"]
+
+
+def bulk(csv_path, zip_path, n=4, progress=gr.Progress()):
+    """CSV (id, keywords, image) + ZIP of photos -> a results table and a results CSV; bad rows are reported, not fatal."""
+    with user_errors("running the bulk job"):
+        rows = read_rows(csv_path)
+        archive = PhotoArchive(zip_path)
+        try:
+            sampling = _sampling(n, 0.8, 0.9, 60)
+            results = list(progress.tqdm(run_bulk(get_pipeline(), rows, archive, sampling), total=len(rows), desc="Writing drafts"))
+        finally:
+            archive.close()
+        out = write_results(results, Path(tempfile.mkdtemp(prefix="ecomcopy-bulk-")) / "ecomcopy-bulk-results.csv")
+    ok = sum(r.status == "ok" for r in results)
+    table = [[r.id, r.status, r.message, r.reference_id, r.best_draft, "" if r.best_coverage is None else f"{r.best_coverage:.2f}",
+              " || ".join(r.drafts)] for r in results]
+    return table, str(out), f"{ok} of {len(results)} product(s) drafted; {len(results) - ok} with errors (see their rows)."
+
+
 def examples(k: int = 4) -> list[list[str]]:
     """A few products from the shipped catalog (the pipeline skips a reference with the very same photo)."""
     try:
@@ -256,8 +277,8 @@ def build_ui() -> gr.Blocks:
             with gr.Tab("Write", id="write"):
                 with gr.Row():
                     with gr.Column(scale=1):
-                        photo = PhotoInput(label="Product photo", type="filepath", image_mode=None, sources=["upload", "clipboard"], height=300)
-                        keywords = gr.Textbox(label="Keywords", placeholder="e.g. dress, black, jersey, V-neck", max_length=MAX_KEYWORDS_CHARS, lines=2)
+                        photo = PhotoInput(elem_id="photo", label="Product photo", type="filepath", image_mode=None, sources=["upload", "clipboard"], height=300)
+                        keywords = gr.Textbox(elem_id="keywords", label="Keywords", placeholder="e.g. dress, black, jersey, V-neck", max_length=MAX_KEYWORDS_CHARS, lines=2)
                         with gr.Accordion("Settings", open=False):
                             n = gr.Slider(1, 8, value=4, step=1, label="Number of drafts")
                             temperature = gr.Slider(0.1, 1.5, value=0.8, step=0.05, label="Creativity (temperature)")
@@ -268,26 +289,26 @@ def build_ui() -> gr.Blocks:
                                 value="modict", label="Writer", visible=get_pipeline().modict is not None,
                             )
                         with gr.Row():
-                            go = gr.Button("Write drafts", variant="primary")
+                            go = gr.Button("Write drafts", variant="primary", elem_id="write")
                             regen = gr.Button("Regenerate")
                     with gr.Column(scale=1):
                         gr.Markdown("### Most similar catalog products")
-                        ref_choice = gr.Radio(label="The reference (pick another to write with it)", choices=[])
+                        ref_choice = gr.Radio(elem_id="ref-choice", label="The reference (pick another to write with it)", choices=[])
                         with gr.Row():
                             ref_photo = gr.Image(label="Reference photo", interactive=False, height=220, elem_classes="ref-photo")
                             with gr.Column():
                                 ref_title = gr.Textbox(label="Product", interactive=False)
                                 ref_keywords = gr.Textbox(label="Its keywords", interactive=False)
-                        ref_description = gr.Textbox(label="Its description", interactive=False, lines=3)
-                status = gr.Textbox(label="Status", interactive=False, lines=1)
+                        ref_description = gr.Textbox(elem_id="ref-description", label="Its description", interactive=False, lines=3)
+                status = gr.Textbox(elem_id="status", label="Status", interactive=False, lines=1)
                 gr.Markdown("### Drafts")
-                drafts = gr.Radio(label="Pick a draft", choices=[], type="value")
-                review = gr.Dataframe(headers=REVIEW_HEADERS, datatype="str", label="Review of the drafts", interactive=False, wrap=True)
-                chosen = gr.Textbox(label="Your description (editable)", lines=4, buttons=["copy"], interactive=True)
+                drafts = gr.Radio(elem_id="drafts", label="Pick a draft", choices=[], type="value")
+                review = gr.Dataframe(elem_id="review", headers=REVIEW_HEADERS, datatype="str", label="Review of the drafts", interactive=False, wrap=True)
+                chosen = gr.Textbox(elem_id="chosen", label="Your description (editable)", lines=4, buttons=["copy"], interactive=True)
                 with gr.Row():
                     keep_out = gr.Checkbox(label="Keep this product out of the catalog (never use it as a reference)", value=False)
-                    approve_btn = gr.Button("Approve", variant="primary")
-                approve_status = gr.Textbox(label="Approval", interactive=False)
+                    approve_btn = gr.Button("Approve", variant="primary", elem_id="approve")
+                approve_status = gr.Textbox(elem_id="approve-status", label="Approval", interactive=False)
                 with gr.Accordion("Result as JSON (what the API returns)", open=False):
                     result_json = gr.JSON(label="Result")
                 gr.Examples(examples=examples(), inputs=[photo, keywords], label="Try a catalog product")
@@ -295,7 +316,7 @@ def build_ui() -> gr.Blocks:
                 with gr.Row():
                     query = gr.Textbox(label="Search approvals (keywords, text, reference)", scale=3)
                     refresh = gr.Button("Search / refresh", scale=1)
-                history = gr.Dataframe(headers=HISTORY_HEADERS, value=history_rows, datatype="str", label="Approved descriptions",
+                history = gr.Dataframe(elem_id="history", headers=HISTORY_HEADERS, value=history_rows, datatype="str", label="Approved descriptions",
                                        interactive=False, wrap=True)
                 with gr.Row():
                     approval_id = gr.Number(label="Approval #", precision=0, minimum=1)
@@ -303,9 +324,22 @@ def build_ui() -> gr.Blocks:
                     delete_btn = gr.Button("Delete", variant="stop")
                 history_status = gr.Textbox(label="Status", interactive=False)
                 with gr.Row():
-                    csv_btn = gr.Button("Export CSV")
+                    csv_btn = gr.Button("Export CSV", elem_id="export-csv")
                     json_btn = gr.Button("Export JSON")
-                export_file = gr.File(label="Export", interactive=False)
+                export_file = gr.File(elem_id="export-file", label="Export", interactive=False)
+            with gr.Tab("Bulk", id="bulk"):
+                gr.Markdown(
+                    "Upload a CSV with the columns `id`, `keywords` and `image` (the photo's file name inside the ZIP) "
+                    "and a ZIP of the photos. Each product gets a reference and drafts; a bad row is reported in its own row."
+                )
+                with gr.Row():
+                    bulk_csv = gr.File(label="Products CSV", file_types=[".csv"], type="filepath")
+                    bulk_zip = gr.File(label="Photos ZIP", file_types=[".zip"], type="filepath")
+                    bulk_n = gr.Slider(1, 8, value=4, step=1, label="Drafts per product")
+                bulk_btn = gr.Button("Write drafts for all", variant="primary")
+                bulk_status = gr.Textbox(label="Status", interactive=False)
+                bulk_table = gr.Dataframe(headers=BULK_HEADERS, datatype="str", label="Results", interactive=False, wrap=True)
+                bulk_file = gr.File(label="Results as CSV", interactive=False)
         gr.Markdown(
             "Demo catalog: a sample of the H&M Personalized Fashion Recommendations data and the IKEA product data "
             "of Tautkute et al. (FedCSIS 2017), both for non-commercial research use; see assets/catalog/SOURCES.md."
@@ -319,6 +353,8 @@ def build_ui() -> gr.Blocks:
         api_approve_btn = gr.Button(visible=False)
         api_result, api_final, api_chosen, api_add = gr.JSON(visible=False), gr.Textbox(visible=False), gr.Textbox(visible=False), gr.Checkbox(visible=False)
         api_approve_btn.click(api_approve, inputs=[api_result, api_final, api_chosen, photo, api_add], outputs=api_out, api_name="approve")
+
+        bulk_btn.click(bulk, inputs=[bulk_csv, bulk_zip, bulk_n], outputs=[bulk_table, bulk_file, bulk_status], api_name="bulk")
 
         write_outputs = [status, ref_choice, ref_photo, ref_title, ref_keywords, ref_description, drafts, review, chosen, result_json, state, approve_status]
         settings = [n, temperature, top_p, max_tokens, writer]

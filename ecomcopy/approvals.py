@@ -23,6 +23,7 @@ from PIL import Image
 from .catalog import Catalog, content_hash
 from .errors import InputError
 from .products import Product
+from .spreadsheet import safe_cell
 
 MAX_FINAL_CHARS = 5000
 PHOTO_MAX_SIDE = 1024  # stored copies are re-encoded (no EXIF, bounded size)
@@ -74,11 +75,7 @@ class Approval:
             "in_catalog": "yes" if self.product_id else "no",
             "photo": Path(self.photo).name if self.photo else "",
         }
-        return {k: _cell(v) for k, v in row.items()}
-
-
-def _cell(value):
-    return "'" + value if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+        return {k: safe_cell(v) for k, v in row.items()}
 
 
 def approved_product_id(approval_id: int) -> str:

@@ -89,3 +89,18 @@ def tiny_lm(pipeline):
     for p in model.parameters():
         p.requires_grad_(False)
     return LoadedLM("tiny-qwen2", model, tok, "tiny-qwen2:random", False)
+
+
+@pytest.fixture(scope="session")
+def app_url(pipeline):
+    """The real app, launched once in-process on a free port."""
+    import socket
+
+    import app
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    demo = app.launch(port=port, block=False)
+    yield f"http://127.0.0.1:{port}/"
+    demo.close()

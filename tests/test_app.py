@@ -1,7 +1,5 @@
 """The app launched in-process and driven through gradio_client, as another program would use it."""
 
-import socket
-
 import pytest
 from gradio_client import Client, handle_file
 from PIL import Image
@@ -9,20 +7,9 @@ from PIL import Image
 from conftest import SHARED
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
-def client(pipeline):
-    import app
-
-    port = _free_port()
-    demo = app.launch(port=port, block=False)
-    yield Client(f"http://127.0.0.1:{port}/", verbose=False)
-    demo.close()
+def client(app_url):
+    return Client(app_url, verbose=False)
 
 
 def _call(client, photo, keywords, n=2, max_tokens=40, reference_id=""):

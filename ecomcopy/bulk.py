@@ -1,0 +1,211 @@
+"""Bulk drafts: a CSV of products (id, keywords, image) + a ZIP of their photos -> one result row each.
+
+Untrusted uploads: the ZIP is checked before anything is extracted (member count, sizes, compression
+ratio, paths), photos are read from it in memory and never written out, and a bad row becomes an
+error in its own result row; it never stops the job.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import zipfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Callable, Iterable, Iterator
+
+from .errors import EcomcopyError, InputError
+from .generate import SamplingConfig
+from .images import MAX_FILE_BYTES
+from .spreadsheet import safe_cell
+
+log = logging.getLogger(__name__)
+
+REQUIRED_COLUMNS = ("id", "keywords", "image")
+RESULT_FIELDS = ["id", "status", "message", "keywords", "reference_id", "best_draft", "best_coverage", "drafts"]
+
+
+@dataclass(frozen=True)
+class BulkLimits:
+    max_rows: int = 5000  # one job; split bigger catalogs (or use the Ray runner)
+    max_csv_bytes: int = 10_000_000
+    max_zip_bytes: int = 500_000_000
+    max_members: int = 10_000
+    max_member_bytes: int = MAX_FILE_BYTES
+    max_total_bytes: int = 2_000_000_000  # uncompressed
+    max_ratio: float = 100.0  # uncompressed / compressed per member: photos barely compress, bombs do
+
+
+@dataclass
+class BulkRow:
+    line: int  # in the CSV, header = 1
+    id: str
+    keywords: str
+    image: str
+    error: str | None = None  # set when the row cannot be processed
+
+
+@dataclass
+class BulkResult:
+    id: str
+    status: str  # "ok" or "error"
+    message: str = ""
+    keywords: str = ""
+    reference_id: str = ""
+    best_draft: str = ""
+    best_coverage: float | None = None
+    drafts: list[str] = field(default_factory=list)
+
+    def csv_row(self) -> dict:
+        row = asdict(self) | {"drafts": " || ".join(self.drafts), "best_coverage": "" if self.best_coverage is None else f"{self.best_coverage:.2f}"}
+        return {k: safe_cell(v) for k, v in row.items()}
+
+
+def safe_member_name(name: str) -> str | None:
+    """The normalised relative path, or None if it is absolute or climbs out of the archive."""
+    name = name.replace("\\", "/").strip()
+    p = PurePosixPath(name)
+    if not name or p.is_absolute() or (p.parts and ":" in p.parts[0]) or ".." in p.parts:
+        return None
+    return str(p)
+
+
+def read_rows(csv_path: str | Path, limits: BulkLimits = BulkLimits()) -> list[BulkRow]:
+    """Parse the products CSV; rows with problems carry their error instead of raising."""
+    path = Path(csv_path)
+    if not path.is_file():
+        raise InputError("Upload the products CSV (columns: id, keywords, image).")
+    if path.stat().st_size > limits.max_csv_bytes:
+        raise InputError(f"The CSV is over {limits.max_csv_bytes // 1_000_000} MB; split it into smaller files.")
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InputError("The CSV is not UTF-8 text; save it as 'CSV UTF-8' and upload it again.") from None
+    try:
+        dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
+    except csv.Error:
+        dialect = csv.excel
+    reader = csv.DictReader(io.StringIO(text), dialect=dialect)
+    header = [h.strip().lower() for h in (reader.fieldnames or [])]
+    missing = [c for c in REQUIRED_COLUMNS if c not in header]
+    if missing:
+        raise InputError(f"The CSV lacks the column(s) {', '.join(missing)}; it needs: {', '.join(REQUIRED_COLUMNS)}.")
+    reader.fieldnames = header
+    rows: list[BulkRow] = []
+    seen: set[str] = set()
+    try:
+        for r in reader:
+            if len(rows) >= limits.max_rows:
+                raise InputError(f"The CSV has more than {limits.max_rows:,} products; split it into jobs of at most that many.")
+            row = BulkRow(reader.line_num, (r.get("id") or "").strip(), (r.get("keywords") or "").strip(), (r.get("image") or "").strip())
+            if not row.id:
+                row.error = "missing id"
+            elif row.id in seen:
+                row.error = f"duplicate id {row.id!r} (an earlier row has it)"
+            elif not row.image:
+                row.error = "no image given"
+            elif safe_member_name(row.image) is None:
+                row.error = "image path points outside the ZIP (absolute or '..'); refused"
+            seen.add(row.id)
+            rows.append(row)
+    except csv.Error as e:
+        raise InputError(f"The CSV could not be read near line {reader.line_num}: {e}.") from None
+    if not rows:
+        raise InputError("The CSV has a header but no products.")
+    return rows
+
+
+class PhotoArchive:
+    """The photos ZIP, checked up front; members are read into memory on demand."""
+
+    def __init__(self, zip_path: str | Path, limits: BulkLimits = BulkLimits()) -> None:
+        path = Path(zip_path)
+        if not path.is_file():
+            raise InputError("Upload the ZIP of product photos.")
+        if path.stat().st_size > limits.max_zip_bytes:
+            raise InputError(f"The ZIP is over {limits.max_zip_bytes // 1_000_000} MB; split it into smaller ones.")
+        try:
+            self.zip = zipfile.ZipFile(path)
+            infos = self.zip.infolist()
+        except (zipfile.BadZipFile, OSError, ValueError):
+            raise InputError("That file is not a ZIP archive we can read.") from None
+        if len(infos) > limits.max_members:
+            raise InputError(f"The ZIP holds {len(infos):,} files; at most {limits.max_members:,} are allowed.")
+        total = sum(i.file_size for i in infos)
+        if total > limits.max_total_bytes:
+            raise InputError(f"The ZIP would unpack to {total / 1e9:.1f} GB; at most {limits.max_total_bytes / 1e9:.0f} GB is allowed.")
+        self.limits = limits
+        self.members: dict[str, zipfile.ZipInfo] = {}
+        self.refused: set[str] = set()
+        for info in infos:
+            if info.is_dir():
+                continue
+            name = safe_member_name(info.filename)
+            if name is None:
+                self.refused.add(info.filename)
+                continue
+            self.members[name] = info
+
+    def read(self, name: str) -> bytes:
+        """The bytes of one photo; InputError says why a member cannot be used."""
+        key = safe_member_name(name)
+        if key is None:
+            raise InputError("image path points outside the ZIP (absolute or '..'); refused")
+        info = self.members.get(key)
+        if info is None:
+            raise InputError(f"image {name!r} is not in the ZIP")
+        if info.file_size > self.limits.max_member_bytes:
+            raise InputError(f"image {name!r} is over {self.limits.max_member_bytes // 2**20} MB")
+        if info.compress_size and info.file_size / info.compress_size > self.limits.max_ratio:
+            raise InputError(f"image {name!r} is suspiciously compressible (a ZIP bomb?); refused")
+        try:
+            with self.zip.open(info) as f:
+                data = f.read(self.limits.max_member_bytes + 1)
+        except (zipfile.BadZipFile, OSError, RuntimeError, NotImplementedError, EOFError) as e:
+            raise InputError(f"image {name!r} could not be unpacked ({type(e).__name__}); is the ZIP damaged or encrypted?") from None
+        if len(data) > self.limits.max_member_bytes:
+            raise InputError(f"image {name!r} is over {self.limits.max_member_bytes // 2**20} MB")
+        return data
+
+    def close(self) -> None:
+        self.zip.close()
+
+
+def process_row(pipeline, row: BulkRow, archive: PhotoArchive, sampling: SamplingConfig) -> BulkResult:
+    """One product: reference + drafts; the best draft is the one that covers most keywords."""
+    if row.error:
+        return BulkResult(row.id, "error", row.error, row.keywords)
+    try:
+        if not row.keywords:
+            raise InputError("empty keywords")
+        s = pipeline.suggest(archive.read(row.image), row.keywords, sampling)
+    except EcomcopyError as e:
+        return BulkResult(row.id, "error", str(e), row.keywords)
+    except Exception:  # noqa: BLE001 - one bad product never stops the job
+        log.exception("bulk row %s failed", row.id)
+        return BulkResult(row.id, "error", "internal error while writing drafts (see the server log)", row.keywords)
+    if not s.drafts:
+        return BulkResult(row.id, "error", "no draft could be written", row.keywords, s.reference.product.id)
+    best = max(range(len(s.drafts)), key=lambda i: s.reviews[i].coverage)  # first of the best on ties
+    return BulkResult(row.id, "ok", "", ", ".join(s.keywords), s.reference.product.id, s.drafts[best], s.reviews[best].coverage, s.drafts)
+
+
+def run_bulk(pipeline, rows: Iterable[BulkRow], archive: PhotoArchive, sampling: SamplingConfig,
+             progress: Callable[[int, int], None] | None = None) -> Iterator[BulkResult]:
+    rows = list(rows)
+    for i, row in enumerate(rows):
+        yield process_row(pipeline, row, archive, sampling)
+        if progress:
+            progress(i + 1, len(rows))
+
+
+def write_results(results: Iterable[BulkResult], path: str | Path) -> Path:
+    path = Path(path)
+    with path.open("w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, fieldnames=RESULT_FIELDS)
+        w.writeheader()
+        for r in results:
+            w.writerow(r.csv_row())
+    return path

@@ -1,0 +1,80 @@
+"""The whole copy-editor flow in a real browser (Debian's headless Chromium driven by Playwright).
+
+Screenshots of every step go to test-artifacts/browser/.
+"""
+
+import csv
+import os
+import shutil
+
+import pytest
+
+from conftest import ROOT, SHARED
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = ROOT / "test-artifacts" / "browser"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def page(app_url):
+    if not os.path.exists(CHROMIUM):
+        if os.environ.get("CI"):
+            pytest.fail("chromium is missing: .ci/run installs Debian's chromium package")
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        context = browser.new_context(viewport={"width": 1280, "height": 1400}, accept_downloads=True)
+        pg = context.new_page()
+        pg.set_default_timeout(120_000)
+        pg.goto(app_url)
+        yield pg
+        context.close()
+        browser.close()
+
+
+def _shot(page, name):
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def test_write_pick_edit_approve_find_export(page, tmp_path):
+    photo = SHARED / "hm" / "images" / "0111586001.jpg"
+    if not photo.is_file():
+        pytest.skip("../shared/data is not beside the checkout")
+    page.wait_for_selector("#photo input[type=file]", state="attached")
+    _shot(page, "01-empty")
+    page.locator("#photo input[type=file]").set_input_files(str(photo))
+    page.locator("#keywords textarea").fill("Leggings, Black, Solid, soft jersey")
+    page.locator("#write").click()
+    # the reference appears, then the drafts
+    page.wait_for_function("() => document.querySelector('#ref-description textarea')?.value.length > 0")
+    page.wait_for_function("() => (document.querySelector('#status textarea')?.value || '').includes('draft(s) in')")
+    _shot(page, "02-drafts")
+    labels = page.locator("#drafts label")
+    assert labels.count() >= 1
+    assert page.locator("#review").inner_text().count("/4") >= 1  # coverage "k/4" per draft
+    labels.nth(labels.count() - 1).click()  # pick the last draft
+    picked = labels.nth(labels.count() - 1).inner_text().strip()
+    page.wait_for_function("(t) => document.querySelector('#chosen textarea').value === t", arg=picked)
+    final = picked + " Approved in the browser test."
+    page.locator("#chosen textarea").fill(final)
+    page.locator("#approve").click()
+    page.wait_for_function("() => (document.querySelector('#approve-status textarea')?.value || '').startsWith('Approved as #')")
+    _shot(page, "03-approved")
+    page.get_by_role("tab", name="History").click()
+    page.wait_for_function("(t) => document.querySelector('#history')?.innerText.includes(t)", arg="Approved in the browser test.")
+    _shot(page, "04-history")
+    page.locator("#export-csv").click()
+    link = page.locator("#export-file a").first
+    link.wait_for()
+    with page.expect_download() as dl:
+        link.click()
+    path = tmp_path / "export.csv"
+    dl.value.save_as(path)
+    rows = list(csv.DictReader(path.open(encoding="utf-8")))
+    assert any(r["final"] == final for r in rows)
+    _shot(page, "05-exported")

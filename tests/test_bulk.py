@@ -1,0 +1,105 @@
+"""Bulk: CSV + ZIP of photos -> one result per row; bad rows reported in place; hostile ZIPs refused."""
+
+import csv
+import io
+import zipfile
+
+import pytest
+
+from conftest import SHARED, needs_shared
+from ecomcopy.bulk import BulkLimits, PhotoArchive, read_rows, run_bulk, safe_member_name, write_results
+from ecomcopy.errors import InputError
+from ecomcopy.generate import SamplingConfig
+
+
+def _csv(path, rows, header="id,keywords,image", encoding="utf-8"):
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(header.split(","))
+    w.writerows(rows)
+    path.write_bytes(buf.getvalue().encode(encoding))
+    return path
+
+
+def _zip(path, members):
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in members.items():
+            z.writestr(name, data)
+    return path
+
+
+@needs_shared
+def test_bulk_job_good_and_bad_rows(tmp_path, pipeline):
+    photo = (SHARED / "hm" / "images" / "0111586001.jpg").read_bytes()
+    mug = next((SHARED / "ikea" / "images").iterdir()).read_bytes()
+    z = _zip(tmp_path / "photos.zip", {"a/leggings.jpg": photo, "mug.jpg": mug, "notes.jpg": b"not an image"})
+    c = _csv(tmp_path / "products.csv", [
+        ["p1", "Leggings, Black, Solid", "a/leggings.jpg"],
+        ["p2", "", "mug.jpg"],                        # empty keywords
+        ["p3", "Mug, White", "missing.jpg"],          # not in the ZIP
+        ["p4", "Mug", "notes.jpg"],                   # unreadable
+        ["p1", "Again", "mug.jpg"],                   # duplicate id
+        ["p5", "Mug", "../etc/passwd"],               # climbs out
+        ["p6", "Mug", "/etc/passwd"],                 # absolute
+        ["p7", "Mug, White, Ceramic", "mug.jpg"],
+    ])
+    rows = read_rows(c)
+    archive = PhotoArchive(z)
+    seen = []
+    results = list(run_bulk(pipeline, rows, archive, SamplingConfig(n=2, max_new_tokens=30, seed=0), progress=lambda i, n: seen.append((i, n))))
+    assert seen[-1] == (8, 8) and [r.id for r in results] == ["p1", "p2", "p3", "p4", "p1", "p5", "p6", "p7"]
+    assert [r.status for r in results] == ["ok", "error", "error", "error", "error", "error", "error", "ok"]
+    assert "empty keywords" in results[1].message
+    assert "not in the ZIP" in results[2].message
+    assert "not an image" in results[3].message
+    assert "duplicate id" in results[4].message
+    assert "outside the ZIP" in results[5].message and "outside the ZIP" in results[6].message
+    ok = results[0]
+    assert ok.reference_id and ok.best_draft in ok.drafts and 0 <= ok.best_coverage <= 1
+    out = list(csv.DictReader(write_results(results, tmp_path / "out.csv").open()))
+    assert len(out) == 8 and out[0]["best_draft"] == ok.best_draft and out[2]["status"] == "error"
+
+
+def test_csv_problems_have_clear_messages(tmp_path):
+    with pytest.raises(InputError, match="lacks the column.*image"):
+        read_rows(_csv(tmp_path / "a.csv", [["1", "x"]], header="id,keywords"))
+    with pytest.raises(InputError, match="UTF-8"):
+        read_rows(_csv(tmp_path / "b.csv", [["1", "Kjole, rød – blå", "x.jpg"]], encoding="cp1252"))
+    with pytest.raises(InputError, match="no products"):
+        read_rows(_csv(tmp_path / "c.csv", []))
+    many = _csv(tmp_path / "d.csv", [[str(i), "mug", f"{i}.jpg"] for i in range(100_000)])
+    with pytest.raises(InputError, match="more than 5,000"):
+        read_rows(many)
+    rows = read_rows(_csv(tmp_path / "e.csv", [["1", "mug", "x.jpg"]], header="ID, Keywords ,Image"))  # header case/spaces
+    assert rows[0].id == "1" and rows[0].image == "x.jpg"
+    semi = tmp_path / "f.csv"
+    semi.write_text("id;keywords;image\n1;mug, white;x.jpg\n")
+    assert read_rows(semi)[0].keywords == "mug, white"  # Excel's semicolon CSV
+
+
+def test_zip_guards(tmp_path):
+    bomb = _zip(tmp_path / "bomb.zip", {"big.jpg": b"\0" * 30_000_000})
+    archive = PhotoArchive(bomb)
+    with pytest.raises(InputError, match="over 25 MB|ZIP bomb"):
+        archive.read("big.jpg")
+    small_bomb = _zip(tmp_path / "small.zip", {"z.jpg": b"\0" * 2_000_000})
+    with pytest.raises(InputError, match="ZIP bomb"):
+        PhotoArchive(small_bomb).read("z.jpg")
+    many = _zip(tmp_path / "many.zip", {f"{i}.jpg": b"x" for i in range(6)})
+    with pytest.raises(InputError, match="at most 5"):
+        PhotoArchive(many, BulkLimits(max_members=5))
+    with pytest.raises(InputError, match="unpack to"):
+        PhotoArchive(bomb, BulkLimits(max_total_bytes=1_000_000))
+    (tmp_path / "not.zip").write_bytes(b"hello")
+    with pytest.raises(InputError, match="not a ZIP"):
+        PhotoArchive(tmp_path / "not.zip")
+    evil = _zip(tmp_path / "evil.zip", {"../../evil.jpg": b"x", "/abs.jpg": b"x", "ok/fine.jpg": b"x"})
+    a = PhotoArchive(evil)
+    assert set(a.members) == {"ok/fine.jpg"} and len(a.refused) == 2
+    assert not (tmp_path.parent / "evil.jpg").exists()  # nothing is ever extracted
+
+
+@pytest.mark.parametrize("name, ok", [("a.jpg", "a.jpg"), ("dir/b.png", "dir/b.png"), ("dir\\c.jpg", "dir/c.jpg"), ("./d.jpg", "d.jpg"),
+                                      ("../e.jpg", None), ("/f.jpg", None), ("C:/g.jpg", None), ("a/../../h.jpg", None), ("", None)])
+def test_member_names(name, ok):
+    assert safe_member_name(name) == ok
