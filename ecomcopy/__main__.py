@@ -9,7 +9,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from .errors import EcomcopyError
+from .errors import EcomcopyError, InputError
 from .paths import DEFAULT_ADAPTER, DEMO_CATALOG_DB
 
 
@@ -75,20 +75,25 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from .evaluate import evaluate, markdown_table
+    from .evaluate import EXTRA_METHODS, METHODS, evaluate, markdown_table
     from .pipeline import Pipeline, PipelineConfig
-
     from .products import read_products
 
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()] or METHODS
+    unknown = [m for m in methods if m not in METHODS + EXTRA_METHODS]
+    if unknown:
+        raise InputError(f"Unknown method(s) {', '.join(unknown)}; choose among: {', '.join(METHODS + EXTRA_METHODS)}.")
     read_products(args.data)  # a wrong folder fails now, not after the models load
     adapter = None if args.adapter == "none" else Path(args.adapter)
     pipe = Pipeline(PipelineConfig(catalog=Path(args.db), adapter=adapter, lm=args.lm))
-    result = evaluate(pipe, args.data, split=args.split, limit=args.limit, n=args.n, keywords=args.keywords, progress=not args.json)
+    result = evaluate(pipe, args.data, split=args.split, limit=args.limit, n=args.n, keywords=args.keywords, methods=methods,
+                      progress=not args.json)
     if args.json:
         print(json.dumps(result))
     else:
         print(f"{result['n_products']} products of {args.data} ({args.split}), LM {result['lm']}, "
-              f"reference relevance {result['reference_relevance']:.3f}\n")
+              f"reference relevance {result['reference_relevance']:.3f}, keyword coverage of the human descriptions "
+              f"{result['human_keyword_coverage']:.3f}\n")
         print(markdown_table(result))
     return 0
 
@@ -131,6 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--adapter", default=str(DEFAULT_ADAPTER), help="ModICT adapter (path stem), or 'none'")
     e.add_argument("--lm", default=DEFAULT_LM, choices=sorted(LM_SPECS), help="LM when there is no adapter")
     e.add_argument("--db", default=str(DEMO_CATALOG_DB), help="catalog the references come from")
+    e.add_argument("--methods", default="", help="comma-separated rows to run (default: the six); also modict_no_ban")
     e.add_argument("--json", action="store_true")
     e.set_defaults(func=cmd_evaluate)
 

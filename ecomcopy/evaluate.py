@@ -24,6 +24,7 @@ from .products import Product, read_products
 from .prompt import icl_prompt
 
 METHODS = ["copy_reference", "icl_prompt", "modict_no_reference", "modict_random_reference", "modict_no_visual", "modict"]
+EXTRA_METHODS = ["modict_no_ban"]  # on request: ModICT full without the reference n-gram ban (what the ban costs)
 
 
 def product_type(p) -> str:
@@ -83,8 +84,9 @@ def evaluate(pipe: Pipeline, folder: str | Path, split: str = "test", limit: int
                     ref_description=None if m == "modict_no_reference" else r.description,
                     ref_visual=None if m in ("modict_no_reference", "modict_no_visual") else pipe.reference_tokens(r),
                 )
-                g = modict_drafts(pipe.modict, ex, greedy_cfg, greedy=True)
-                s = modict_drafts(pipe.modict, ex, sampling)
+                ban = m != "modict_no_ban"
+                g = modict_drafts(pipe.modict, ex, greedy_cfg, greedy=True, ban_reference=ban)
+                s = modict_drafts(pipe.modict, ex, sampling, ban_reference=ban)
             out[m].greedy.append(g[0] if g else "")
             out[m].sampled.append(s or [""])
     rows = {}
@@ -101,6 +103,8 @@ def evaluate(pipe: Pipeline, folder: str | Path, split: str = "test", limit: int
         "rows": rows,
         "n_products": len(products),
         "reference_relevance": round(statistics.mean(relevant), 4) if relevant else 0.0,
+        # how many of the merchant keywords the human descriptions themselves contain: a ceiling for coverage
+        "human_keyword_coverage": round(statistics.mean(keyword_coverage(k, t) for k, t in zip(kws, truths)), 4) if truths else 0.0,
         "data": str(folder),
         "split": split,
         "keywords": keywords,
