@@ -262,6 +262,7 @@ def examples(k: int = 4) -> list[list[str]]:
 
 
 CSS = ".ref-photo img {object-fit: contain}"
+CATALOG_IMAGES = ASSETS_DIR / "catalog" / "images"
 
 
 def build_ui() -> gr.Blocks:
@@ -373,6 +374,11 @@ def build_ui() -> gr.Blocks:
     return demo
 
 
+def served_paths() -> list[str]:
+    """The only folders whose files the page may fetch: catalog photos and approved photos (not the databases)."""
+    return [str(CATALOG_IMAGES), str(data_dir() / "photos")]
+
+
 def launch(host: str = "127.0.0.1", port: int = 7860, block: bool = True) -> gr.Blocks:
     """Load the models, build the page and serve it; `block=False` returns at once (tests)."""
     get_pipeline()  # load models before the first visitor waits for them
@@ -381,7 +387,7 @@ def launch(host: str = "127.0.0.1", port: int = 7860, block: bool = True) -> gr.
         server_name=host,
         server_port=port,
         share=False,
-        allowed_paths=[str(ASSETS_DIR), str(data_dir() / "photos")],
+        allowed_paths=served_paths(),
         max_file_size=MAX_FILE_BYTES,
         css=CSS,
         show_error=False,

@@ -157,7 +157,7 @@ class ApprovalStore:
         with self.catalog.transaction() as db:
             db.execute("DELETE FROM approvals WHERE id = ?", (a.id,))
             if a.product_id:
-                db.execute("DELETE FROM products WHERE id = ?", (a.product_id,))
+                self.catalog.remove_products([a.product_id])
         if a.photo and not self.catalog.db.execute("SELECT 1 FROM approvals WHERE photo = ? LIMIT 1", (a.photo,)).fetchone():
             Path(a.photo).unlink(missing_ok=True)
         return True

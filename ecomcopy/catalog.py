@@ -19,11 +19,14 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
+from .ann import AnnConfig, AnnIndex, joint
 from .errors import CatalogError
 from .products import Product
 
 SCHEMA_VERSION = 1
 DEFAULT_IMAGE_WEIGHT = 0.5  # share of image similarity in the fused score; 1.0 = image-only, as in the paper
+ANN_MIN_PRODUCTS = 50_000  # "auto" switches from exact search to the ANN index at this catalog size
+BACKENDS = ("auto", "exact", "ann")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -40,6 +43,9 @@ CREATE TABLE IF NOT EXISTS products (
     created_at REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS products_grp ON products (grp);
+CREATE TABLE IF NOT EXISTS ann_pending (  -- products written or deleted since the ANN index file was saved
+    product_rowid INTEGER PRIMARY KEY
+);
 CREATE TABLE IF NOT EXISTS vectors (
     product_id TEXT PRIMARY KEY REFERENCES products (id) ON DELETE CASCADE,
     content_hash TEXT NOT NULL,      -- of the image bytes and keywords the vectors were computed from
@@ -87,18 +93,25 @@ def fused_scores(
 
 
 def top_k(score: np.ndarray, k: int) -> np.ndarray:
-    """Indices of the k best finite scores, best first."""
+    """Indices of the k best finite scores, best first; ties go to the lower index (the older product)."""
     k = min(k, int(np.isfinite(score).sum()))
     if k == 0:
         return np.array([], dtype=int)
-    top = np.argpartition(-score, k - 1)[:k]
-    return top[np.argsort(-score[top])]
+    kth = np.partition(score, len(score) - k)[len(score) - k]
+    cand = np.flatnonzero(score >= kth)
+    return cand[np.lexsort((cand, -score[cand]))][:k]
 
 
 class Catalog:
     """One SQLite catalog file. Thread-safe for the app's use: one connection guarded by a lock."""
 
-    def __init__(self, path: str | Path, create: bool = False) -> None:
+    def __init__(self, path: str | Path, create: bool = False, backend: str = "auto", ann: AnnConfig | None = None) -> None:
+        if backend not in BACKENDS:
+            raise CatalogError(f"Unknown search back end {backend!r}; choose one of: {', '.join(BACKENDS)}.")
+        self.backend = backend
+        self.ann_config = ann or AnnConfig()
+        self._ann: AnnIndex | None = None
+        self._touched: set[int] = set()  # product rowids written in the open transaction
         self.path = Path(path).resolve()
         if not create and not self.path.is_file():
             raise CatalogError(f"No catalog at {self.path}. Build one with: python -m ecomcopy index --data DIR --db {path}")
@@ -156,9 +169,18 @@ class Catalog:
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """One atomic write (callers may add their own rows, e.g. an approval with its catalog product)."""
-        with self._lock, self.db:
-            yield self.db
-        self._matrix = None
+        with self._lock:
+            self._touched = set()
+            try:
+                with self.db:
+                    yield self.db
+                    if self._touched and (self._ann is not None or self.ann_path.exists()):  # else a build covers them
+                        self.db.executemany("INSERT OR IGNORE INTO ann_pending (product_rowid) VALUES (?)", [(r,) for r in self._touched])
+            finally:
+                touched, self._touched = self._touched, set()
+            self._matrix = None
+            if self._ann is not None and touched:
+                self._ann_apply(touched)
 
     def write_products(self, items: Iterable[tuple[Product, Path, str, np.ndarray | None, np.ndarray | None]]) -> int:
         """Insert or update products inside an open `transaction()`; vectors of None keep the stored ones."""
@@ -173,6 +195,7 @@ class Catalog:
                 (p.id, p.group, p.domain, p.name, json.dumps(p.keywords), json.dumps(p.attributes),
                  p.description, self._image_ref(image), p.source, now),
             )
+            self._touched.add(self.db.execute("SELECT rowid FROM products WHERE id = ?", (p.id,)).fetchone()[0])
             if ivec is not None and tvec is not None:
                 self.db.execute(
                     "INSERT OR REPLACE INTO vectors (product_id, content_hash, image_vec, text_vec) VALUES (?, ?, ?, ?)",
@@ -220,13 +243,23 @@ class Catalog:
                     db.execute("INSERT OR REPLACE INTO vectors SELECT * FROM base.vectors")
             finally:
                 self.db.execute("DETACH DATABASE base")
+            self._ann = None
+            self.ann_path.unlink(missing_ok=True)  # rebuilt on the next ANN search
+        return n
+
+    def remove_products(self, product_ids: Iterable[str]) -> int:
+        """Delete products (and, by cascade, their vectors) inside an open `transaction()`."""
+        n = 0
+        for pid in product_ids:
+            row = self.db.execute("SELECT rowid FROM products WHERE id = ?", (pid,)).fetchone()
+            if row:
+                self._touched.add(row[0])
+                n += self.db.execute("DELETE FROM products WHERE id = ?", (pid,)).rowcount
         return n
 
     def delete(self, product_id: str) -> bool:
-        with self._lock, self.db:
-            cur = self.db.execute("DELETE FROM products WHERE id = ?", (product_id,))
-        self._matrix = None
-        return cur.rowcount > 0
+        with self.transaction():
+            return self.remove_products([product_id]) > 0
 
     def _row_to_product(self, row: tuple) -> CatalogProduct:
         pid, grp, domain, name, kw, attrs, desc, image, source = row
@@ -268,6 +301,11 @@ class Catalog:
                 self._matrix = (ids, groups, _unit(img - mean), mean, txt)
             return self._matrix
 
+    def uses_ann(self) -> bool:
+        if self.backend == "exact":
+            return False
+        return self.backend == "ann" or len(self) >= ANN_MIN_PRODUCTS
+
     def search(
         self,
         image_vec: np.ndarray | None = None,
@@ -277,30 +315,142 @@ class Catalog:
         exclude_group: str | None = None,
         exclude_ids: Iterable[str] = (),
     ) -> list[Hit]:
-        """Top-k products by w * image cosine + (1 - w) * keyword cosine; a missing query side drops out."""
+        """Top-k products by w * image cosine + (1 - w) * keyword cosine; a missing query side drops out.
+
+        Exact (one matrix product) below `ANN_MIN_PRODUCTS`, else the ANN index proposes candidates
+        that are re-scored exactly (`backend` forces either)."""
         if image_vec is None and text_vec is None:
             raise CatalogError("A search needs a photo or keywords.")
         if not 0.0 <= image_weight <= 1.0:
             raise CatalogError("image_weight must lie between 0 and 1.")
+        if self.uses_ann():
+            found = self._search_ann(image_vec, text_vec, k, image_weight, exclude_group, set(exclude_ids))
+        else:
+            found = self._search_exact(image_vec, text_vec, k, image_weight, exclude_group, set(exclude_ids))
+        return [Hit(self.get(pid), score, i_s, t_s) for pid, score, i_s, t_s in found]
+
+    def _search_exact(self, image_vec, text_vec, k, image_weight, exclude_group, excluded) -> list[tuple]:
         ids, groups, img, mean, txt = self._matrices()
         qi = _unit(np.asarray(image_vec, np.float32) - mean) if image_vec is not None else None
         qt = _unit(np.asarray(text_vec, np.float32)) if text_vec is not None else None
         img_s, txt_s, score = fused_scores(img, txt, qi, qt, image_weight)
         if exclude_group is not None:
             score[groups == exclude_group] = -np.inf
-        excluded = set(exclude_ids)
         if excluded:
             score[[i for i, pid in enumerate(ids) if pid in excluded]] = -np.inf
-        top = top_k(score, k)
         return [
-            Hit(
-                product=self.get(ids[i]),
-                score=float(score[i]),
-                image_score=float(img_s[i]) if img_s is not None else None,
-                text_score=float(txt_s[i]) if txt_s is not None else None,
-            )
-            for i in top
+            (ids[i], float(score[i]), float(img_s[i]) if img_s is not None else None, float(txt_s[i]) if txt_s is not None else None)
+            for i in top_k(score, k)
+        ]
+
+    # -- ANN back end -------------------------------------------------------------------------------
+    @property
+    def ann_path(self) -> Path:
+        return self.path.with_suffix(".faiss")
+
+    def _vectors_by_rowid(self, rowids: list[int]) -> list[tuple]:
+        """(rowid, id, group, image vec, text vec) of existing products among `rowids`."""
+        out = []
+        for i in range(0, len(rowids), 900):  # SQLite's bound-parameter limit
+            chunk = rowids[i : i + 900]
+            out += self.db.execute(
+                f"SELECT p.rowid, p.id, p.grp, v.image_vec, v.text_vec FROM products p JOIN vectors v ON v.product_id = p.id "
+                f"WHERE p.rowid IN ({','.join('?' * len(chunk))}) ORDER BY p.rowid",
+                chunk,
+            ).fetchall()
+        return out
+
+    def _joint_rows(self, rows: list[tuple], mean: np.ndarray) -> np.ndarray:
+        img = _unit(np.stack([np.frombuffer(r[3], np.float16) for r in rows]).astype(np.float32) - mean)
+        txt = _unit(np.stack([np.frombuffer(r[4], np.float16) for r in rows]).astype(np.float32))
+        return joint(img, txt, img.shape[1], txt.shape[1])
+
+    def _ann_apply(self, rowids: set[int]) -> None:
+        """Bring the in-memory index up to date with these rows (written, updated or deleted)."""
+        ann = self._ann
+        ann.remove(rowids)
+        rows = self._vectors_by_rowid(sorted(rowids))
+        if rows:
+            ann.add(np.array([r[0] for r in rows]), self._joint_rows(rows, ann.mean))
+
+    def _ann_index(self) -> AnnIndex:
+        """The index, loaded and repaired from the pending rows, or (re)built if it is missing or disagrees."""
+        with self._lock:
+            if self._ann is not None:
+                return self._ann
+            n_vectors = self.db.execute("SELECT COUNT(*) FROM vectors").fetchone()[0]
+            if n_vectors == 0:
+                raise CatalogError(f"The catalog {self.path} is empty; index some products first.")
+            ann = None
+            if self.ann_path.exists():
+                try:
+                    ann, meta = AnnIndex.load(self.ann_path)
+                    self._ann = ann
+                    pending = {r[0] for r in self.db.execute("SELECT product_rowid FROM ann_pending")}
+                    pending |= {r[0] for r in self.db.execute("SELECT rowid FROM products WHERE rowid > ?", (meta["max_rowid"],))}
+                    if pending:
+                        self._ann_apply(pending)
+                    if len(ann) != n_vectors:
+                        raise CatalogError("the index and the catalog disagree")
+                except CatalogError:
+                    ann = self._ann = None
+            if ann is None:
+                ann = self._build_ann()
+            self._save_ann()
+            return ann
+
+    def _build_ann(self) -> AnnIndex:
+        chunk = 50_000
+        rowids = [r[0] for r in self.db.execute("SELECT p.rowid FROM products p JOIN vectors v ON v.product_id = p.id ORDER BY p.rowid")]
+        total = None
+        for i in range(0, len(rowids), chunk):
+            rows = self._vectors_by_rowid(rowids[i : i + chunk])
+            s = np.stack([np.frombuffer(r[3], np.float16) for r in rows]).astype(np.float64).sum(0)
+            total = s if total is None else total + s
+        mean = (total / len(rowids)).astype(np.float32)
+        rng = np.random.default_rng(0)
+        sample_ids = sorted(rng.choice(rowids, size=min(len(rowids), self.ann_config.train_size), replace=False).tolist())
+        ann = AnnIndex.train(self._joint_rows(self._vectors_by_rowid(sample_ids), mean), len(rowids), mean.shape[0], mean, self.ann_config)
+        for i in range(0, len(rowids), chunk):
+            rows = self._vectors_by_rowid(rowids[i : i + chunk])
+            ann.add(np.array([r[0] for r in rows]), self._joint_rows(rows, mean))
+        self._ann = ann
+        return ann
+
+    def _save_ann(self) -> None:
+        """Persist the index, then forget the pending rows it now holds (a crash between the two only replays them)."""
+        if self._ann is None:
+            return
+        max_rowid = self.db.execute("SELECT COALESCE(MAX(rowid), 0) FROM products").fetchone()[0]
+        self._ann.save(self.ann_path, max_rowid)
+        with self.db:
+            self.db.execute("DELETE FROM ann_pending")
+
+    def _search_ann(self, image_vec, text_vec, k, image_weight, exclude_group, excluded) -> list[tuple]:
+        ann = self._ann_index()
+        qi = _unit(np.asarray(image_vec, np.float32) - ann.mean) if image_vec is not None else None
+        qt = _unit(np.asarray(text_vec, np.float32)) if text_vec is not None else None
+        w_img, w_txt = (image_weight, 1.0 - image_weight) if qi is not None and qt is not None else (1.0, 1.0)
+        q = joint(qi[None] if qi is not None else None, qt[None] if qt is not None else None, ann.dim_image, ann.dim_text, w_img, w_txt)[0]
+        c = max(ann.cfg.candidates, k)
+        while True:
+            ids, _ = ann.search(q, c)
+            rows = [r for r in self._vectors_by_rowid(sorted(int(i) for i in ids[0] if i >= 0))
+                    if r[1] not in excluded and (exclude_group is None or r[2] != exclude_group)]
+            if len(rows) >= k or c >= len(ann):
+                break
+            c *= 4
+        if not rows:
+            return []
+        img = _unit(np.stack([np.frombuffer(r[3], np.float16) for r in rows]).astype(np.float32) - ann.mean)
+        txt = _unit(np.stack([np.frombuffer(r[4], np.float16) for r in rows]).astype(np.float32))
+        img_s, txt_s, score = fused_scores(img, txt, qi, qt, image_weight)
+        return [
+            (rows[i][1], float(score[i]), float(img_s[i]) if img_s is not None else None, float(txt_s[i]) if txt_s is not None else None)
+            for i in top_k(score, k)
         ]
 
     def close(self) -> None:
+        if self._ann is not None and self.db.execute("SELECT 1 FROM ann_pending LIMIT 1").fetchone():
+            self._save_ann()
         self.db.close()
