@@ -266,7 +266,8 @@ CATALOG_IMAGES = ASSETS_DIR / "catalog" / "images"
 
 
 def build_ui() -> gr.Blocks:
-    with gr.Blocks(title="ecomcopy") as demo:
+    # uploads and exports live in Gradio's cache; files older than a day are removed every hour
+    with gr.Blocks(title="ecomcopy", delete_cache=(3600, 86400)) as demo:
         gr.Markdown(
             "# ecomcopy\nUpload a product photo and type a few keywords. ecomcopy finds the most similar products "
             "in the catalog, uses one as a reference, and writes several drafts for you to compare, edit and approve."
