@@ -18,8 +18,10 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 from torch import nn
+from transformers import LogitsProcessorList
 
 from .errors import BackboneError
+from .generate import NgramBan, stopping
 from .lm import LoadedLM
 from .prompt import INSTRUCTION, format_example
 
@@ -234,7 +236,7 @@ class ModICT(nn.Module):
     # -- generation ---------------------------------------------------------------------------
     @torch.inference_mode()
     def generate(self, ex: Example, n: int = 4, temperature: float = 0.8, top_p: float = 0.9, max_new_tokens: int = 60,
-                 do_sample: bool = True, bad_words_ids: list[list[int]] | None = None, **generate_kwargs) -> list[str]:
+                 do_sample: bool = True, bad_words_ids: list[list[int]] | None = None, streamer=None) -> list[str]:
         """n continuations of one example in one batched call (the prompt's KV cache is shared)."""
         e, _, summary = self.build(ex)
         self._prefix = self.prompts(summary.unsqueeze(0))
@@ -244,8 +246,9 @@ class ModICT(nn.Module):
                 inputs_embeds=e.unsqueeze(0), attention_mask=torch.ones(1, e.shape[0], dtype=torch.long),
                 do_sample=do_sample, temperature=temperature if do_sample else None, top_p=top_p if do_sample else None,
                 max_new_tokens=max_new_tokens, num_return_sequences=n if do_sample else 1,
-                stop_strings=["\n"], tokenizer=tok, pad_token_id=tok.pad_token_id, bad_words_ids=bad_words_ids or None,
-                **generate_kwargs,  # streamer, stopping_criteria
+                pad_token_id=tok.pad_token_id,
+                logits_processor=LogitsProcessorList([NgramBan(bad_words_ids)] if bad_words_ids else []),
+                **stopping(tok, streamer),  # end of line; streaming and cancelling
             )  # (n, new) with inputs_embeds only new tokens come back
         finally:
             self._prefix = None

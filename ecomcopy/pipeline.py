@@ -21,7 +21,7 @@ from .approvals import Approval, ApprovalStore
 from .catalog import DEFAULT_IMAGE_WEIGHT, Catalog, Hit
 from .encoders import DEFAULT_IMAGE_ENCODER, TextEncoder, VisualFeatures, create_image_encoder
 from .errors import InputError
-from .generate import DraftStreamer, SamplingConfig, modict_drafts, sample_drafts
+from .generate import DraftStreamer, NewlineStop, SamplingConfig, modict_drafts, sample_drafts
 from .images import load_image
 from .keywords import parse_keywords
 from .lm import DEFAULT_LM, load_lm
@@ -109,6 +109,7 @@ class Pipeline:
             self.modict = ModICT.load(adapter, self.lm, self.image_encoder.fingerprint)
         else:
             self.lm = load_lm(cfg.lm, quantize=cfg.quantize)
+        NewlineStop(self.lm.tokenizer)  # its vocabulary scan happens now, not in the first request
         self.approvals = ApprovalStore(self.catalog, cfg.photos) if cfg.photos is not None else None
         self._ref_tokens: dict[str, torch.Tensor] = {}  # visual tokens of catalog products used as references
         self._model_lock = threading.Lock()  # torch uses all cores per call; one request at a time is fastest
