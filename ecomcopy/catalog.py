@@ -360,9 +360,15 @@ class Catalog:
             ).fetchall()
         return out
 
-    def _joint_rows(self, rows: list[tuple], mean: np.ndarray) -> np.ndarray:
+    @staticmethod
+    def _unit_rows(rows: list[tuple], mean: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Centred unit image vectors and unit keyword vectors of `_vectors_by_rowid` rows."""
         img = _unit(np.stack([np.frombuffer(r[3], np.float16) for r in rows]).astype(np.float32) - mean)
         txt = _unit(np.stack([np.frombuffer(r[4], np.float16) for r in rows]).astype(np.float32))
+        return img, txt
+
+    def _joint_rows(self, rows: list[tuple], mean: np.ndarray) -> np.ndarray:
+        img, txt = self._unit_rows(rows, mean)
         return joint(img, txt, img.shape[1], txt.shape[1])
 
     def _ann_apply(self, rowids: set[int]) -> None:
@@ -442,8 +448,7 @@ class Catalog:
             c *= 4
         if not rows:
             return []
-        img = _unit(np.stack([np.frombuffer(r[3], np.float16) for r in rows]).astype(np.float32) - ann.mean)
-        txt = _unit(np.stack([np.frombuffer(r[4], np.float16) for r in rows]).astype(np.float32))
+        img, txt = self._unit_rows(rows, ann.mean)
         img_s, txt_s, score = fused_scores(img, txt, qi, qt, image_weight)
         return [
             (rows[i][1], float(score[i]), float(img_s[i]) if img_s is not None else None, float(txt_s[i]) if txt_s is not None else None)

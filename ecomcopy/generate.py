@@ -38,9 +38,14 @@ _STOP = "\n"  # the prompt puts each description on one line
 _SENTENCE_END = re.compile(r"[.!?](?=\s|$)")
 
 
+def clean_partial(text: str) -> str:
+    """A draft still being written: its first line only."""
+    return text.split(_STOP, 1)[0].strip()
+
+
 def clean_draft(text: str) -> str:
     """Keep the first line; if the length limit cut a sentence, drop the unfinished tail."""
-    text = text.split(_STOP, 1)[0].strip()
+    text = clean_partial(text)
     text = re.split(r"\s*(?:Keywords|Description):", text, maxsplit=1)[0].strip()
     if text and text[-1] not in ".!?":
         ends = list(_SENTENCE_END.finditer(text))
@@ -92,7 +97,7 @@ class DraftStreamer(BaseStreamer):
         self.cancelled.set()
 
     def texts(self) -> list[str]:
-        """The drafts so far, cleaned like final drafts (first line, no unfinished sentence kept at the end)."""
+        """The drafts so far, each cut to its first line (the unfinished sentence is kept: it is still growing)."""
         with self._lock:
             seqs = [list(s) for s in self._tokens]
         return [clean_partial(t) for t in self.tokenizer.batch_decode(seqs, skip_special_tokens=True)]
@@ -107,11 +112,6 @@ class _Cancelled(StoppingCriteria):
 
     def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor, **kwargs) -> torch.Tensor:
         return torch.full((input_ids.shape[0],), self.event.is_set(), dtype=torch.bool, device=input_ids.device)
-
-
-def clean_partial(text: str) -> str:
-    """A draft still being written: its first line only."""
-    return text.split(_STOP, 1)[0].strip()
 
 
 class NewlineStop(StoppingCriteria):

@@ -11,6 +11,7 @@ import os
 import threading
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -192,7 +193,7 @@ class Pipeline:
                 want = sampling.n - len(drafts)
                 round_cfg = SamplingConfig(want, sampling.temperature, sampling.top_p, sampling.max_new_tokens, sampling.seed)
                 streamer = DraftStreamer(self.lm.tokenizer)
-                job = _Background(self._draft, writer, example, round_cfg, streamer)
+                job = _Background(partial(self._draft, writer, example, round_cfg, streamer), on_done=streamer.end)
                 try:
                     while not streamer.finished.wait(0.2):
                         yield Progress(hits, chosen, drafts + [t for t in streamer.texts() if t])
@@ -244,21 +245,20 @@ class Pipeline:
 
 
 class _Background:
-    """Runs one call on a worker thread and hands back its result or its exception."""
+    """Runs one call on a worker thread and hands back its result or its exception; `on_done` runs either way."""
 
-    def __init__(self, fn, *args) -> None:
+    def __init__(self, fn, on_done) -> None:
         self._out: dict = {}
-        self._thread = threading.Thread(target=self._run, args=(fn, args), daemon=True, name="ecomcopy-drafts")
+        self._thread = threading.Thread(target=self._run, args=(fn, on_done), daemon=True, name="ecomcopy-drafts")
         self._thread.start()
 
-    def _run(self, fn, args) -> None:
-        streamer = args[-1]
+    def _run(self, fn, on_done) -> None:
         try:
-            self._out["value"] = fn(*args)
+            self._out["value"] = fn()
         except BaseException as e:  # noqa: BLE001 - re-raised in the caller's thread
             self._out["error"] = e
         finally:
-            streamer.end()
+            on_done()
 
     def wait(self) -> None:
         self._thread.join()
