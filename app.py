@@ -168,14 +168,14 @@ def regenerate_with(reference_id, image_path, keywords, n, temperature, top_p, m
     yield from write(image_path, keywords, n, temperature, top_p, max_tokens, writer, reference_id, exclude_group)
 
 
-def approve(state, final, keep_out, query=""):
+def approve(state, final, keep_out, query="", picked=""):
     """Store the edited text; returns a confirmation and the refreshed history."""
     if not state or not state.get("result"):
         raise gr.Error("Write drafts first: an approval records the photo, keywords, reference and drafts.")
     with user_errors("saving the approval"):
         pipe = get_pipeline()
         result = state["result"]
-        chosen = next((d for d in result.get("drafts", []) if d == final), "")
+        chosen = picked if picked in result.get("drafts", []) else ""  # the draft picked before editing
         a = pipe.approve(result, final, chosen, state.get("photo"), add_to_catalog=not keep_out)
     where = f"added to the catalog as {a.product_id}" if a.product_id else "kept out of the catalog"
     gr.Info(f"Approved #{a.id}")
@@ -365,7 +365,7 @@ def build_ui() -> gr.Blocks:
         regen.click(regenerate_with, inputs=[ref_choice, photo, keywords, *settings, exclude_group], outputs=write_outputs, api_visibility="private")
         ref_choice.input(regenerate_with, inputs=[ref_choice, photo, keywords, *settings, exclude_group], outputs=write_outputs, api_visibility="private")
         drafts.change(pick, inputs=drafts, outputs=chosen, api_visibility="private")
-        approve_btn.click(approve, inputs=[state, chosen, keep_out, query], outputs=[approve_status, history], api_visibility="private")
+        approve_btn.click(approve, inputs=[state, chosen, keep_out, query, drafts], outputs=[approve_status, history], api_visibility="private")
         refresh.click(history_rows, inputs=query, outputs=history, api_visibility="private")
         query.submit(history_rows, inputs=query, outputs=history, api_visibility="private")
         open_btn.click(reopen, inputs=approval_id, outputs=[tabs, photo, keywords, chosen, approve_status], api_visibility="private")

@@ -76,5 +76,5 @@ def test_write_pick_edit_approve_find_export(page, tmp_path):
     path = tmp_path / "export.csv"
     dl.value.save_as(path)
     rows = list(csv.DictReader(path.open(encoding="utf-8")))
-    assert any(r["final"] == final for r in rows)
+    assert any(r["final"] == final and r["chosen"] == picked for r in rows)  # the draft picked, before the edit
     _shot(page, "05-exported")
