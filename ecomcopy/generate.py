@@ -1,4 +1,4 @@
-"""The sampler: n drafts in one batched `generate` call, each cut at the end of its description."""
+"""The sampler: n drafts after one prefill, sampled together with a shared-prompt KV cache, each cut at the end of its line."""
 
 from __future__ import annotations
 
@@ -7,8 +7,7 @@ import threading
 from dataclasses import dataclass
 
 import torch
-from transformers import LogitsProcessor, StoppingCriteria
-from transformers.generation.streamers import BaseStreamer
+from transformers import DynamicCache
 
 from .errors import InputError
 from .lm import LoadedLM
@@ -65,8 +64,8 @@ def dedupe(drafts: list[str]) -> list[str]:
     return out
 
 
-class DraftStreamer(BaseStreamer):
-    """Collects the n drafts' tokens as `generate` produces them, so a UI can show them growing.
+class DraftStreamer:
+    """Collects the n drafts' tokens as `decode` produces them, so a UI can show them growing.
 
     Also a stop switch: `cancel()` (e.g. the browser went away) ends generation at the next token.
     """
@@ -74,15 +73,11 @@ class DraftStreamer(BaseStreamer):
     def __init__(self, tokenizer) -> None:
         self.tokenizer = tokenizer
         self._tokens: list[list[int]] = []
-        self._prompt_seen = False
         self._lock = threading.Lock()
         self.finished = threading.Event()
         self.cancelled = threading.Event()
 
     def put(self, value: torch.Tensor) -> None:
-        if not self._prompt_seen:  # generate() first hands over the prompt
-            self._prompt_seen = True
-            return
         ids = value.reshape(-1).tolist()  # (n,) one new token per draft
         with self._lock:
             if not self._tokens:
@@ -102,68 +97,91 @@ class DraftStreamer(BaseStreamer):
             seqs = [list(s) for s in self._tokens]
         return [clean_partial(t) for t in self.tokenizer.batch_decode(seqs, skip_special_tokens=True)]
 
-    def stopping_criteria(self) -> list[StoppingCriteria]:
-        return [_Cancelled(self.cancelled)]
 
+def stop_ids(tokenizer) -> torch.Tensor:
+    """Tokens that end a draft: any token containing a newline (each description is one line), and EOS.
 
-class _Cancelled(StoppingCriteria):
-    def __init__(self, event: threading.Event) -> None:
-        self.event = event
-
-    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor, **kwargs) -> torch.Tensor:
-        return torch.full((input_ids.shape[0],), self.event.is_set(), dtype=torch.bool, device=input_ids.device)
-
-
-class NewlineStop(StoppingCriteria):
-    """Ends a draft at its first token containing a newline (each description is one line).
-
-    transformers' `stop_strings` does the same but rebuilds a table over the whole vocabulary on every call
-    (1.4 s of a 5 s request with Qwen's 151k tokens); this set is computed once per tokenizer.
+    Computed once per tokenizer (a scan of the whole vocabulary: 151k tokens for Qwen); transformers'
+    `stop_strings` rebuilt such a table on every call (1.4 s of a 5 s request).
     """
-
-    def __init__(self, tokenizer) -> None:
-        ids = getattr(tokenizer, "_ecomcopy_newline_ids", None)
-        if ids is None:
-            texts = tokenizer.batch_decode([[i] for i in range(len(tokenizer))])
-            ids = torch.tensor([i for i, t in enumerate(texts) if "\n" in t], dtype=torch.long)
-            tokenizer._ecomcopy_newline_ids = ids
-        self.ids = ids
-
-    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor, **kwargs) -> torch.Tensor:
-        return torch.isin(input_ids[:, -1], self.ids.to(input_ids.device))
+    ids = getattr(tokenizer, "_ecomcopy_stop_ids", None)
+    if ids is None:
+        texts = tokenizer.batch_decode([[i] for i in range(len(tokenizer))])
+        found = {i for i, t in enumerate(texts) if "\n" in t}
+        if tokenizer.eos_token_id is not None:
+            found.add(tokenizer.eos_token_id)
+        ids = torch.tensor(sorted(found), dtype=torch.long)
+        tokenizer._ecomcopy_stop_ids = ids
+    return ids
 
 
-def stopping(tokenizer, streamer: DraftStreamer | None = None) -> dict:
-    """generate() arguments: stop at the end of the line; with a streamer, stream and stop when cancelled."""
-    criteria = [NewlineStop(tokenizer)] + (streamer.stopping_criteria() if streamer is not None else [])
-    return {"stopping_criteria": criteria, **({"streamer": streamer} if streamer is not None else {})}
+TOP_K = 50  # candidates per step before top-p: transformers' default, so the distribution is the same
+
+
+def pick_next(scores: torch.Tensor, temperature: float, top_p: float, greedy: bool) -> torch.Tensor:
+    """(B, V) logits -> (B,) next tokens: greedy, or temperature + top-k + top-p (nucleus) sampling.
+
+    The nucleus is drawn from the top-k candidates only: transformers samples over the whole
+    vocabulary (an exponential draw per token, 12 ms a step for 4 x 151k on 2 cores) to the same effect.
+    """
+    if greedy:
+        return scores.argmax(-1)
+    vals, idx = (scores / temperature).topk(min(TOP_K, scores.shape[-1]), dim=-1)  # (B, k), sorted
+    probs = vals.softmax(-1)
+    outside = probs.cumsum(-1) - probs > top_p  # the most likely token always stays
+    probs = probs.masked_fill(outside, 0.0)
+    choice = torch.multinomial(probs, 1)  # (B, 1)
+    return idx.gather(-1, choice).squeeze(-1)
+
+
+@torch.inference_mode()
+def decode(lm_model, prompt: dict, n: int, max_new_tokens: int, stop: torch.Tensor, temperature: float = 0.8,
+           top_p: float = 0.9, greedy: bool = False, ban: "NgramBan | None" = None, pad_id: int = 0,
+           streamer: DraftStreamer | None = None) -> torch.Tensor:
+    """n drafts after one prompt: the prompt is run once, its KV cache copied to n rows, then all n are
+    sampled together, one token a step, until each has ended its line (or was cancelled).
+
+    prompt: `input_ids` or `inputs_embeds` of batch 1 for the HF causal LM. Returns (n, new) token ids,
+    padded with `pad_id` after a draft's end.
+    """
+    cache = DynamicCache(config=lm_model.config)
+    logits = lm_model(**prompt, past_key_values=cache, use_cache=True, logits_to_keep=1).logits[:, -1]  # (1, V)
+    cache.batch_repeat_interleave(n)
+    logits = logits.expand(n, -1)
+    out = torch.empty(n, 0, dtype=torch.long)
+    done = torch.zeros(n, dtype=torch.bool)
+    for _ in range(max_new_tokens):
+        scores = logits.float()
+        if ban is not None:
+            scores = ban(out, scores.clone())
+        nxt = pick_next(scores, temperature, top_p, greedy).masked_fill(done, pad_id)  # (n,)
+        out = torch.cat([out, nxt[:, None]], dim=1)
+        if streamer is not None:
+            streamer.put(nxt)
+        done |= torch.isin(nxt, stop)
+        if bool(done.all()) or (streamer is not None and streamer.cancelled.is_set()):
+            break
+        logits = lm_model(input_ids=nxt[:, None], past_key_values=cache, use_cache=True).logits[:, -1]  # (n, V)
+    return out
 
 
 @torch.inference_mode()
 def sample_drafts(lm: LoadedLM, prompt: str, cfg: SamplingConfig, greedy: bool = False,
                   streamer: DraftStreamer | None = None) -> list[str]:
-    """One batched call: the prompt is encoded once and expanded to n sequences sharing its KV cache."""
+    """The plain in-context prompt on the frozen LM: n drafts (1 when greedy) after one prefill."""
     cfg.validate()
     if cfg.seed is not None:
         torch.manual_seed(cfg.seed)
     tok = lm.tokenizer
     enc = tok(prompt, return_tensors="pt")
-    out = lm.model.generate(
-        **enc,
-        do_sample=not greedy,
-        temperature=None if greedy else cfg.temperature,
-        top_p=None if greedy else cfg.top_p,
-        max_new_tokens=cfg.max_new_tokens,
-        num_return_sequences=1 if greedy else cfg.n,
-        pad_token_id=tok.pad_token_id,
-        **stopping(tok, streamer),
-    )  # (n, prompt_len + new)
-    texts = tok.batch_decode(out[:, enc.input_ids.shape[1] :], skip_special_tokens=True)
+    out = decode(lm.model, {"input_ids": enc.input_ids}, 1 if greedy else cfg.n, cfg.max_new_tokens, stop_ids(tok),
+                 cfg.temperature, cfg.top_p, greedy, pad_id=tok.pad_token_id or 0, streamer=streamer)
+    texts = tok.batch_decode(out, skip_special_tokens=True)
     return dedupe([clean_draft(t) for t in texts])
 
 
 def reference_ngram_ban(tokenizer, reference: str, n: int = 8) -> list[list[int]]:
-    """Token n-grams of the reference description, for `bad_words_ids`: a draft may not reproduce any run of n
+    """Token n-grams of the reference description, for `NgramBan`: a draft may not reproduce any run of n
     tokens of it (both the sentence-initial and the mid-sentence tokenisation are banned)."""
     banned: set[tuple[int, ...]] = set()
     for text in (reference, " " + reference):
@@ -172,8 +190,8 @@ def reference_ngram_ban(tokenizer, reference: str, n: int = 8) -> list[list[int]
     return [list(g) for g in sorted(banned)]
 
 
-class NgramBan(LogitsProcessor):
-    """`bad_words_ids` for many n-grams at O(1) a step: a dict from the last n-1 tokens to the banned next tokens.
+class NgramBan:
+    """Bans n-grams at O(1) a step: a dict from the last n-1 tokens to the banned next tokens.
 
     transformers' NoBadWordsLogitsProcessor compares every banned sequence at every step (about 1 s of a
     4-draft request for a 60-word reference)."""
@@ -202,5 +220,5 @@ def modict_drafts(model, example, cfg: SamplingConfig, ban_reference: bool = Tru
         torch.manual_seed(cfg.seed)
     ban = reference_ngram_ban(model.lm.tokenizer, example.ref_description) if ban_reference and example.ref_description else None
     texts = model.generate(example, n=cfg.n, temperature=cfg.temperature, top_p=cfg.top_p, max_new_tokens=cfg.max_new_tokens,
-                           do_sample=not greedy, bad_words_ids=ban, streamer=streamer)
+                           do_sample=not greedy, ban=NgramBan(ban) if ban else None, streamer=streamer)
     return dedupe([clean_draft(t) for t in texts])

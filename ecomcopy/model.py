@@ -18,10 +18,9 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 from torch import nn
-from transformers import LogitsProcessorList
 
 from .errors import BackboneError
-from .generate import NgramBan, stopping
+from .generate import NgramBan, decode, stop_ids
 from .lm import LoadedLM
 from .prompt import INSTRUCTION, format_example
 
@@ -105,22 +104,35 @@ class _PrefixAttention:
         if prefix is None:
             return output
         h = kwargs["hidden_states"] if "hidden_states" in kwargs else args[0]  # (B, T, H), already normed
-        p = prefix[self.index]  # (B', P, H)
         b, t, _ = h.shape
-        if p.shape[0] != b:  # generate() expands the batch to n samples
-            p = p.repeat_interleave(b // p.shape[0], dim=0)
         hd = attn.head_dim
         q = attn.q_proj(h).view(b, t, -1, hd).transpose(1, 2)  # (B, nH, T, hd)
-        k = attn.k_proj(p).view(b, p.shape[1], -1, hd).transpose(1, 2)  # (B, nKV, P, hd)
-        v = attn.v_proj(p).view(b, p.shape[1], -1, hd).transpose(1, 2)
         if hasattr(attn, "q_norm"):
-            q, k = attn.q_norm(q), attn.k_norm(k)
-        rep = q.shape[1] // k.shape[1]
-        k, v = k.repeat_interleave(rep, dim=1), v.repeat_interleave(rep, dim=1)
+            q = attn.q_norm(q)
+        k, v = self.prefix_kv(attn, prefix[self.index], b, q.shape[1])
         a = F.scaled_dot_product_attention(q, k, v, scale=attn.scaling)  # (B, nH, T, hd), prompts are position-free
         extra = attn.o_proj(a.transpose(1, 2).reshape(b, t, -1))
         gate = torch.tanh(self.owner.prompts.gate[self.index])
         return (output[0] + gate * extra,) + tuple(output[1:])
+
+    def prefix_kv(self, attn: nn.Module, p: torch.Tensor, b: int, heads: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """This layer's prefix keys and values, (B, nH, P, hd) each; while generating, the prefix is fixed, so
+        they are made once per call rather than at every new token."""
+        memo = self.owner._prefix_kv
+        if memo is not None and (self.index, b) in memo:
+            return memo[self.index, b]
+        if p.shape[0] != b:  # one prefix shared by the batch's drafts
+            p = p.expand(b, -1, -1) if p.shape[0] == 1 else p.repeat_interleave(b // p.shape[0], dim=0)
+        hd = attn.head_dim
+        k = attn.k_proj(p).view(b, p.shape[1], -1, hd).transpose(1, 2)  # (B, nKV, P, hd)
+        v = attn.v_proj(p).view(b, p.shape[1], -1, hd).transpose(1, 2)
+        if hasattr(attn, "k_norm"):
+            k = attn.k_norm(k)
+        rep = heads // k.shape[1]
+        k, v = k.repeat_interleave(rep, dim=1), v.repeat_interleave(rep, dim=1)
+        if memo is not None:
+            memo[self.index, b] = (k, v)
+        return k, v
 
 
 @dataclass
@@ -155,7 +167,8 @@ class ModICT(nn.Module):
             rms = emb.weight[: min(5000, emb.weight.shape[0])].float().pow(2).mean().sqrt().item()
         self.feature = FeatureTransformer(cfg, embed_rms=rms)
         self.prompts = DynamicPrompts(cfg)
-        self._prefix: torch.Tensor | None = None
+        self._prefix: torch.Tensor | None = None  # (L, B, P, H) while a forward pass runs
+        self._prefix_kv: dict | None = None  # per-layer prefix keys/values, kept while generating
         layers = decoder_layers(lm.model)
         if len(layers) != cfg.lm_layers:
             raise BackboneError(f"The adapter was built for {cfg.lm_layers} LM layers, the LM has {len(layers)}.")
@@ -171,6 +184,11 @@ class ModICT(nn.Module):
             backbones={"lm": lm.fingerprint, "image_encoder": image_fingerprint}, **overrides,
         )
         return cls(cfg, lm)
+
+    def _set_prefix(self, prefix: torch.Tensor | None) -> None:
+        """Fix the prefix for a generation (its keys and values are then computed once per layer)."""
+        self._prefix = prefix
+        self._prefix_kv = {} if prefix is not None else None
 
     def remove_hooks(self) -> None:
         for h in self._hooks:
@@ -236,22 +254,16 @@ class ModICT(nn.Module):
     # -- generation ---------------------------------------------------------------------------
     @torch.inference_mode()
     def generate(self, ex: Example, n: int = 4, temperature: float = 0.8, top_p: float = 0.9, max_new_tokens: int = 60,
-                 do_sample: bool = True, bad_words_ids: list[list[int]] | None = None, streamer=None) -> list[str]:
-        """n continuations of one example in one batched call (the prompt's KV cache is shared)."""
-        e, _, summary = self.build(ex)
-        self._prefix = self.prompts(summary.unsqueeze(0))
+                 do_sample: bool = True, ban: NgramBan | None = None, streamer=None) -> list[str]:
+        """n sampled continuations of one example (1 when greedy), after a single prefill of the prompt."""
+        e, _, summary = self.build(ex)  # (T, H)
         tok = self.lm.tokenizer
+        self._set_prefix(self.prompts(summary.unsqueeze(0)))  # (L, 1, P, H), shared by every draft
         try:
-            out = self.lm.model.generate(
-                inputs_embeds=e.unsqueeze(0), attention_mask=torch.ones(1, e.shape[0], dtype=torch.long),
-                do_sample=do_sample, temperature=temperature if do_sample else None, top_p=top_p if do_sample else None,
-                max_new_tokens=max_new_tokens, num_return_sequences=n if do_sample else 1,
-                pad_token_id=tok.pad_token_id,
-                logits_processor=LogitsProcessorList([NgramBan(bad_words_ids)] if bad_words_ids else []),
-                **stopping(tok, streamer),  # end of line; streaming and cancelling
-            )  # (n, new) with inputs_embeds only new tokens come back
+            out = decode(self.lm.model, {"inputs_embeds": e[None]}, n if do_sample else 1, max_new_tokens, stop_ids(tok),
+                         temperature, top_p, not do_sample, ban, tok.pad_token_id or 0, streamer)  # (n, new)
         finally:
-            self._prefix = None
+            self._set_prefix(None)
         return tok.batch_decode(out, skip_special_tokens=True)
 
     # -- checkpoint ---------------------------------------------------------------------------

@@ -51,3 +51,21 @@ def pipeline_image(product):
     from ecomcopy.images import load_image
 
     return load_image(product.image_path)
+
+
+def test_pick_next_greedy_top_p_and_top_k():
+    import torch
+
+    from ecomcopy.generate import TOP_K, pick_next
+
+    torch.manual_seed(0)
+    scores = torch.randn(3, 1000)
+    best = scores.argmax(-1)
+    assert torch.equal(pick_next(scores, 1.0, 0.9, greedy=True), best)
+    peaked = scores.clone()
+    peaked[torch.arange(3), best] += 50  # one token holds all the mass: the nucleus is that token
+    for _ in range(5):
+        assert torch.equal(pick_next(peaked, 1.0, 0.5, greedy=False), best)
+    top = set(scores[0].topk(TOP_K).indices.tolist())
+    draws = {int(pick_next(scores[:1], 2.0, 1.0, greedy=False)) for _ in range(300)}
+    assert draws <= top and len(draws) > 10  # sampled, but only among the top-k candidates

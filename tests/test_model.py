@@ -2,6 +2,7 @@ import pytest
 import torch
 
 from ecomcopy.errors import BackboneError
+from ecomcopy.generate import stop_ids
 from ecomcopy.model import DynamicPrompts, Example, FeatureTransformer, ModICT, ModICTConfig
 
 D = 32  # visual token width of a pretend encoder
@@ -86,3 +87,26 @@ def test_generate_n_drafts(model):
     drafts = model.generate(example(target=None), n=3, max_new_tokens=8)
     assert len(drafts) == 3 and all(isinstance(d, str) for d in drafts)
     assert len(model.generate(example(target=None), do_sample=False, max_new_tokens=8)) == 1
+
+
+def test_generate_with_cached_prefill_matches_full_recompute(model, tiny_lm):
+    """The fast path (one prefill, KV cache copied per draft, prefix keys/values memoised) writes exactly
+    what recomputing the whole sequence at every step writes."""
+    with torch.no_grad():
+        model.prompts.gate.fill_(0.7)  # the prefixes must matter for this to test them
+        for p in model.prompts.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    ex = example(target=None)
+    fast = model.generate(ex, do_sample=False, max_new_tokens=12)[0]
+    e, _, s = model.build(ex)
+    emb = tiny_lm.model.get_input_embeddings()
+    ids: list[int] = []
+    with torch.no_grad():
+        model._prefix = model.prompts(s[None])
+        for _ in range(12):
+            seq = torch.cat([e, emb(torch.tensor(ids, dtype=torch.long))]) if ids else e
+            ids.append(int(tiny_lm.model(inputs_embeds=seq[None], use_cache=False).logits[0, -1].argmax()))
+        model._prefix = None
+    stop = set(stop_ids(tiny_lm.tokenizer).tolist())
+    cut = next((i + 1 for i, t in enumerate(ids) if t in stop), len(ids))
+    assert fast == tiny_lm.tokenizer.decode(ids[:cut], skip_special_tokens=True)
