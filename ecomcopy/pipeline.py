@@ -22,7 +22,7 @@ from .approvals import Approval, ApprovalStore
 from .catalog import DEFAULT_IMAGE_WEIGHT, Catalog, Hit
 from .encoders import DEFAULT_IMAGE_ENCODER, TextEncoder, VisualFeatures, create_image_encoder
 from .errors import InputError
-from .generate import DraftStreamer, NewlineStop, SamplingConfig, modict_drafts, sample_drafts
+from .generate import DraftStreamer, SamplingConfig, modict_drafts, sample_drafts, stop_ids
 from .images import load_image
 from .keywords import parse_keywords
 from .lm import DEFAULT_LM, load_lm
@@ -58,6 +58,7 @@ class Suggestion:
     writer: str = "prompt"  # what wrote the drafts: "modict" or "prompt"
     reviews: list[DraftReview] = field(default_factory=list)  # one per draft
     chosen_reference: int = 0  # index in `references` of the one the drafts were conditioned on
+    rounds: int = 1  # sampling rounds: more than 1 when near-duplicate drafts were dropped and re-sampled
 
     @property
     def reference(self) -> Hit:
@@ -110,7 +111,7 @@ class Pipeline:
             self.modict = ModICT.load(adapter, self.lm, self.image_encoder.fingerprint)
         else:
             self.lm = load_lm(cfg.lm, quantize=cfg.quantize)
-        NewlineStop(self.lm.tokenizer)  # its vocabulary scan happens now, not in the first request
+        stop_ids(self.lm.tokenizer)  # its vocabulary scan happens now, not in the first request
         self.approvals = ApprovalStore(self.catalog, cfg.photos) if cfg.photos is not None else None
         self._ref_tokens: dict[str, torch.Tensor] = {}  # visual tokens of catalog products used as references
         self._model_lock = threading.Lock()  # torch uses all cores per call; one request at a time is fastest
@@ -189,7 +190,7 @@ class Pipeline:
             else:
                 example = Example(kw, feats.tokens[0] if feats is not None else None, ref.keywords, ref.description, self.reference_tokens(ref))
             drafts: list[str] = []
-            for _ in range(3):
+            for rounds in range(1, 4):
                 want = sampling.n - len(drafts)
                 round_cfg = SamplingConfig(want, sampling.temperature, sampling.top_p, sampling.max_new_tokens, sampling.seed)
                 streamer = DraftStreamer(self.lm.tokenizer)
@@ -205,7 +206,7 @@ class Pipeline:
                 if len(drafts) >= sampling.n or sampling.seed is not None:
                     break
         reviews = [review_draft(d, kw, ref.description) for d in drafts]
-        yield Suggestion(kw, hits, drafts, time.time() - t0, writer, reviews, chosen)
+        yield Suggestion(kw, hits, drafts, time.time() - t0, writer, reviews, chosen, rounds)
 
     def _draft(self, writer: str, example, cfg: SamplingConfig, streamer: DraftStreamer) -> list[str]:
         if writer == "prompt":

@@ -1,0 +1,147 @@
+"""Generation speed: our path vs the naive path, same requests, same process, same machine.
+
+- ours: the app's pipeline (`Pipeline.suggest_stream`): int8 LM, the prompt prefilled once and its KV cache
+  copied to the n drafts sampled together, prefix keys/values made once per request, top-k/top-p sampling
+  over 50 candidates, reference visual tokens cached per catalog product, drafts streamed; the time includes
+  the review and the near-duplicate re-sampling the app does;
+- naive: what the libraries give without any of that: an fp32 LM, one `generate` per draft (transformers'
+  sampler, `stop_strings`, `bad_words_ids` for the reference ban), the reference's photo encoded again on
+  every request. (transformers keeps a KV cache inside each `generate` call by default; it is left on.)
+
+"one_batch_of_4_drafts" times our model call alone (one batch of 4 drafts, no review, no re-sampling of
+near-duplicates), the same work as one naive request's four `generate` calls.
+
+Both write 4 drafts of up to 60 new tokens for each of the same products (H&M and IKEA dev) with the
+shipped ModICT adapter, seeds fixed. "First draft visible": ours streams, so the first words; the naive path
+shows a draft only when its `generate` returns.
+
+    python bench/generation.py [--products 10] [--out bench/results/generation.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+SHARED = ROOT.parent / "shared" / "data"
+
+
+def stats(xs: list[float]) -> dict:
+    xs = sorted(xs)
+    return {"p50_s": round(statistics.median(xs), 3), "p95_s": round(xs[min(len(xs) - 1, round(0.95 * (len(xs) - 1)))], 3),
+            "mean_s": round(statistics.fmean(xs), 3), "max_s": round(xs[-1], 3)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--products", type=int, default=10, help="dev products, half H&M, half IKEA")
+    ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "generation.json"))
+    args = ap.parse_args()
+
+    from ecomcopy.generate import SamplingConfig, clean_draft, dedupe, modict_drafts, reference_ngram_ban
+    from ecomcopy.images import load_image
+    from ecomcopy.keywords import merchant_keywords
+    from ecomcopy.lm import load_lm
+    from ecomcopy.model import Example, ModICT
+    from ecomcopy.paths import DEFAULT_ADAPTER
+    from ecomcopy.pipeline import Pipeline, PipelineConfig, Progress
+    from ecomcopy.products import read_products
+
+    pipe = Pipeline(PipelineConfig())
+    lm32 = load_lm(ModICT.config_of(DEFAULT_ADAPTER).lm, quantize=False)
+    naive_model = ModICT.load(DEFAULT_ADAPTER, lm32, pipe.image_encoder.fingerprint)
+    tok = lm32.tokenizer
+
+    queries = []
+    for source in ("hm", "ikea"):
+        for p in read_products(SHARED / source, split="dev").products[: args.products // 2]:
+            queries.append((SHARED / source / p.image, merchant_keywords(p.keywords, p.attributes, p.description)))
+
+    rounds, one_round = [], []
+
+    def ours(photo: Path, kw: list[str], seed: int) -> tuple[float, float, int]:
+        t0 = time.perf_counter()
+        first = None
+        for step in pipe.suggest_stream(photo, kw, SamplingConfig(n=4, max_new_tokens=60, seed=seed)):
+            if first is None and isinstance(step, Progress) and any(step.partial):
+                first = time.perf_counter() - t0
+        total = time.perf_counter() - t0
+        rounds.append(step.rounds)
+        # the model call alone: one batch of 4 drafts, no re-sampling (the issue's "4 drafts of up to 60 tokens")
+        ref = step.reference.product
+        ex = Example(step.keywords, pipe.image_encoder.encode([load_image(photo)]).tokens[0], ref.keywords, ref.description,
+                     pipe.reference_tokens(ref))
+        t1 = time.perf_counter()
+        modict_drafts(pipe.modict, ex, SamplingConfig(n=4, max_new_tokens=60, seed=seed))
+        one_round.append(time.perf_counter() - t1)
+        return first or total, total, len(step.drafts)
+
+    @torch.inference_mode()
+    def naive(photo: Path, kw: list[str], seed: int) -> tuple[float, float, int]:
+        t0 = time.perf_counter()
+        torch.manual_seed(seed)
+        img = load_image(photo)
+        feats = pipe.image_encoder.encode([img])
+        ref = pipe.references(img, kw, features=feats)[0].product
+        ref_tokens = pipe.image_encoder.encode([load_image(ref.image_path)]).tokens[0]  # no per-product cache
+        e, _, summary = naive_model.build(Example(kw, feats.tokens[0], ref.keywords, ref.description, ref_tokens))
+        ban = reference_ngram_ban(tok, ref.description)
+        drafts, first = [], None
+        for _ in range(4):
+            naive_model._prefix = naive_model.prompts(summary[None])  # no memo: prefix keys/values remade every step
+            try:
+                out = lm32.model.generate(
+                    inputs_embeds=e[None], attention_mask=torch.ones(1, e.shape[0], dtype=torch.long), do_sample=True,
+                    temperature=0.8, top_p=0.9, max_new_tokens=60, stop_strings=["\n"], tokenizer=tok,
+                    bad_words_ids=ban or None, pad_token_id=tok.pad_token_id,
+                )
+            finally:
+                naive_model._prefix = None
+            drafts.append(clean_draft(tok.decode(out[0], skip_special_tokens=True)))
+            first = first or time.perf_counter() - t0
+        total = time.perf_counter() - t0
+        return first, total, len(dedupe(drafts))
+
+    ours(*queries[0], seed=0)  # warm-up: first-call allocations, reference cache of this one product
+    naive(*queries[0], seed=0)
+    runs = {"ours": {"first": [], "total": [], "drafts": []}, "naive": {"first": [], "total": [], "drafts": []}}
+    for i, (photo, kw) in enumerate(queries):
+        for name, fn in (("naive", naive), ("ours", ours)):
+            first, total, n = fn(photo, kw, seed=i)
+            runs[name]["first"].append(first)
+            runs[name]["total"].append(total)
+            runs[name]["drafts"].append(n)
+            print(f"{i:2d} {name:5s} first {first:5.2f} s  all {total:5.2f} s  drafts {n}", flush=True)
+
+    result = {
+        "command": "python bench/generation.py --products %d" % args.products,
+        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}",
+        "threads": torch.get_num_threads(),
+        "requests": len(queries),
+        "lm": pipe.lm.name,
+    }
+    for name, r in runs.items():
+        result[name] = {"all_drafts": stats(r["total"]), "first_draft_visible": stats(r["first"]),
+                        "distinct_drafts_mean": round(statistics.fmean(r["drafts"]), 2)}
+    result["ours"]["sampling_rounds_mean"] = round(statistics.fmean(rounds[1:]), 2)  # without the warm-up
+    result["ours"]["one_batch_of_4_drafts"] = stats(one_round[1:])
+    result["speed_up_p50"] = round(result["naive"]["all_drafts"]["p50_s"] / result["ours"]["all_drafts"]["p50_s"], 2)
+    result["speed_up_mean"] = round(result["naive"]["all_drafts"]["mean_s"] / result["ours"]["all_drafts"]["mean_s"], 2)
+    result["process_peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
+    print(json.dumps(result, indent=1))
+
+
+if __name__ == "__main__":
+    main()
