@@ -1,4 +1,4 @@
-"""Command line: `python -m ecomcopy {index,generate} ...`. Errors print one plain line and exit non-zero."""
+"""Command line: `python -m ecomcopy {index,train,evaluate,generate,bulk} ...`. Errors print one plain line and exit non-zero."""
 
 from __future__ import annotations
 
@@ -98,6 +98,31 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bulk(args: argparse.Namespace) -> int:
+    from .bulk import PhotoArchive, read_rows, run_bulk, write_results
+    from .generate import SamplingConfig
+    from .pipeline import Pipeline, PipelineConfig
+
+    sampling = SamplingConfig(args.n, args.temperature, args.top_p, args.max_tokens, args.seed).validate()
+    rows = read_rows(args.csv)  # bad uploads fail now, before the models load
+    archive = PhotoArchive(args.zip)
+    adapter = None if args.adapter == "none" else Path(args.adapter)
+    cfg = PipelineConfig(catalog=Path(args.db), adapter=adapter, **({"threads": args.threads} if args.threads else {}))
+    if args.ray:
+        from .bulk_ray import run_bulk_ray
+
+        results = run_bulk_ray(cfg, rows, archive, sampling, workers=args.workers, address=args.ray_address)
+    else:
+        results = run_bulk(Pipeline(cfg), rows, archive, sampling)
+    from tqdm import tqdm
+
+    done = list(tqdm(results, total=len(rows), desc="products", unit="product", disable=not sys.stderr.isatty()))
+    write_results(done, args.out)
+    ok = sum(r.status == "ok" for r in done)
+    print(f"{ok} of {len(done)} products have drafts; {len(done) - ok} errors (see the message column). Results: {args.out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .catalog import DEFAULT_IMAGE_WEIGHT
     from .encoders import DEFAULT_IMAGE_ENCODER
@@ -155,6 +180,23 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--adapter", default=str(DEFAULT_ADAPTER), help="ModICT adapter (path stem), or 'none'")
     g.add_argument("--json", action="store_true", help='print {"reference": {...}, "drafts": [...]} as one JSON object')
     g.set_defaults(func=cmd_generate)
+
+    b = sub.add_parser("bulk", help="drafts for every product of a CSV (id, keywords, image) + a ZIP of photos")
+    b.add_argument("--csv", required=True, help="products CSV: id, keywords, image (a path inside the ZIP)")
+    b.add_argument("--zip", required=True, help="ZIP of the product photos")
+    b.add_argument("--out", required=True, help="results CSV to write")
+    b.add_argument("--n", type=int, default=4, help="drafts per product (1-8)")
+    b.add_argument("--temperature", type=float, default=0.8)
+    b.add_argument("--top-p", type=float, default=0.9)
+    b.add_argument("--max-tokens", type=int, default=60)
+    b.add_argument("--seed", type=int, default=None, help="same seed, same drafts (in-process or on Ray)")
+    b.add_argument("--db", default=str(DEMO_CATALOG_DB), help="catalog to take references from")
+    b.add_argument("--adapter", default=str(DEFAULT_ADAPTER), help="ModICT adapter (path stem), or 'none'")
+    b.add_argument("--threads", type=int, default=0, help="torch threads per pipeline (default: all cores)")
+    b.add_argument("--ray", action="store_true", help="run on Ray: pipeline replicas as actors")
+    b.add_argument("--ray-address", default=None, help="a running Ray cluster (default: start Ray on this machine)")
+    b.add_argument("--workers", type=int, default=1, help="pipeline replicas on Ray (each reserves --threads cores)")
+    b.set_defaults(func=cmd_bulk)
     return ap
 
 

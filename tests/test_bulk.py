@@ -28,8 +28,8 @@ def _zip(path, members):
     return path
 
 
-@needs_shared
-def test_bulk_job_good_and_bad_rows(tmp_path, pipeline):
+def _job(tmp_path):
+    """A small real job: 2 good products and 6 kinds of bad row."""
     photo = (SHARED / "hm" / "images" / "0111586001.jpg").read_bytes()
     mug = next((SHARED / "ikea" / "images").iterdir()).read_bytes()
     z = _zip(tmp_path / "photos.zip", {"a/leggings.jpg": photo, "mug.jpg": mug, "notes.jpg": b"not an image"})
@@ -43,8 +43,12 @@ def test_bulk_job_good_and_bad_rows(tmp_path, pipeline):
         ["p6", "Mug", "/etc/passwd"],                 # absolute
         ["p7", "Mug, White, Ceramic", "mug.jpg"],
     ])
-    rows = read_rows(c)
-    archive = PhotoArchive(z)
+    return read_rows(c), PhotoArchive(z)
+
+
+@needs_shared
+def test_bulk_job_good_and_bad_rows(tmp_path, pipeline):
+    rows, archive = _job(tmp_path)
     seen = []
     results = list(run_bulk(pipeline, rows, archive, SamplingConfig(n=2, max_new_tokens=30, seed=0), progress=lambda i, n: seen.append((i, n))))
     assert seen[-1] == (8, 8) and [r.id for r in results] == ["p1", "p2", "p3", "p4", "p1", "p5", "p6", "p7"]
@@ -103,3 +107,25 @@ def test_zip_guards(tmp_path):
                                       ("../e.jpg", None), ("/f.jpg", None), ("C:/g.jpg", None), ("a/../../h.jpg", None), ("", None)])
 def test_member_names(name, ok):
     assert safe_member_name(name) == ok
+
+
+@needs_shared
+def test_ray_runner_gives_the_in_process_results(tmp_path, pipeline):
+    """The Ray runner (a local Ray, one pipeline replica as an actor) writes what the in-process path writes."""
+    import dataclasses
+
+    ray = pytest.importorskip("ray")
+    from ecomcopy.bulk_ray import run_bulk_ray
+
+    rows, archive = _job(tmp_path)
+    sampling = SamplingConfig(n=2, max_new_tokens=30, seed=0)
+    here = list(run_bulk(pipeline, rows, archive, sampling))
+    cfg = dataclasses.replace(pipeline.cfg, seed=None, photos=None)  # the same catalog, read-only
+    seen = []
+    try:
+        there = list(run_bulk_ray(cfg, rows, archive, sampling, workers=1, batch_size=3, progress=lambda i, n: seen.append(i)))
+    finally:
+        ray.shutdown()
+    assert seen == list(range(1, 9))
+    assert [dataclasses.asdict(r) for r in there] == [dataclasses.asdict(r) for r in here]
+    assert sum(r.status == "ok" for r in there) == 2
