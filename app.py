@@ -398,13 +398,30 @@ def launch(host: str = "127.0.0.1", port: int = 7860, block: bool = True) -> gr.
     return demo
 
 
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def resolve_host(host: str, public: bool, env: dict | None = None) -> str:
+    """The address to listen on: this machine only unless the operator said otherwise (`--public`), or the
+    app runs on a Hugging Face Space, whose proxy must reach it on all interfaces."""
+    env = os.environ if env is None else env
+    if host in LOOPBACK or public or env.get("SPACE_ID"):
+        return host
+    raise SystemExit(
+        f"Refusing to listen on {host!r}: anyone who can reach this machine could use the app and read its approvals. "
+        "Add --public to mean it (and put it behind a login; see docs/SECURITY.md), or leave --host at 127.0.0.1."
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description="Launch the ecomcopy web app.")
     ap.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"), help="127.0.0.1 unless you mean to expose it")
+    ap.add_argument("--public", action="store_true", help="allow a --host other than this machine (e.g. 0.0.0.0)")
     ap.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)))
     args = ap.parse_args(argv)
+    host = resolve_host(args.host, args.public)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    launch(args.host, args.port)
+    launch(host, args.port)
 
 
 if __name__ == "__main__":

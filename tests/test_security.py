@@ -29,3 +29,42 @@ def test_file_access_is_limited_to_photo_folders(app_url, pipeline):
     ]
     for path in refused:
         assert _status(f"{app_url}gradio_api/file={path}") in (403, 404), path
+
+
+def _outside_address() -> str | None:
+    """This machine's address on its network (no packet is sent), or None when it has only loopback."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.connect(("10.255.255.255", 1))
+            ip = s.getsockname()[0]
+        except OSError:
+            return None
+    return None if ip.startswith("127.") else ip
+
+
+def test_listens_on_loopback_only(app_url):
+    import socket
+    from urllib.parse import urlparse
+
+    port = urlparse(app_url).port
+    assert _status(app_url) == 200
+    ip = _outside_address()
+    if ip is None:
+        return  # nothing but loopback here: nothing else to connect from
+    with socket.socket() as s:
+        s.settimeout(5)
+        assert s.connect_ex((ip, port)) != 0, f"the app answers on {ip}:{port}"
+
+
+def test_all_interfaces_need_an_explicit_flag():
+    import pytest
+
+    from app import resolve_host
+
+    assert resolve_host("127.0.0.1", public=False, env={}) == "127.0.0.1"
+    with pytest.raises(SystemExit, match="--public"):
+        resolve_host("0.0.0.0", public=False, env={})
+    assert resolve_host("0.0.0.0", public=True, env={}) == "0.0.0.0"
+    assert resolve_host("0.0.0.0", public=False, env={"SPACE_ID": "shop/ecomcopy"}) == "0.0.0.0"  # a Space's proxy
