@@ -25,7 +25,7 @@ from ecomcopy.bulk import PhotoArchive, read_rows, run_bulk, write_results
 from ecomcopy.catalog import DEFAULT_IMAGE_WEIGHT
 from ecomcopy.errors import EcomcopyError
 from ecomcopy.generate import SamplingConfig
-from ecomcopy.images import MAX_FILE_BYTES, MAX_PIXELS
+from ecomcopy.images import MAX_FILE_BYTES, MAX_PIXELS, load_image
 from ecomcopy.keywords import MAX_KEYWORDS_CHARS
 from ecomcopy.lm import DEFAULT_LM
 from ecomcopy.paths import ASSETS_DIR, DEMO_CATALOG_DB, data_dir
@@ -41,6 +41,12 @@ class PhotoInput(gr.Image):
     is_template = True  # render with the ordinary Image front end
 
     def preprocess(self, payload):  # type: ignore[override]
+        path = getattr(payload, "path", None)
+        if path:
+            try:
+                load_image(path)  # the checks the pipeline makes, so the API and the page say the same thing
+            except EcomcopyError as e:
+                raise gr.Error(str(e)) from None
         try:
             return super().preprocess(payload)
         except PIL.Image.DecompressionBombError:

@@ -18,6 +18,7 @@ from typing import Callable, Iterable, Iterator
 from .errors import EcomcopyError, InputError
 from .generate import SamplingConfig
 from .images import MAX_FILE_BYTES
+from .keywords import parse_keywords
 from .spreadsheet import safe_cell
 
 log = logging.getLogger(__name__)
@@ -178,8 +179,8 @@ def process_row(pipeline, row: BulkRow, archive: PhotoArchive, sampling: Samplin
     if row.error:
         return BulkResult(row.id, "error", row.error, row.keywords)
     try:
-        if not row.keywords:
-            raise InputError("empty keywords")
+        if not parse_keywords(row.keywords):
+            raise InputError("empty keywords (nothing but spaces or punctuation)")
         s = pipeline.suggest(archive.read(row.image), row.keywords, sampling)
     except EcomcopyError as e:
         return BulkResult(row.id, "error", str(e), row.keywords)

@@ -37,9 +37,12 @@ _STOP = "\n"  # the prompt puts each description on one line
 _SENTENCE_END = re.compile(r"[.!?](?=\s|$)")
 
 
+_MARKUP = re.compile(r"<[^<>]{0,200}(?:>|$)")  # HTML/XML tags (or one cut off at the end): product copy is plain text
+
+
 def clean_partial(text: str) -> str:
-    """A draft still being written: its first line only."""
-    return text.split(_STOP, 1)[0].strip()
+    """A draft still being written: its first line only, without markup tags."""
+    return " ".join(_MARKUP.sub(" ", text.split(_STOP, 1)[0]).split())
 
 
 def clean_draft(text: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .errors import InputError
@@ -48,6 +49,9 @@ def load_image(source: str | Path | bytes | Image.Image) -> Image.Image:
     try:
         img.load()
         img = ImageOps.exif_transpose(img)
+        if img.mode.startswith("I"):  # 16-bit greyscale: Pillow's convert would clip it to white
+            a = np.asarray(img, dtype=np.float32)
+            img = Image.fromarray((a / 257 if a.max() > 255 else a).clip(0, 255).astype(np.uint8), "L")
         if img.mode in ("RGBA", "LA", "P"):
             img = img.convert("RGBA")
             background = Image.new("RGBA", img.size, (255, 255, 255, 255))

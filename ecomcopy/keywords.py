@@ -9,6 +9,7 @@ from .errors import InputError
 
 MAX_KEYWORDS_CHARS = 500
 MAX_KEYWORDS = 20
+MAX_KEYWORD_WORDS = 8  # the longest catalog keyword in the shared data has 8 words; a longer one is a sentence
 
 
 def parse_keywords(text: str | None) -> list[str]:
@@ -22,6 +23,9 @@ def parse_keywords(text: str | None) -> list[str]:
         part = " ".join(part.split())
         if not any(ch.isalnum() for ch in part):  # only punctuation or symbols: nothing a model can use
             continue
+        if len(part.split()) > MAX_KEYWORD_WORDS:  # instructions to the model ("ignore the above and ...") included
+            raise InputError(f"“{part[:60]}{'…' if len(part) > 60 else ''}” reads like a sentence, not a keyword; "
+                             f"use short phrases (at most {MAX_KEYWORD_WORDS} words each), separated by commas.")
         if part.lower() not in (k.lower() for k in out):
             out.append(part)
     if len(out) > MAX_KEYWORDS:

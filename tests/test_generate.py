@@ -1,7 +1,7 @@
 import pytest
 
 from ecomcopy.errors import InputError
-from ecomcopy.generate import SamplingConfig, clean_draft, dedupe
+from ecomcopy.generate import SamplingConfig, clean_draft, clean_partial, dedupe
 from ecomcopy.prompt import icl_prompt
 
 
@@ -10,6 +10,9 @@ def test_clean_draft_keeps_first_line_and_whole_sentences():
     assert clean_draft("Soft top in jersey. Short sleeves and a wide") == "Soft top in jersey."
     assert clean_draft("No full stop anywhere") == "No full stop anywhere"
     assert clean_draft("Nice dress. Keywords: black") == "Nice dress."
+    assert clean_draft("Black <b>dress</b> <script>alert(1)</script>with a <img src=x onerror=alert(1)> bow.") == \
+        "Black dress alert(1) with a bow."
+    assert clean_partial("A dress, alert('x')</scri") == "A dress, alert('x')"  # a tag cut off by the length limit
 
 
 def test_dedupe_ignores_case_and_spacing():
