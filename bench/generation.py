@@ -83,7 +83,7 @@ def main() -> None:
         ex = Example(step.keywords, pipe.image_encoder.encode([load_image(photo)]).tokens[0], ref.keywords, ref.description,
                      pipe.reference_tokens(ref))
         t1 = time.perf_counter()
-        modict_drafts(pipe.modict, ex, SamplingConfig(n=4, max_new_tokens=60, seed=seed))
+        pipe.on_model_thread(modict_drafts, pipe.modict, ex, SamplingConfig(n=4, max_new_tokens=60, seed=seed))
         one_round.append(time.perf_counter() - t1)
         return first or total, total, len(step.drafts)
 

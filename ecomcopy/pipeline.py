@@ -179,8 +179,8 @@ class Pipeline:
         if img is None and not kw:
             raise InputError("Upload a product photo or type a few keywords (or both).")
         with self._model_lock:
-            feats = self._on_model_thread(self.image_encoder.encode, [img]) if img is not None else None
-            hits = self._on_model_thread(partial(self.references, img, kw, k=k, exclude_group=exclude_group, features=feats))
+            feats = self.on_model_thread(self.image_encoder.encode, [img]) if img is not None else None
+            hits = self.on_model_thread(partial(self.references, img, kw, k=k, exclude_group=exclude_group, features=feats))
             chosen = 0
             if reference_id:
                 ids = [h.product.id for h in hits]
@@ -193,7 +193,7 @@ class Pipeline:
                 writer = "prompt"
                 example = icl_prompt(ref.keywords, ref.description, kw)
             else:
-                ref_tokens = self._on_model_thread(self.reference_tokens, ref)
+                ref_tokens = self.on_model_thread(self.reference_tokens, ref)
                 example = Example(kw, feats.tokens[0] if feats is not None else None, ref.keywords, ref.description, ref_tokens)
             drafts: list[str] = []
             for rounds in range(1, 4):
@@ -220,7 +220,8 @@ class Pipeline:
             return sample_drafts(self.lm, example, cfg, streamer=streamer)
         return modict_drafts(self.modict, example, cfg, streamer=streamer)
 
-    def _on_model_thread(self, fn, *args):
+    def on_model_thread(self, fn, *args):
+        """Run a torch call on the pipeline's model thread (where every model call of a request runs)."""
         return self._model_thread.submit(fn, *args).result()
 
     def _vectors(self, img: Image.Image, kw: list[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -254,7 +255,7 @@ class Pipeline:
             stored = self.approvals.store_photo(img) if img is not None else None
             vectors = None
             if add_to_catalog and img is not None:
-                vectors = self._on_model_thread(self._vectors, img, kw)
+                vectors = self.on_model_thread(self._vectors, img, kw)
             return self.approvals.add(kw, reference, drafts, chosen, final, str(suggestion.get("writer", "")), stored, vectors)
 
 
