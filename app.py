@@ -386,11 +386,14 @@ def served_paths() -> list[str]:
     return [str(CATALOG_IMAGES), str(data_dir() / "photos")]
 
 
-def launch(host: str = "127.0.0.1", port: int = 7860, block: bool = True) -> gr.Blocks:
+QUEUE_SIZE = 32  # requests waiting for the model; one more is told the queue is full (HTTP 503), never left hanging
+
+
+def launch(host: str = "127.0.0.1", port: int = 7860, block: bool = True, queue_size: int = QUEUE_SIZE) -> gr.Blocks:
     """Load the models, build the page and serve it; `block=False` returns at once (tests)."""
     get_pipeline()  # load models before the first visitor waits for them
     demo = build_ui()
-    demo.queue(default_concurrency_limit=1, max_size=32).launch(
+    demo.queue(default_concurrency_limit=1, max_size=queue_size).launch(
         server_name=host,
         server_port=port,
         share=False,
@@ -424,10 +427,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"), help="127.0.0.1 unless you mean to expose it")
     ap.add_argument("--public", action="store_true", help="allow a --host other than this machine (e.g. 0.0.0.0)")
     ap.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)))
+    ap.add_argument("--queue-size", type=int, default=QUEUE_SIZE, help="requests that may wait for the model")
     args = ap.parse_args(argv)
     host = resolve_host(args.host, args.public)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    launch(host, args.port)
+    launch(host, args.port, queue_size=args.queue_size)
 
 
 if __name__ == "__main__":

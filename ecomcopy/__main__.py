@@ -142,7 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("train", help="train ModICT's modules over the frozen backbones (resumes if interrupted)")
     t.add_argument("--data", nargs="+", required=True, help="product folders; their train split is used")
     t.add_argument("--out", default="runs/modict", help="run folder: checkpoints, loss log, curve, adapter")
-    t.add_argument("--lm", default="smollm2-135m", choices=sorted(LM_SPECS))
+    t.add_argument("--lm", default=DEFAULT_LM, choices=sorted(LM_SPECS))
     t.add_argument("--keywords", default="merchant", choices=["merchant", "attributes"])
     t.add_argument("--steps", type=int, default=1200)
     t.add_argument("--batch-size", type=int, default=8)

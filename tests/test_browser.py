@@ -78,3 +78,33 @@ def test_write_pick_edit_approve_find_export(page, tmp_path):
     rows = list(csv.DictReader(path.open(encoding="utf-8")))
     assert any(r["final"] == final and r["chosen"] == picked for r in rows)  # the draft picked, before the edit
     _shot(page, "05-exported")
+
+
+XSS = "<img src=x onerror=window.__xss=1>"
+
+
+def test_hostile_text_is_shown_as_text_never_run(page, app_url):
+    """Markup typed as keywords or as the final text is shown literally in the Write tab and in History."""
+    dialogs = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    page.goto(app_url)
+    photo = next((ROOT / "assets" / "catalog" / "images").iterdir())
+    page.wait_for_selector("#photo input[type=file]", state="attached")
+    page.locator("#photo input[type=file]").set_input_files(str(photo))
+    page.locator("#keywords textarea").fill(f"Dress, Black, {XSS}, <script>alert('keywords')</script>")
+    page.locator("#write").click()
+    page.wait_for_function("() => (document.querySelector('#status textarea')?.value || '').includes('draft(s) in')")
+    first = page.locator("#drafts label").first
+    first.click()  # picking a draft fills the text box; the edit comes after
+    page.wait_for_function("(t) => document.querySelector('#chosen textarea').value === t", arg=first.inner_text().strip())
+    final = f"A black dress. {XSS.replace('=1', '=2')} <script>alert('final')</script>"
+    page.locator("#chosen textarea").fill(final)
+    page.locator("#approve").click()
+    page.wait_for_function("() => (document.querySelector('#approve-status textarea')?.value || '').startsWith('Approved as #')")
+    page.get_by_role("tab", name="History").click()
+    page.wait_for_function("(t) => document.querySelector('#history')?.innerText.includes(t)", arg="A black dress.")
+    _shot(page, "06-hostile-text")
+    history = page.locator("#history").inner_text()
+    assert XSS in history and XSS.replace("=1", "=2") in history  # shown as the text it is
+    assert page.evaluate("() => window.__xss") is None and not dialogs
+    assert page.locator("#history img[src='x']").count() == 0
