@@ -47,7 +47,7 @@ def test_approve_without_drafts_is_refused(client):
     "make_photo, keywords, message",
     [
         (lambda tmp: _write(tmp / "a.jpg", b"plain text"), "dress", "not an image"),
-        (lambda tmp: _write(tmp / "e.png", b""), "dress", "image"),
+        (lambda tmp: _write(tmp / "e.png", b""), "dress", "empty (0 bytes)"),
         (lambda tmp: _bomb(tmp), "dress", "megapixel"),
         (lambda tmp: None, "", "photo or type"),
         (lambda tmp: None, "x" * 501, "500"),
