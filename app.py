@@ -41,17 +41,17 @@ class PhotoInput(gr.Image):
     is_template = True  # render with the ordinary Image front end
 
     def preprocess(self, payload):  # type: ignore[override]
-        path = getattr(payload, "path", None)
-        if path:
-            try:
-                load_image(path)  # the checks the pipeline makes, so the API and the page say the same thing
-            except EcomcopyError as e:
-                raise gr.Error(str(e)) from None
         try:
-            return super().preprocess(payload)
-        except PIL.Image.DecompressionBombError:
-            raise gr.Error(f"That photo is over {MAX_PIXELS // 1_000_000} megapixels; resize it first.") from None
-        except Exception:  # noqa: BLE001 - any unreadable upload gets the same clear answer
+            return super().preprocess(payload)  # with type="filepath": reads the header only, no decoding
+        except Exception as e:  # noqa: BLE001 - any unreadable upload gets a clear answer
+            path = getattr(payload, "path", None)
+            if path:  # the pipeline's own checks name the reason (empty, truncated, too large...)
+                try:
+                    load_image(path)
+                except EcomcopyError as reason:
+                    raise gr.Error(str(reason)) from None
+            if isinstance(e, PIL.Image.DecompressionBombError):
+                raise gr.Error(f"That photo is over {MAX_PIXELS // 1_000_000} megapixels; resize it first.") from None
             raise gr.Error("That file is not an image we can read; upload a JPEG, PNG or WebP photo.") from None
 
 
