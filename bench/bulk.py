@@ -25,6 +25,20 @@ sys.path.insert(0, str(ROOT))
 SHARED = ROOT.parent / "shared" / "data"
 
 
+def write_bulk_job(products: list, source: str = "hm") -> tuple[Path, Path]:
+    """A bulk upload made of shared-data products: products.csv (id, merchant keywords, image) + photos.zip."""
+    from ecomcopy.keywords import merchant_keywords
+
+    folder = Path(tempfile.mkdtemp(prefix="ecomcopy-bulk-bench-"))
+    with zipfile.ZipFile(folder / "photos.zip", "w") as z, (folder / "products.csv").open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["id", "keywords", "image"])
+        for p in products:
+            z.write(SHARED / source / p.image, Path(p.image).name)
+            w.writerow([p.id, ", ".join(merchant_keywords(p.keywords, p.attributes, p.description)), Path(p.image).name])
+    return folder / "products.csv", folder / "photos.zip"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--products", type=int, default=20)
@@ -34,20 +48,12 @@ def main() -> None:
     from ecomcopy.bulk import PhotoArchive, read_rows, run_bulk
     from ecomcopy.bulk_ray import run_bulk_ray
     from ecomcopy.generate import SamplingConfig
-    from ecomcopy.keywords import merchant_keywords
     from ecomcopy.pipeline import Pipeline, PipelineConfig
     from ecomcopy.products import read_products
 
-    products = read_products(SHARED / "hm", split="dev").products[: args.products]
-    folder = Path(tempfile.mkdtemp(prefix="ecomcopy-bulk-bench-"))
-    with zipfile.ZipFile(folder / "photos.zip", "w") as z, (folder / "products.csv").open("w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["id", "keywords", "image"])
-        for p in products:
-            z.write(SHARED / "hm" / p.image, Path(p.image).name)
-            w.writerow([p.id, ", ".join(merchant_keywords(p.keywords, p.attributes, p.description)), Path(p.image).name])
-    rows = read_rows(folder / "products.csv")
-    archive = PhotoArchive(folder / "photos.zip")
+    csv_path, zip_path = write_bulk_job(read_products(SHARED / "hm", split="dev").products[: args.products])
+    rows = read_rows(csv_path)
+    archive = PhotoArchive(zip_path)
     sampling = SamplingConfig(n=4, max_new_tokens=60, seed=0)
     cfg = PipelineConfig()  # the shipped catalog, read-only
 

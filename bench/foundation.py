@@ -15,6 +15,7 @@ three times, and the app's peak RSS; the results go to bench/results/cold_start.
 from __future__ import annotations
 
 import argparse
+from contextlib import contextmanager
 import json
 import os
 import resource
@@ -37,27 +38,37 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def cold_start(cache: Path) -> tuple[float, float]:
-    """Seconds from process start until the page answers, and the app process's peak RSS in MB."""
+@contextmanager
+def app_process(env: dict):
+    """`python app.py` on a free port, yielded once its page answers: (process, url, seconds until it answered)."""
     port = free_port()
-    env = {**os.environ, "ECOMCOPY_CACHE": str(cache)}
     t0 = time.time()
     proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}/"
     try:
         while True:
             if proc.poll() is not None:
                 raise RuntimeError("app exited during start-up")
             try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2)
+                urllib.request.urlopen(url, timeout=2)
                 break
             except OSError:
                 time.sleep(0.25)
-        seconds = time.time() - t0
-        hwm = next(line for line in Path(f"/proc/{proc.pid}/status").read_text().splitlines() if line.startswith("VmHWM"))
-        return seconds, int(hwm.split()[1]) / 1024
+        yield proc, url, time.time() - t0
     finally:
         proc.terminate()
-        proc.wait(timeout=30)
+        proc.wait(timeout=60)
+
+
+def peak_rss_mb(pid: int) -> float:
+    hwm = next(line for line in Path(f"/proc/{pid}/status").read_text().splitlines() if line.startswith("VmHWM"))
+    return int(hwm.split()[1]) / 1024
+
+
+def cold_start(cache: Path) -> tuple[float, float]:
+    """Seconds from process start until the page answers, and the app process's peak RSS in MB."""
+    with app_process({**os.environ, "ECOMCOPY_CACHE": str(cache)}) as (proc, _, seconds):
+        return seconds, peak_rss_mb(proc.pid)
 
 
 def main() -> None:

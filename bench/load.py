@@ -12,24 +12,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "data"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+sys.path.insert(0, str(ROOT))
+from foundation import app_process, peak_rss_mb  # noqa: E402  (bench/ is this script's folder)
 
 
 def main() -> None:
@@ -40,25 +33,12 @@ def main() -> None:
     args = ap.parse_args()
     from gradio_client import Client, handle_file
 
-    sys.path.insert(0, str(ROOT))
     from ecomcopy.keywords import merchant_keywords
     from ecomcopy.products import read_products
 
     products = read_products(SHARED / "hm", split="dev").products[: args.sessions]
-    port = free_port()
     env = {**os.environ, "ECOMCOPY_DATA": tempfile.mkdtemp(prefix="ecomcopy-load-")}
-    proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError("the app exited during start-up")
-            try:
-                urllib.request.urlopen(url, timeout=2)
-                break
-            except OSError:
-                time.sleep(0.5)
+    with app_process(env) as (proc, url, _):
         latencies, errors, lock = [], [], threading.Lock()
 
         def session(i: int) -> None:
@@ -83,10 +63,7 @@ def main() -> None:
         for t in threads:
             t.join()
         wall = time.perf_counter() - t0
-        hwm = next(line for line in Path(f"/proc/{proc.pid}/status").read_text().splitlines() if line.startswith("VmHWM"))
-    finally:
-        proc.terminate()
-        proc.wait(timeout=60)
+        rss = peak_rss_mb(proc.pid)
     xs = sorted(latencies)
     result = {
         "command": f"python bench/load.py --sessions {args.sessions} --requests {args.requests}",
@@ -100,7 +77,7 @@ def main() -> None:
         "latency_max_s": round(xs[-1], 2) if xs else None,
         "wall_s": round(wall, 1),
         "throughput_requests_per_min": round(60 * len(latencies) / wall, 1),
-        "app_peak_rss_mb": round(int(hwm.split()[1]) / 1024),
+        "app_peak_rss_mb": round(rss),
     }
     Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
     print(json.dumps(result, indent=1))

@@ -11,19 +11,18 @@
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import statistics
 import sys
 import tempfile
 import time
-import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 SHARED = ROOT.parent / "shared" / "data"
+from bulk import write_bulk_job  # noqa: E402  (bench/bulk.py, this script's neighbour)
 
 
 def p50(xs: list[float]) -> float:
@@ -67,15 +66,9 @@ def main() -> None:
         pipe.approve(step.to_dict(), step.drafts[0] if step.drafts else "Approved.", step.drafts[0] if step.drafts else "", photo)
         t_approve.append(time.perf_counter() - t1)
 
-    folder = Path(tempfile.mkdtemp(prefix="ecomcopy-bulk-bench-"))
-    with zipfile.ZipFile(folder / "photos.zip", "w") as z, (folder / "products.csv").open("w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["id", "keywords", "image"])
-        for p in products:
-            z.write(SHARED / "hm" / p.image, Path(p.image).name)
-            w.writerow([p.id, ", ".join(merchant_keywords(p.keywords, p.attributes, p.description)), Path(p.image).name])
-    rows = read_rows(folder / "products.csv")
-    archive = PhotoArchive(folder / "photos.zip")
+    csv_path, zip_path = write_bulk_job(products)
+    rows = read_rows(csv_path)
+    archive = PhotoArchive(zip_path)
     t0 = time.perf_counter()
     results = list(run_bulk(pipe, rows, archive, SamplingConfig(n=2, max_new_tokens=60, seed=0)))
     bulk_s = time.perf_counter() - t0
