@@ -91,16 +91,36 @@ def tiny_lm(pipeline):
     return LoadedLM("tiny-qwen2", model, tok, "tiny-qwen2:random", False)
 
 
-@pytest.fixture(scope="session")
-def app_url(pipeline):
-    """The real app, launched once in-process on a free port."""
+def free_port() -> int:
     import socket
-
-    import app
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def app_url(pipeline):
+    """The real app, launched once in-process on a free port."""
+    import app
+
+    port = free_port()
     demo = app.launch(port=port, block=False)
     yield f"http://127.0.0.1:{port}/"
     demo.close()
+
+
+@pytest.fixture(scope="session")
+def client(app_url):
+    """A gradio_client session on the launched app, as another program would use it."""
+    from gradio_client import Client
+
+    return Client(app_url, verbose=False)
+
+
+def api_generate(client, photo, keywords, n: int = 2, max_tokens: int = 40, reference_id: str = "") -> dict:
+    """The /generate endpoint: `photo` is a path (or None), the other settings the app's defaults."""
+    from gradio_client import handle_file
+
+    return client.predict(handle_file(str(photo)) if photo else None, keywords, n, 0.8, 0.9, max_tokens, "modict",
+                          reference_id, "", api_name="/generate")

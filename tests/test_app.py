@@ -1,32 +1,24 @@
 """The app launched in-process and driven through gradio_client, as another program would use it."""
 
 import pytest
-from gradio_client import Client, handle_file
+from gradio_client import handle_file
 from PIL import Image
 
 from conftest import SHARED
-
-
-@pytest.fixture(scope="module")
-def client(app_url):
-    return Client(app_url, verbose=False)
-
-
-def _call(client, photo, keywords, n=2, max_tokens=40, reference_id=""):
-    return client.predict(photo, keywords, n, 0.8, 0.9, max_tokens, "modict", reference_id, "", api_name="/generate")
+from conftest import api_generate as _call
 
 
 def test_generate_then_approve_through_the_api(client, pipeline):
     photo = SHARED / "hm" / "images" / "0111586001.jpg"
     if not photo.is_file():
         pytest.skip("../shared/data is not beside the checkout")
-    result = _call(client, handle_file(str(photo)), "Leggings, Black, Solid", n=3)
+    result = _call(client, photo, "Leggings, Black, Solid", n=3)
     assert result["reference"]["description"] and len(result["alternatives"]) == 2
     assert 1 <= len(result["drafts"]) <= 3 and len(result["reviews"]) == len(result["drafts"])
     assert {"covered", "missing", "copied", "words", "coverage"} <= set(result["reviews"][0])
     # another of the similar products as the reference
     alt = result["alternatives"][0]["id"]
-    again = _call(client, handle_file(str(photo)), "Leggings, Black, Solid", n=1, reference_id=alt)
+    again = _call(client, photo, "Leggings, Black, Solid", n=1, reference_id=alt)
     assert again["reference"]["id"] == alt
     final = result["drafts"][0] + " Edited by a copy editor."
     approval = client.predict(result, final, result["drafts"][0], handle_file(str(photo)), True, api_name="/approve")
@@ -56,7 +48,7 @@ def test_approve_without_drafts_is_refused(client):
 def test_bad_input_clear_message_and_server_keeps_serving(client, tmp_path, make_photo, keywords, message):
     path = make_photo(tmp_path)
     with pytest.raises(Exception) as err:
-        _call(client, handle_file(str(path)) if path else None, keywords)
+        _call(client, path, keywords)
     assert message in str(err.value) and "Traceback" not in str(err.value)
     # still serving: a good keywords-only request right after succeeds
     assert _call(client, None, "mug, white, ceramic", n=1, max_tokens=20)["drafts"] is not None

@@ -6,15 +6,16 @@ Every item gets a plain message (never a traceback), the app keeps serving, and 
 import csv
 import json
 import re
+from functools import partial
 import sqlite3
 
 import gradio as gr
 import numpy as np
 import pytest
-from gradio_client import Client, handle_file
+from gradio_client import handle_file
 
 import app
-from conftest import ROOT
+from conftest import ROOT, api_generate
 from ecomcopy.__main__ import main as cli
 from ecomcopy.errors import InputError
 from ecomcopy.images import load_image
@@ -43,20 +44,13 @@ GOOD_IMAGES = [k for k, v in IMAGE_CASES.items() if not v]
 PHOTO = IMAGES / "cmyk.jpg"  # a usable photo for the keyword cases
 
 
-@pytest.fixture(scope="module")
-def client(app_url):
-    return Client(app_url, verbose=False)
-
-
 def _ui_write(photo, keywords, n=2, max_tokens=20):
     """The Write button's handler, run to the end; returns its last output."""
     *_, last = app.write(str(photo) if photo else None, keywords, n, 0.8, 0.9, max_tokens)
     return last
 
 
-def _api_generate(client, photo, keywords, n=2, max_tokens=20):
-    return client.predict(handle_file(str(photo)) if photo else None, keywords, n, 0.8, 0.9, max_tokens, "modict", "", "",
-                          api_name="/generate")
+_api_generate = partial(api_generate, max_tokens=20)
 
 
 def _stored(pipeline) -> tuple:

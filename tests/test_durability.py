@@ -2,7 +2,6 @@
 
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -13,13 +12,7 @@ import urllib.request
 import pytest
 from gradio_client import Client, handle_file
 
-from conftest import ROOT, SHARED
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from conftest import ROOT, SHARED, free_port
 
 
 def _start(data_dir, port):
@@ -44,7 +37,7 @@ def test_sigkill_during_approvals_loses_nothing_acknowledged(tmp_path):
     if not photo.is_file():
         pytest.skip("../shared/data is not beside the checkout")
     data = tmp_path / "data"
-    port = _port()
+    port = free_port()
     proc = _start(data, port)
     acked: dict[int, str] = {}
     try:

@@ -1,21 +1,19 @@
 """Many users at once: 16 gradio_client sessions x 3 requests, and what a full queue answers."""
 
-import socket
 import threading
 import time
 
-from gradio_client import Client, handle_file
+from gradio_client import Client
 
 import app
-from conftest import ROOT
+from conftest import ROOT, api_generate, free_port
 
 PHOTO = next((ROOT / "assets" / "catalog" / "images").iterdir())
 SESSIONS, REQUESTS = 16, 3
 
 
 def _generate(client: Client, i: int) -> dict:
-    return client.predict(handle_file(str(PHOTO)), f"dress, black, size {i}", 1, 0.8, 0.9, 20, "modict", "", "",
-                          api_name="/generate")
+    return api_generate(client, PHOTO, f"dress, black, size {i}", n=1, max_tokens=20)
 
 
 def _run_sessions(url: str, sessions: int, requests: int, start: threading.Barrier | None = None) -> list[tuple]:
@@ -56,9 +54,7 @@ def test_sixteen_sessions_three_requests_each(app_url):
 
 def test_a_full_queue_says_so_at_once(pipeline):
     """A second page on the same models with room for 2 waiting requests; 8 arrive at once."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     demo = app.launch(port=port, block=False, queue_size=2)
     try:
         results = _run_sessions(f"http://127.0.0.1:{port}/", 8, 1, start=threading.Barrier(8))
