@@ -59,8 +59,10 @@ def main() -> None:
     from ecomcopy.products import read_products
 
     pipe = Pipeline(PipelineConfig())
-    lm32 = load_lm(ModICT.config_of(DEFAULT_ADAPTER).lm, quantize=False)
-    naive_model = ModICT.load(DEFAULT_ADAPTER, lm32, pipe.image_encoder.fingerprint)
+    # every torch call on the pipeline's model thread, the naive path's too: a second thread running torch ops
+    # slows both (see Pipeline.__init__)
+    lm32 = pipe.on_model_thread(load_lm, ModICT.config_of(DEFAULT_ADAPTER).lm, False)
+    naive_model = pipe.on_model_thread(ModICT.load, DEFAULT_ADAPTER, lm32, pipe.image_encoder.fingerprint)
     tok = lm32.tokenizer
 
     queries = []
@@ -80,15 +82,17 @@ def main() -> None:
         rounds.append(step.rounds)
         # the model call alone: one batch of 4 drafts, no re-sampling (the "4 drafts of up to 60 tokens")
         ref = step.reference.product
-        ex = Example(step.keywords, pipe.image_encoder.encode([load_image(photo)]).tokens[0], ref.keywords, ref.description,
-                     pipe.reference_tokens(ref))
+        ex = Example(step.keywords, pipe.visual_tokens(load_image(photo)), ref.keywords, ref.description, pipe.reference_tokens(ref))
         t1 = time.perf_counter()
         pipe.on_model_thread(modict_drafts, pipe.modict, ex, SamplingConfig(n=4, max_new_tokens=60, seed=seed))
         one_round.append(time.perf_counter() - t1)
         return first or total, total, len(step.drafts)
 
-    @torch.inference_mode()
     def naive(photo: Path, kw: list[str], seed: int) -> tuple[float, float, int]:
+        return pipe.on_model_thread(naive_on_model_thread, photo, kw, seed)
+
+    @torch.inference_mode()
+    def naive_on_model_thread(photo: Path, kw: list[str], seed: int) -> tuple[float, float, int]:
         t0 = time.perf_counter()
         torch.manual_seed(seed)
         img = load_image(photo)

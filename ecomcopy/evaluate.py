@@ -41,6 +41,12 @@ class Drafts:
 def evaluate(pipe: Pipeline, folder: str | Path, split: str = "test", limit: int = 0, n: int = 4, keywords: str = "merchant",
              seed: int = 0, methods: list[str] = METHODS, progress: bool = True) -> dict:
     """Metrics per domain and overall: {"rows": {method: {...}}, "n_products": N, "domains": {...}}."""
+    # on the pipeline's model thread, like the app: a second thread running torch ops slows both (pipeline.py)
+    return pipe.on_model_thread(_evaluate, pipe, folder, split, limit, n, keywords, seed, methods, progress)
+
+
+def _evaluate(pipe: Pipeline, folder: str | Path, split: str, limit: int, n: int, keywords: str, seed: int,
+              methods: list[str], progress: bool) -> dict:
     folder = Path(folder)
     products = read_products(folder, split=split).products
     if limit:

@@ -12,7 +12,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from functools import partial
+from functools import wraps
 from pathlib import Path
 
 import numpy as np
@@ -96,9 +96,30 @@ class Progress:
     partial: list[str]  # drafts so far (empty until the first token)
 
 
+def _torch_method(method):
+    """Pipeline methods that run torch code: called from any thread, they run on the model thread."""
+
+    @wraps(method)
+    def run(self: "Pipeline", *args, **kwargs):
+        return self.on_model_thread(method, self, *args, **kwargs)
+
+    return run
+
+
 class Pipeline:
     def __init__(self, cfg: PipelineConfig | None = None) -> None:
         self.cfg = cfg = cfg or PipelineConfig()
+        torch.set_num_threads(cfg.threads)
+        # Every torch call of the pipeline, loading included, runs on this one thread. Each OS thread that runs
+        # a parallel op gets its own OpenMP team; with two teams (4 threads on 2 cores) libgomp stops letting
+        # idle workers spin, and every op of both pays for waking them: a decode step of 4 drafts took 76 ms on
+        # a model thread after loading on the main thread, 33 ms with everything on one thread.
+        self._model_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ecomcopy-model")
+        self._model_thread_id = self._model_thread.submit(threading.get_ident).result()
+        self._model_lock = threading.Lock()  # torch uses all cores per call; one request at a time is fastest
+        self.on_model_thread(self._load, cfg)
+
+    def _load(self, cfg: PipelineConfig) -> None:
         torch.set_num_threads(cfg.threads)
         t0 = time.time()
         self.catalog = open_catalog(cfg.catalog, cfg.seed)
@@ -115,13 +136,15 @@ class Pipeline:
         stop_ids(self.lm.tokenizer)  # its vocabulary scan happens now, not in the first request
         self.approvals = ApprovalStore(self.catalog, cfg.photos) if cfg.photos is not None else None
         self._ref_tokens: dict[str, torch.Tensor] = {}  # visual tokens of catalog products used as references
-        self._model_lock = threading.Lock()  # torch uses all cores per call; one request at a time is fastest
-        # Every model call runs on this one thread: a fresh thread per request gets its own OpenMP team, whose
-        # workers then compete for the cores with the spinning workers of the previous one (2.7 vs 1.9 s measured).
-        self._model_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ecomcopy-model")
-        self._model_thread.submit(torch.set_num_threads, cfg.threads).result()
         log.info("pipeline ready in %.1f s (%d catalog products, LM %s)", time.time() - t0, len(self.catalog), self.lm.name)
 
+    def on_model_thread(self, fn, *args, **kwargs):
+        """Run a torch call on the pipeline's model thread (where every model call runs); inline when already there."""
+        if threading.get_ident() == self._model_thread_id:
+            return fn(*args, **kwargs)
+        return self._model_thread.submit(fn, *args, **kwargs).result()
+
+    @_torch_method
     def references(self, image: Image.Image | None, keywords: list[str], k: int = 3, exclude_group: str | None = None,
                    features: VisualFeatures | None = None) -> list[Hit]:
         """Top-k catalog products; a product with the very same photo is skipped, since a reference that is
@@ -134,9 +157,11 @@ class Pipeline:
         hits = self.catalog.search(ivec, tvec, k=k + 3, image_weight=self.cfg.image_weight, exclude_group=exclude_group)
         return [h for h in hits if h.image_score is None or h.image_score < SAME_PHOTO][:k]
 
+    @_torch_method
     def visual_tokens(self, image: Image.Image) -> torch.Tensor:  # (N, D)
         return self.image_encoder.encode([image]).tokens[0]
 
+    @_torch_method
     def reference_tokens(self, product) -> torch.Tensor | None:
         """Visual tokens of a catalog product, encoded once per process."""
         if product.id not in self._ref_tokens:
@@ -180,7 +205,7 @@ class Pipeline:
             raise InputError("Upload a product photo or type a few keywords (or both).")
         with self._model_lock:
             feats = self.on_model_thread(self.image_encoder.encode, [img]) if img is not None else None
-            hits = self.on_model_thread(partial(self.references, img, kw, k=k, exclude_group=exclude_group, features=feats))
+            hits = self.references(img, kw, k=k, exclude_group=exclude_group, features=feats)
             chosen = 0
             if reference_id:
                 ids = [h.product.id for h in hits]
@@ -193,7 +218,7 @@ class Pipeline:
                 writer = "prompt"
                 example = icl_prompt(ref.keywords, ref.description, kw)
             else:
-                ref_tokens = self.on_model_thread(self.reference_tokens, ref)
+                ref_tokens = self.reference_tokens(ref)
                 example = Example(kw, feats.tokens[0] if feats is not None else None, ref.keywords, ref.description, ref_tokens)
             drafts: list[str] = []
             for rounds in range(1, 4):
@@ -220,10 +245,7 @@ class Pipeline:
             return sample_drafts(self.lm, example, cfg, streamer=streamer)
         return modict_drafts(self.modict, example, cfg, streamer=streamer)
 
-    def on_model_thread(self, fn, *args):
-        """Run a torch call on the pipeline's model thread (where every model call of a request runs)."""
-        return self._model_thread.submit(fn, *args).result()
-
+    @_torch_method
     def _vectors(self, img: Image.Image, kw: list[str]) -> tuple[np.ndarray, np.ndarray]:
         ivec = self.image_encoder.encode([img]).pooled[0].numpy()
         tvec = self.text_encoder.encode([", ".join(kw)])[0] if kw else np.zeros(self.text_encoder.dim, np.float32)
@@ -255,7 +277,7 @@ class Pipeline:
             stored = self.approvals.store_photo(img) if img is not None else None
             vectors = None
             if add_to_catalog and img is not None:
-                vectors = self.on_model_thread(self._vectors, img, kw)
+                vectors = self._vectors(img, kw)
             return self.approvals.add(kw, reference, drafts, chosen, final, str(suggestion.get("writer", "")), stored, vectors)
 
 
