@@ -49,6 +49,35 @@ def test_starts_as_the_unchanged_lm(model, tiny_lm):
     assert torch.equal(plain, prompted)
 
 
+def test_prefix_adds_gated_attention_over_the_prefix(model, tiny_lm):
+    """Each layer's attention output gains gate * o_proj(attention of its own query over its prefix), the
+    prefix keyed and valued by the layer's frozen projections (the hooks fold it in before o_proj)."""
+    import torch.nn.functional as F
+
+    with torch.no_grad():
+        model.prompts.gate.fill_(0.7)
+        for p in model.prompts.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    attn = tiny_lm.model.model.layers[1].self_attn
+    e, _, s = model.build(example())
+    h = torch.randn(1, e.shape[0], e.shape[1])  # (B, T, H): what the layer's input norm hands its attention
+    rope = tiny_lm.model.model.rotary_emb(h, torch.arange(h.shape[1])[None])
+    with torch.no_grad():
+        plain = attn(hidden_states=h, position_embeddings=rope, attention_mask=None)[0]
+        model._prefix = prefix = model.prompts(s[None])  # (L, 1, P, H)
+        prompted = attn(hidden_states=h, position_embeddings=rope, attention_mask=None)[0]
+        model._prefix = None
+    with torch.no_grad():
+        b, t, _ = h.shape
+        hd, heads = attn.head_dim, attn.config.num_attention_heads
+        q = attn.q_proj(h).view(b, t, heads, hd).transpose(1, 2)
+        k = attn.k_proj(prefix[1]).view(b, -1, attn.config.num_key_value_heads, hd).transpose(1, 2).repeat_interleave(2, dim=1)
+        v = attn.v_proj(prefix[1]).view(b, -1, attn.config.num_key_value_heads, hd).transpose(1, 2).repeat_interleave(2, dim=1)
+        a = F.scaled_dot_product_attention(q, k, v, scale=attn.scaling).transpose(1, 2).reshape(b, t, -1)
+        expected = plain + torch.tanh(model.prompts.gate[1]) * attn.o_proj(a)
+    torch.testing.assert_close(prompted, expected, rtol=1e-5, atol=1e-6)
+
+
 def test_training_steps_reduce_loss_and_leave_lm_frozen(model, tiny_lm):
     before = {k: v.clone() for k, v in tiny_lm.model.state_dict().items()}
     batch = [example(0), example(1)]
