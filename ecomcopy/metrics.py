@@ -10,21 +10,31 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from rouge_score import rouge_scorer
-
 _WORD = re.compile(r"[a-z0-9]+")
-_scorer = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=True)
 
 
 def words(text: str) -> list[str]:
     return _WORD.findall(text.lower())
 
 
+# rouge-score and its stemmer import all of nltk (scipy.stats, sklearn: ~2 s), so they load on first use, or
+# early on a side thread (`load_scorers`) in a process that will need them, like the app.
 @lru_cache(maxsize=1)
 def _porter():
     from nltk.stem.porter import PorterStemmer  # the stemmer rouge-score uses
 
     return PorterStemmer()
+
+
+@lru_cache(maxsize=1)
+def _scorer():
+    from rouge_score import rouge_scorer
+
+    return rouge_scorer.RougeScorer(["rougeL"], use_stemmer=True)
+
+
+def load_scorers() -> None:
+    _porter(), _scorer()
 
 
 @lru_cache(maxsize=50_000)
@@ -34,7 +44,7 @@ def stem(word: str) -> str:
 
 def rouge_l(reference: str, draft: str) -> float:
     """ROUGE-L F1 (longest common subsequence of stemmed words)."""
-    return _scorer.score(reference, draft)["rougeL"].fmeasure
+    return _scorer().score(reference, draft)["rougeL"].fmeasure
 
 
 def bleu4(references: list[str], drafts: list[str]) -> float:

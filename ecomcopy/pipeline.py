@@ -26,6 +26,7 @@ from .errors import InputError
 from .generate import DraftStreamer, SamplingConfig, modict_drafts, sample_drafts, stop_ids
 from .images import load_image
 from .keywords import parse_keywords
+from .metrics import load_scorers
 from .lm import DEFAULT_LM, load_lm
 from .model import Example, ModICT
 from .paths import DEFAULT_ADAPTER, DEMO_CATALOG_DB
@@ -117,6 +118,7 @@ class Pipeline:
         self._model_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ecomcopy-model")
         self._model_thread_id = self._model_thread.submit(threading.get_ident).result()
         self._model_lock = threading.Lock()  # torch uses all cores per call; one request at a time is fastest
+        threading.Thread(target=load_scorers, name="ecomcopy-scorers", daemon=True).start()  # while the models load
         self.on_model_thread(self._load, cfg)
 
     def _load(self, cfg: PipelineConfig) -> None:
