@@ -13,6 +13,7 @@ import random
 import tempfile
 import time
 import warnings
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
@@ -20,7 +21,6 @@ from pathlib import Path
 import gradio as gr
 import PIL.Image
 
-from ecomcopy.approvals import APPROVED_DOMAIN
 from ecomcopy.bulk import PhotoArchive, read_rows, run_bulk, write_results
 from ecomcopy.catalog import DEFAULT_IMAGE_WEIGHT
 from ecomcopy.errors import EcomcopyError
@@ -28,8 +28,9 @@ from ecomcopy.generate import SamplingConfig
 from ecomcopy.images import MAX_FILE_BYTES, MAX_PIXELS, load_image
 from ecomcopy.keywords import MAX_KEYWORDS_CHARS
 from ecomcopy.lm import DEFAULT_LM
-from ecomcopy.paths import ASSETS_DIR, DEMO_CATALOG_DB, data_dir
+from ecomcopy.paths import ASSETS_DIR, DEFAULT_ADAPTER, DEMO_CATALOG_DB, data_dir
 from ecomcopy.pipeline import Pipeline, PipelineConfig, Progress
+from ecomcopy.products import read_products
 
 log = logging.getLogger("ecomcopy.app")
 warnings.filterwarnings("ignore", category=DeprecationWarning)
@@ -56,23 +57,27 @@ class PhotoInput(gr.Image):
 
 
 @lru_cache(maxsize=1)
-def get_pipeline() -> Pipeline:
-    """Models load once per process, on first use, and are shared by every request.
+def pipeline_loading() -> Future:
+    """Models load once per process, on their own thread, and are shared by every request; meanwhile the page
+    is built and served (a request sent before they are ready waits for them).
 
     The catalog searched is a working copy in the data folder, seeded from the shipped one, so that
     approvals (which join it) never touch the repo; `ECOMCOPY_CATALOG` points at another catalog file.
     """
     data = data_dir()
     custom = os.environ.get("ECOMCOPY_CATALOG")
-    return Pipeline(
-        PipelineConfig(
-            catalog=Path(custom) if custom else data / "catalog.db",
-            seed=None if custom else DEMO_CATALOG_DB,
-            photos=data / "photos",
-            lm=os.environ.get("ECOMCOPY_LM", DEFAULT_LM),
-            image_weight=float(os.environ.get("ECOMCOPY_IMAGE_WEIGHT", DEFAULT_IMAGE_WEIGHT)),
-        )
+    cfg = PipelineConfig(
+        catalog=Path(custom) if custom else data / "catalog.db",
+        seed=None if custom else DEMO_CATALOG_DB,
+        photos=data / "photos",
+        lm=os.environ.get("ECOMCOPY_LM", DEFAULT_LM),
+        image_weight=float(os.environ.get("ECOMCOPY_IMAGE_WEIGHT", DEFAULT_IMAGE_WEIGHT)),
     )
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="ecomcopy-load").submit(Pipeline, cfg)
+
+
+def get_pipeline() -> Pipeline:
+    return pipeline_loading().result()
 
 
 @contextmanager
@@ -256,15 +261,16 @@ def bulk(csv_path, zip_path, n=4, progress=gr.Progress()):
 
 def examples(k: int = 4) -> list[list[str]]:
     """A few products from the shipped catalog (the pipeline skips a reference with the very same photo)."""
-    try:
-        products = [p for p in get_pipeline().catalog.products() if p.domain != APPROVED_DOMAIN]
+    folder = DEMO_CATALOG_DB.parent
+    try:  # the shipped catalog's product file: the page is built while the models (and the working catalog) load
+        products = read_products(folder).products
     except EcomcopyError:
         return []
     rng = random.Random(7)
     hm = [p for p in products if p.id.startswith("hm-")]
     ikea = [p for p in products if p.id.startswith("ikea-")]
     picks = rng.sample(hm, min(k - 1, len(hm))) + rng.sample(ikea, min(1, len(ikea)))
-    return [[str(p.image_path), ", ".join(p.keywords)] for p in picks]
+    return [[str(folder / p.image), ", ".join(p.keywords)] for p in picks]
 
 
 CSS = ".ref-photo img {object-fit: contain}"
@@ -294,7 +300,7 @@ def build_ui() -> gr.Blocks:
                             max_tokens = gr.Slider(20, 120, value=60, step=5, label="Maximum length (tokens)")
                             writer = gr.Radio(
                                 [("ModICT (trained on the reference)", "modict"), ("Plain prompt (no training)", "prompt")],
-                                value="modict", label="Writer", visible=get_pipeline().modict is not None,
+                                value="modict", label="Writer", visible=DEFAULT_ADAPTER.with_suffix(".json").is_file(),
                             )
                         with gr.Row():
                             go = gr.Button("Write drafts", variant="primary", elem_id="write")
@@ -390,8 +396,9 @@ QUEUE_SIZE = 32  # requests waiting for the model; one more is told the queue is
 
 
 def launch(host: str = "127.0.0.1", port: int = 7860, block: bool = True, queue_size: int = QUEUE_SIZE) -> gr.Blocks:
-    """Load the models, build the page and serve it; `block=False` returns at once (tests)."""
-    get_pipeline()  # load models before the first visitor waits for them
+    """Load the models while the page is built and served; return once they are loaded (`block=False`, tests)
+    or serve until stopped. A model that fails to load stops the server: no page without its models."""
+    loading = pipeline_loading()
     demo = build_ui()
     demo.queue(default_concurrency_limit=1, max_size=queue_size).launch(
         server_name=host,
@@ -401,9 +408,17 @@ def launch(host: str = "127.0.0.1", port: int = 7860, block: bool = True, queue_
         max_file_size=MAX_FILE_BYTES,
         css=CSS,
         show_error=False,
-        prevent_thread_lock=not block,
+        prevent_thread_lock=True,
         quiet=not block,
     )
+    try:
+        loading.result()
+    except BaseException:
+        demo.close()
+        raise
+    log.info("models loaded: ready to write")
+    if block:
+        demo.block_thread()
     return demo
 
 
