@@ -146,7 +146,9 @@ def write(image_path, keywords, n, temperature, top_p, max_tokens, writer="modic
     """Streams: the reference panel first, then the drafts as they are written, then their review."""
     t0 = time.time()
     skip = gr.skip()
-    yield ("Finding the most similar catalog products…",) + (skip,) * 11
+    loading = not pipeline_loading().done()
+    yield ("The models are still loading (a few seconds after a start); your drafts follow…" if loading
+           else "Finding the most similar catalog products…",) + (skip,) * 11
     with user_errors("writing drafts"):
         stream = get_pipeline().suggest_stream(image_path, keywords, _sampling(n, temperature, top_p, max_tokens),
                                                exclude_group=exclude_group or None, writer=writer or "modict",
@@ -330,7 +332,7 @@ def build_ui() -> gr.Blocks:
                 with gr.Row():
                     query = gr.Textbox(label="Search approvals (keywords, text, reference)", scale=3)
                     refresh = gr.Button("Search / refresh", scale=1)
-                history = gr.Dataframe(elem_id="history", headers=HISTORY_HEADERS, value=history_rows, datatype="str", label="Approved descriptions",
+                history = gr.Dataframe(elem_id="history", headers=HISTORY_HEADERS, datatype="str", label="Approved descriptions",
                                        interactive=False, wrap=True)
                 with gr.Row():
                     approval_id = gr.Number(label="Approval #", precision=0, minimum=1)
@@ -378,6 +380,9 @@ def build_ui() -> gr.Blocks:
         ref_choice.input(regenerate_with, inputs=[ref_choice, photo, keywords, *settings, exclude_group], outputs=write_outputs, api_visibility="private")
         drafts.change(pick, inputs=drafts, outputs=chosen, api_visibility="private")
         approve_btn.click(approve, inputs=[state, chosen, keep_out, query, drafts], outputs=[approve_status, history], api_visibility="private")
+        # filled on each page load, not when the page is built: the page is served while the models (and the
+        # working catalog that holds the approvals) still load
+        demo.load(history_rows, outputs=history, api_visibility="private")
         refresh.click(history_rows, inputs=query, outputs=history, api_visibility="private")
         query.submit(history_rows, inputs=query, outputs=history, api_visibility="private")
         open_btn.click(reopen, inputs=approval_id, outputs=[tabs, photo, keywords, chosen, approve_status], api_visibility="private")

@@ -118,8 +118,10 @@ class Pipeline:
         self._model_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ecomcopy-model")
         self._model_thread_id = self._model_thread.submit(threading.get_ident).result()
         self._model_lock = threading.Lock()  # torch uses all cores per call; one request at a time is fastest
-        threading.Thread(target=load_scorers, name="ecomcopy-scorers", daemon=True).start()  # while the models load
         self.on_model_thread(self._load, cfg)
+        # the review's metrics import nltk (~2 s of Python): after the models (not competing with their load for
+        # the GIL), before the first request needs them
+        threading.Thread(target=load_scorers, name="ecomcopy-scorers", daemon=True).start()
 
     def _load(self, cfg: PipelineConfig) -> None:
         torch.set_num_threads(cfg.threads)
