@@ -24,7 +24,7 @@ import PIL.Image
 from ecomcopy.bulk import PhotoArchive, read_rows, run_bulk, write_results
 from ecomcopy.catalog import DEFAULT_IMAGE_WEIGHT
 from ecomcopy.errors import EcomcopyError
-from ecomcopy.generate import SamplingConfig
+from ecomcopy.generate import KEYWORD_BOOST, SamplingConfig
 from ecomcopy.images import MAX_FILE_BYTES, MAX_PIXELS, load_image
 from ecomcopy.keywords import MAX_KEYWORDS_CHARS
 from ecomcopy.lm import DEFAULT_LM
@@ -94,18 +94,19 @@ def user_errors(what: str):
         raise gr.Error(f"Something went wrong while {what}; please try again. The details are in the server log.") from None
 
 
-def _sampling(n, temperature, top_p, max_tokens) -> SamplingConfig:
+def _sampling(n, temperature, top_p, max_tokens, keyword_boost=KEYWORD_BOOST) -> SamplingConfig:
     try:
-        return SamplingConfig(int(n), float(temperature), float(top_p), int(max_tokens))
+        return SamplingConfig(int(n), float(temperature), float(top_p), int(max_tokens), keyword_boost=float(keyword_boost))
     except (TypeError, ValueError):
-        raise EcomcopyError("Number of drafts, creativity, top-p and length must be numbers.") from None
+        raise EcomcopyError("Number of drafts, creativity, top-p, length and keyword emphasis must be numbers.") from None
 
 
 # -- API endpoints (stable signatures, JSON out) -----------------------------------------------------
-def api_generate(image_path, keywords, n=4, temperature=0.8, top_p=0.9, max_tokens=60, writer="modict", reference_id="", exclude_group=""):
+def api_generate(image_path, keywords, n=4, temperature=0.8, top_p=0.9, max_tokens=60, writer="modict", reference_id="", exclude_group="",
+                 keyword_boost=KEYWORD_BOOST):
     """Reference + drafts for a photo and keywords. Returns the result as JSON (see the README)."""
     with user_errors("writing drafts"):
-        result = get_pipeline().suggest(image_path, keywords, _sampling(n, temperature, top_p, max_tokens),
+        result = get_pipeline().suggest(image_path, keywords, _sampling(n, temperature, top_p, max_tokens, keyword_boost),
                                         exclude_group=exclude_group or None, writer=writer or "modict", reference_id=reference_id or None)
         return result.to_dict()
 
@@ -142,7 +143,7 @@ def _ref_panel(refs, chosen: int) -> tuple:
     )
 
 
-def write(image_path, keywords, n, temperature, top_p, max_tokens, writer="modict", reference_id="", exclude_group=""):
+def write(image_path, keywords, n, temperature, top_p, max_tokens, writer="modict", keyword_boost=KEYWORD_BOOST, reference_id="", exclude_group=""):
     """Streams: the reference panel first, then the drafts as they are written, then their review."""
     t0 = time.time()
     skip = gr.skip()
@@ -150,7 +151,7 @@ def write(image_path, keywords, n, temperature, top_p, max_tokens, writer="modic
     yield ("The models are still loading (a few seconds after a start); your drafts follow…" if loading
            else "Finding the most similar catalog products…",) + (skip,) * 11
     with user_errors("writing drafts"):
-        stream = get_pipeline().suggest_stream(image_path, keywords, _sampling(n, temperature, top_p, max_tokens),
+        stream = get_pipeline().suggest_stream(image_path, keywords, _sampling(n, temperature, top_p, max_tokens, keyword_boost),
                                                exclude_group=exclude_group or None, writer=writer or "modict",
                                                reference_id=reference_id or None)
         for step in stream:
@@ -177,8 +178,8 @@ def pick(draft: str) -> str:
     return draft or ""
 
 
-def regenerate_with(reference_id, image_path, keywords, n, temperature, top_p, max_tokens, writer, exclude_group):
-    yield from write(image_path, keywords, n, temperature, top_p, max_tokens, writer, reference_id, exclude_group)
+def regenerate_with(reference_id, image_path, keywords, n, temperature, top_p, max_tokens, writer, keyword_boost, exclude_group):
+    yield from write(image_path, keywords, n, temperature, top_p, max_tokens, writer, keyword_boost, reference_id, exclude_group)
 
 
 def approve(state, final, keep_out, query="", picked=""):
@@ -300,6 +301,8 @@ def build_ui() -> gr.Blocks:
                             temperature = gr.Slider(0.1, 1.5, value=0.8, step=0.05, label="Creativity (temperature)")
                             top_p = gr.Slider(0.5, 1.0, value=0.9, step=0.05, label="Top-p")
                             max_tokens = gr.Slider(20, 120, value=60, step=5, label="Maximum length (tokens)")
+                            keyword_boost = gr.Slider(0, 6, value=KEYWORD_BOOST, step=0.5, label="Keyword emphasis (0 = let the model choose)",
+                                                      info="How hard the drafts are pushed to use your keywords")
                             writer = gr.Radio(
                                 [("ModICT (trained on the reference)", "modict"), ("Plain prompt (no training)", "prompt")],
                                 value="modict", label="Writer", visible=DEFAULT_ADAPTER.with_suffix(".json").is_file(),
@@ -364,7 +367,7 @@ def build_ui() -> gr.Blocks:
         # hidden API endpoints: stable signatures for programs (README), independent of the page layout
         api_out = gr.JSON(visible=False)
         api_generate_btn = gr.Button(visible=False)
-        api_generate_btn.click(api_generate, inputs=[photo, keywords, n, temperature, top_p, max_tokens, writer, reference_id, exclude_group],
+        api_generate_btn.click(api_generate, inputs=[photo, keywords, n, temperature, top_p, max_tokens, writer, reference_id, exclude_group, keyword_boost],
                                outputs=api_out, api_name="generate")
         api_approve_btn = gr.Button(visible=False)
         api_result, api_final, api_chosen, api_add = gr.JSON(visible=False), gr.Textbox(visible=False), gr.Textbox(visible=False), gr.Checkbox(visible=False)
@@ -373,7 +376,7 @@ def build_ui() -> gr.Blocks:
         bulk_btn.click(bulk, inputs=[bulk_csv, bulk_zip, bulk_n], outputs=[bulk_table, bulk_file, bulk_status], api_name="bulk")
 
         write_outputs = [status, ref_choice, ref_photo, ref_title, ref_keywords, ref_description, drafts, review, chosen, result_json, state, approve_status]
-        settings = [n, temperature, top_p, max_tokens, writer]
+        settings = [n, temperature, top_p, max_tokens, writer, keyword_boost]
         go.click(write, inputs=[photo, keywords, *settings], outputs=write_outputs, api_visibility="private")
         keywords.submit(write, inputs=[photo, keywords, *settings], outputs=write_outputs, api_visibility="private")
         regen.click(regenerate_with, inputs=[ref_choice, photo, keywords, *settings, exclude_group], outputs=write_outputs, api_visibility="private")

@@ -34,14 +34,23 @@ def cmd_index(args: argparse.Namespace) -> int:
     return 0
 
 
+def sampling_config(args: argparse.Namespace):
+    """The sampling settings that `generate` and `bulk` share."""
+    from .generate import SamplingConfig
+
+    cfg = SamplingConfig(args.n, args.temperature, args.top_p, args.max_tokens, args.seed)
+    if args.keyword_boost is not None:
+        cfg.keyword_boost = args.keyword_boost
+    return cfg.validate()
+
+
 def cmd_generate(args: argparse.Namespace) -> int:
     from .errors import InputError
-    from .generate import SamplingConfig
     from .images import load_image
     from .keywords import parse_keywords
     from .pipeline import Pipeline, PipelineConfig
 
-    sampling = SamplingConfig(args.n, args.temperature, args.top_p, args.max_tokens, args.seed).validate()
+    sampling = sampling_config(args)
     # Check the inputs before the models load: a bad file should fail in a second, not after 10.
     image = load_image(args.image) if args.image else None
     if image is None and not parse_keywords(args.keywords):
@@ -86,8 +95,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     read_products(args.data)  # a wrong folder fails now, not after the models load
     adapter = None if args.adapter == "none" else Path(args.adapter)
     pipe = Pipeline(PipelineConfig(catalog=Path(args.db), adapter=adapter, lm=args.lm))
+    boost = {} if args.keyword_boost is None else {"keyword_boost": args.keyword_boost}
     result = evaluate(pipe, args.data, split=args.split, limit=args.limit, n=args.n, keywords=args.keywords, methods=methods,
-                      progress=not args.json)
+                      progress=not args.json, **boost)
     if args.json:
         print(json.dumps(result))
     else:
@@ -100,10 +110,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 def cmd_bulk(args: argparse.Namespace) -> int:
     from .bulk import PhotoArchive, read_rows, run_bulk, write_results
-    from .generate import SamplingConfig
     from .pipeline import Pipeline, PipelineConfig
 
-    sampling = SamplingConfig(args.n, args.temperature, args.top_p, args.max_tokens, args.seed).validate()
+    sampling = sampling_config(args)
     rows = read_rows(args.csv)  # bad uploads fail now, before the models load
     archive = PhotoArchive(args.zip)
     adapter = None if args.adapter == "none" else Path(args.adapter)
@@ -163,6 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--db", default=str(DEMO_CATALOG_DB), help="catalog the references come from")
     e.add_argument("--methods", default="", help="comma-separated rows to run (default: the six); also modict_no_ban")
     e.add_argument("--json", action="store_true")
+    e.add_argument("--keyword-boost", type=float, default=None, help="logit bonus for the keywords until a draft has used them (0 = off; default: the shipped setting)")
     e.set_defaults(func=cmd_evaluate)
 
     g = sub.add_parser("generate", help="reference + drafts for one product photo and its keywords")
@@ -173,6 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--top-p", type=float, default=0.9)
     g.add_argument("--max-tokens", type=int, default=60)
     g.add_argument("--seed", type=int, default=None)
+    g.add_argument("--keyword-boost", type=float, default=None, help="logit bonus for the keywords until a draft has used them (0 = off; default: the shipped setting)")
     g.add_argument("--lm", default=DEFAULT_LM, choices=sorted(LM_SPECS))
     g.add_argument("--db", default=str(DEMO_CATALOG_DB), help="catalog to take the reference from")
     g.add_argument("--image-weight", type=float, default=DEFAULT_IMAGE_WEIGHT, help="1.0 = image-only retrieval")
@@ -190,6 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--top-p", type=float, default=0.9)
     b.add_argument("--max-tokens", type=int, default=60)
     b.add_argument("--seed", type=int, default=None, help="same seed, same drafts (in-process or on Ray)")
+    b.add_argument("--keyword-boost", type=float, default=None, help="logit bonus for the keywords until a draft has used them (0 = off; default: the shipped setting)")
     b.add_argument("--db", default=str(DEMO_CATALOG_DB), help="catalog to take references from")
     b.add_argument("--adapter", default=str(DEFAULT_ADAPTER), help="ModICT adapter (path stem), or 'none'")
     b.add_argument("--threads", type=int, default=0, help="torch threads per pipeline (default: all cores)")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from .generate import SamplingConfig, modict_drafts, sample_drafts
+from .generate import KEYWORD_BOOST, SamplingConfig, modict_drafts, sample_drafts
 from .images import load_image
 from .keywords import merchant_keywords, shopper_attributes
 from .metrics import bleu4, copies, distinct_n, keyword_coverage, rouge_l
@@ -39,14 +39,14 @@ class Drafts:
 
 
 def evaluate(pipe: Pipeline, folder: str | Path, split: str = "test", limit: int = 0, n: int = 4, keywords: str = "merchant",
-             seed: int = 0, methods: list[str] = METHODS, progress: bool = True) -> dict:
+             seed: int = 0, methods: list[str] = METHODS, progress: bool = True, keyword_boost: float = KEYWORD_BOOST) -> dict:
     """Metrics per domain and overall: {"rows": {method: {...}}, "n_products": N, "domains": {...}}."""
     # on the pipeline's model thread, like the app: a second thread running torch ops slows both (pipeline.py)
-    return pipe.on_model_thread(_evaluate, pipe, folder, split, limit, n, keywords, seed, methods, progress)
+    return pipe.on_model_thread(_evaluate, pipe, folder, split, limit, n, keywords, seed, methods, progress, keyword_boost)
 
 
 def _evaluate(pipe: Pipeline, folder: str | Path, split: str, limit: int, n: int, keywords: str, seed: int,
-              methods: list[str], progress: bool) -> dict:
+              methods: list[str], progress: bool, keyword_boost: float) -> dict:
     folder = Path(folder)
     products = read_products(folder, split=split).products
     if limit:
@@ -58,8 +58,8 @@ def _evaluate(pipe: Pipeline, folder: str | Path, split: str, limit: int, n: int
         methods = [m for m in methods if not m.startswith("modict")]
     rng = random.Random(seed)
     catalog_products = pipe.catalog.products()
-    sampling = SamplingConfig(n=n, seed=seed)
-    greedy_cfg = SamplingConfig(n=1, seed=seed)
+    sampling = SamplingConfig(n=n, seed=seed, keyword_boost=keyword_boost)
+    greedy_cfg = SamplingConfig(n=1, seed=seed, keyword_boost=keyword_boost)
     out: dict[str, Drafts] = {m: Drafts() for m in methods}
     truths, kws, refs, relevant = [], [], [], []
     for p in tqdm(products, desc="evaluating", unit="product", disable=not progress):
@@ -79,8 +79,8 @@ def _evaluate(pipe: Pipeline, folder: str | Path, split: str, limit: int, n: int
                 g, s = [ref.description], [ref.description]
             elif m == "icl_prompt":
                 prompt = icl_prompt(ref.keywords, ref.description, kw)
-                g = sample_drafts(pipe.lm, prompt, greedy_cfg, greedy=True)
-                s = sample_drafts(pipe.lm, prompt, sampling)
+                g = sample_drafts(pipe.lm, prompt, greedy_cfg, greedy=True, keywords=kw)
+                s = sample_drafts(pipe.lm, prompt, sampling, keywords=kw)
             else:
                 r = rand if m == "modict_random_reference" else ref
                 ex = Example(
@@ -114,6 +114,7 @@ def _evaluate(pipe: Pipeline, folder: str | Path, split: str, limit: int, n: int
         "data": str(folder),
         "split": split,
         "keywords": keywords,
+        "keyword_boost": keyword_boost,
         "lm": pipe.lm.name,
         "adapter": str(pipe.cfg.adapter) if pipe.modict is not None else None,
     }

@@ -13,6 +13,9 @@ from .errors import InputError
 from .lm import LoadedLM
 
 
+KEYWORD_BOOST = 4.0  # chosen on H&M and IKEA dev (docs/EVALUATION.md, "Keyword emphasis")
+
+
 @dataclass
 class SamplingConfig:
     n: int = 4  # drafts per request
@@ -20,6 +23,7 @@ class SamplingConfig:
     top_p: float = 0.9
     max_new_tokens: int = 60
     seed: int | None = None
+    keyword_boost: float = KEYWORD_BOOST  # logit nudge towards the merchant's keywords (`KeywordBoost`); 0 turns it off
 
     def validate(self) -> "SamplingConfig":
         if not 1 <= self.n <= 8:
@@ -30,6 +34,8 @@ class SamplingConfig:
             raise InputError("Top-p must be between 0.1 and 1.")
         if not 8 <= self.max_new_tokens <= 200:
             raise InputError("Maximum length must be between 8 and 200 tokens.")
+        if not 0.0 <= self.keyword_boost <= 10.0:
+            raise InputError("Keyword emphasis must be between 0 and 10.")
         return self
 
 
@@ -140,7 +146,7 @@ def pick_next(scores: torch.Tensor, temperature: float, top_p: float, greedy: bo
 @torch.inference_mode()
 def decode(lm_model, prompt: dict, n: int, max_new_tokens: int, stop: torch.Tensor, temperature: float = 0.8,
            top_p: float = 0.9, greedy: bool = False, ban: "NgramBan | None" = None, pad_id: int = 0,
-           streamer: DraftStreamer | None = None) -> torch.Tensor:
+           streamer: DraftStreamer | None = None, boost: "KeywordBoost | None" = None) -> torch.Tensor:
     """n drafts after one prompt: the prompt is run once, its KV cache copied to n rows, then all n are
     sampled together, one token a step, until each has ended its line (or was cancelled).
 
@@ -155,8 +161,12 @@ def decode(lm_model, prompt: dict, n: int, max_new_tokens: int, stop: torch.Tens
     done = torch.zeros(n, dtype=torch.bool)
     for _ in range(max_new_tokens):
         scores = logits.float()
-        if ban is not None:
-            scores = ban(out, scores.clone())
+        if boost is not None or ban is not None:
+            scores = scores.clone()  # logits may be the model's own output buffer
+        if boost is not None:
+            scores = boost(out, scores)
+        if ban is not None:  # after the boost: a banned token stays banned
+            scores = ban(out, scores)
         nxt = pick_next(scores, temperature, top_p, greedy).masked_fill(done, pad_id)  # (n,)
         out = torch.cat([out, nxt[:, None]], dim=1)
         if streamer is not None:
@@ -170,15 +180,17 @@ def decode(lm_model, prompt: dict, n: int, max_new_tokens: int, stop: torch.Tens
 
 @torch.inference_mode()
 def sample_drafts(lm: LoadedLM, prompt: str, cfg: SamplingConfig, greedy: bool = False,
-                  streamer: DraftStreamer | None = None) -> list[str]:
-    """The plain in-context prompt on the frozen LM: n drafts (1 when greedy) after one prefill."""
+                  streamer: DraftStreamer | None = None, keywords: list[str] = ()) -> list[str]:
+    """The plain in-context prompt on the frozen LM: n drafts (1 when greedy) after one prefill, nudged
+    towards `keywords` (the product's, already in the prompt) by `cfg.keyword_boost`."""
     cfg.validate()
     if cfg.seed is not None:
         torch.manual_seed(cfg.seed)
     tok = lm.tokenizer
     enc = tok(prompt, return_tensors="pt")
     out = decode(lm.model, {"input_ids": enc.input_ids}, 1 if greedy else cfg.n, cfg.max_new_tokens, stop_ids(tok),
-                 cfg.temperature, cfg.top_p, greedy, pad_id=tok.pad_token_id or 0, streamer=streamer)
+                 cfg.temperature, cfg.top_p, greedy, pad_id=tok.pad_token_id or 0, streamer=streamer,
+                 boost=keyword_boost(tok, list(keywords), cfg.keyword_boost))
     texts = tok.batch_decode(out, skip_special_tokens=True)
     return dedupe([clean_draft(t) for t in texts])
 
@@ -215,6 +227,57 @@ class NgramBan:
         return scores
 
 
+class KeywordBoost:
+    """A soft lexical constraint: the merchant's keywords get a logit bonus until a draft has written them.
+
+    Merchants expect the phrases they typed ("tie belt", "satin") in the copy, and the model alone used few
+    of them. Each keyword is a few token sequences (its mid-sentence spellings: as typed, lower-case,
+    capitalised). From a draft's second token on (the model alone chooses how a draft opens: boosted from the
+    first token, drafts tended to open with a list of the keywords), while a draft has not written a keyword,
+    the first token of each spelling gets +strength, and a spelling it has begun gets +strength on its next
+    token instead; once written, the keyword is left alone. A nudge, not a rule (unlike constrained beam
+    search): the model still decides, and `NgramBan` wins. Stateful per `decode` call: it tracks which
+    keywords each draft has written.
+    """
+
+    def __init__(self, tokenizer, keywords: list[str], strength: float) -> None:
+        self.strength = strength
+        self.spellings: list[list[tuple[int, ...]]] = []  # per keyword: its spellings' token ids
+        for k in keywords:
+            forms = {k, k.lower(), k[:1].upper() + k[1:]}
+            seqs = {tuple(tokenizer(" " + f, add_special_tokens=False).input_ids) for f in forms}
+            if any(seqs):
+                self.spellings.append(sorted(s for s in seqs if s))
+        self._written: list[set[int]] = []
+
+    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+        if input_ids.shape[1] == 0:  # a new decode: nothing written yet, and the opening is the model's
+            self._written = [set() for _ in range(scores.shape[0])]
+            return scores
+        for b, seq in enumerate(input_ids.tolist()):
+            written, boosted = self._written[b], set()
+            for k, spellings in enumerate(self.spellings):
+                if k in written:
+                    continue
+                if any(tuple(seq[-len(s):]) == s for s in spellings if len(seq) >= len(s)):
+                    written.add(k)
+                    continue
+                for s in spellings:
+                    nxt = s[0]
+                    for j in range(min(len(s) - 1, len(seq)), 0, -1):  # the longest begun part of this spelling
+                        if tuple(seq[-j:]) == s[:j]:
+                            nxt = s[j]
+                            break
+                    boosted.add(nxt)
+            if boosted:
+                scores[b, list(boosted)] += self.strength
+        return scores
+
+
+def keyword_boost(tokenizer, keywords: list[str], strength: float) -> KeywordBoost | None:
+    return KeywordBoost(tokenizer, keywords, strength) if keywords and strength > 0 else None
+
+
 def modict_drafts(model, example, cfg: SamplingConfig, ban_reference: bool = True, greedy: bool = False,
                   streamer: DraftStreamer | None = None) -> list[str]:
     """Drafts from a ModICT model: sampled (n) or greedy (1), never reproducing 8-token runs of the reference."""
@@ -223,5 +286,6 @@ def modict_drafts(model, example, cfg: SamplingConfig, ban_reference: bool = Tru
         torch.manual_seed(cfg.seed)
     ban = reference_ngram_ban(model.lm.tokenizer, example.ref_description) if ban_reference and example.ref_description else None
     texts = model.generate(example, n=cfg.n, temperature=cfg.temperature, top_p=cfg.top_p, max_new_tokens=cfg.max_new_tokens,
-                           do_sample=not greedy, ban=NgramBan(ban) if ban else None, streamer=streamer)
+                           do_sample=not greedy, ban=NgramBan(ban) if ban else None, streamer=streamer,
+                           boost=keyword_boost(model.lm.tokenizer, example.keywords, cfg.keyword_boost))
     return dedupe([clean_draft(t) for t in texts])

@@ -11,7 +11,7 @@ import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import wraps
 from pathlib import Path
 
@@ -227,9 +227,9 @@ class Pipeline:
             drafts: list[str] = []
             for rounds in range(1, 4):
                 want = sampling.n - len(drafts)
-                round_cfg = SamplingConfig(want, sampling.temperature, sampling.top_p, sampling.max_new_tokens, sampling.seed)
+                round_cfg = replace(sampling, n=want)
                 streamer = DraftStreamer(self.lm.tokenizer)
-                job = self._model_thread.submit(self._draft, writer, example, round_cfg, streamer)
+                job = self._model_thread.submit(self._draft, writer, example, round_cfg, streamer, kw)
                 job.add_done_callback(lambda _: streamer.end())
                 try:
                     while not streamer.finished.wait(0.2):
@@ -244,9 +244,9 @@ class Pipeline:
         reviews = [review_draft(d, kw, ref.description) for d in drafts]
         yield Suggestion(kw, hits, drafts, time.time() - t0, writer, reviews, chosen, rounds)
 
-    def _draft(self, writer: str, example, cfg: SamplingConfig, streamer: DraftStreamer) -> list[str]:
+    def _draft(self, writer: str, example, cfg: SamplingConfig, streamer: DraftStreamer, keywords: list[str]) -> list[str]:
         if writer == "prompt":
-            return sample_drafts(self.lm, example, cfg, streamer=streamer)
+            return sample_drafts(self.lm, example, cfg, streamer=streamer, keywords=keywords)
         return modict_drafts(self.modict, example, cfg, streamer=streamer)
 
     @_torch_method

@@ -72,3 +72,47 @@ def test_pick_next_greedy_top_p_and_top_k():
     top = set(scores[0].topk(TOP_K).indices.tolist())
     draws = {int(pick_next(scores[:1], 2.0, 1.0, greedy=False)) for _ in range(300)}
     assert draws <= top and len(draws) > 10  # sampled, but only among the top-k candidates
+
+
+def test_keyword_boost_nudges_each_unwritten_keyword_then_lets_go(pipeline):
+    import torch
+
+    from ecomcopy.generate import KeywordBoost
+
+    tok = pipeline.lm.tokenizer
+    ids = lambda text: tok(text, add_special_tokens=False).input_ids  # noqa: E731
+    tie_belt, satin = ids(" tie belt"), ids(" satin")
+    assert len(tie_belt) >= 2
+    boost = KeywordBoost(tok, ["tie belt", "satin"], 3.0)
+    v = len(tok)
+    assert boost(torch.empty(2, 0, dtype=torch.long), torch.zeros(2, v)).eq(0).all()  # the model opens the draft
+    opened = torch.tensor([[0], [0]])  # any first token that begins no keyword
+    second = boost(opened, torch.zeros(2, v))
+    starts = {s[0] for spellings in boost.spellings for s in spellings}
+    assert {tie_belt[0], satin[0]} <= starts
+    assert second[:, sorted(starts)].eq(3.0).all() and second.sum(-1).eq(3.0 * len(starts)).all()  # nothing else moved
+    written = _same_length(tie_belt[:-1], satin)  # draft 0 has begun "tie belt"; draft 1 has written "satin"
+    nxt = boost(written, torch.zeros(2, v))
+    assert nxt[0, tie_belt[-1]] == 3.0  # the begun keyword's next token, not its first one again
+    assert nxt[0, tie_belt[0]] == 0.0
+    assert nxt[1, satin[0]] == 0.0 and nxt[1, tie_belt[0]] == 3.0  # satin is written: only tie belt still pulls
+
+
+def _same_length(a: list[int], b: list[int]):
+    import torch
+
+    pad = 0  # any token that starts no keyword spelling
+    width = max(len(a), len(b))
+    return torch.tensor([[pad] * (width - len(a)) + a, [pad] * (width - len(b)) + b])
+
+
+def test_keyword_boost_steers_decoding_into_the_keyword(tiny_lm):
+    from ecomcopy.generate import KeywordBoost, decode, stop_ids
+
+    tok = tiny_lm.tokenizer
+    prompt = {"input_ids": tok("Keywords: dress, red\nDescription:", return_tensors="pt").input_ids}
+    plain = decode(tiny_lm.model, prompt, 1, 6, stop_ids(tok), greedy=True)
+    steered = decode(tiny_lm.model, prompt, 1, 6, stop_ids(tok), greedy=True, boost=KeywordBoost(tok, ["tie belt"], 10.0))
+    text = tok.decode(steered[0])
+    assert "tie belt" in text.lower() and "tie belt" not in tok.decode(plain[0]).lower()
+    assert text.lower().count("tie belt") == 1  # once written, the keyword is no longer pushed
