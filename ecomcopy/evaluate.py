@@ -2,7 +2,8 @@
 
 Rows: copy the reference's description; the plain in-context prompt on the frozen LM; ModICT without
 the reference, with a random reference, without visual tokens, and full. Greedy drafts score accuracy
-(ROUGE-L, BLEU-4, keyword coverage); n sampled drafts score diversity (distinct-n) and copying.
+(ROUGE-L, BLEU-4, keyword coverage, fluency as perplexity under the frozen LM); n sampled drafts score
+diversity (distinct-n) and copying.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from .fluency import perplexity
 from .generate import KEYWORD_BOOST, SamplingConfig, modict_drafts, sample_drafts
 from .images import load_image
 from .keywords import merchant_keywords, shopper_attributes
@@ -103,6 +105,7 @@ def _evaluate(pipe: Pipeline, folder: str | Path, split: str, limit: int, n: int
             **{f"distinct{k}": statistics.mean(distinct_n(s, k) for s in d.sampled) for k in (1, 2, 3, 4)},
             "keyword_coverage": statistics.mean(keyword_coverage(k, g) for k, g in zip(kws, d.greedy)),
             "copy_rate": statistics.mean(copies(r, x) for r, s in zip(refs, d.sampled) for x in s),
+            "perplexity": perplexity(pipe.lm, d.greedy),
         }
         rows[m] = {k: round(v, 4) for k, v in rows[m].items()}
     return {
@@ -111,6 +114,7 @@ def _evaluate(pipe: Pipeline, folder: str | Path, split: str, limit: int, n: int
         "reference_relevance": round(statistics.mean(relevant), 4) if relevant else 0.0,
         # how many of the merchant keywords the human descriptions themselves contain: a ceiling for coverage
         "human_keyword_coverage": round(statistics.mean(keyword_coverage(k, t) for k, t in zip(kws, truths)), 4) if truths else 0.0,
+        "human_perplexity": round(perplexity(pipe.lm, truths), 4),  # the fluency of the shop's own copy, for scale
         "data": str(folder),
         "split": split,
         "keywords": keywords,
@@ -121,8 +125,8 @@ def _evaluate(pipe: Pipeline, folder: str | Path, split: str, limit: int, n: int
 
 
 def markdown_table(result: dict) -> str:
-    cols = ["rouge_l", "bleu4", "distinct4", "keyword_coverage", "copy_rate"]
+    cols = ["rouge_l", "bleu4", "distinct4", "keyword_coverage", "copy_rate", "perplexity"]
     lines = ["| method | " + " | ".join(cols) + " |", "|---|" + "---|" * len(cols)]
     for m, r in result["rows"].items():
-        lines.append(f"| {m} | " + " | ".join(f"{r[c]:.3f}" for c in cols) + " |")
+        lines.append(f"| {m} | " + " | ".join(f"{r[c]:.3f}" if c in r else "" for c in cols) + " |")
     return "\n".join(lines)

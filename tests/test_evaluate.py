@@ -21,6 +21,8 @@ def test_evaluate_limit_3_end_to_end():
     for row in rows.values():
         assert KEYS <= set(row) and all(0.0 <= row[k] <= 1.0 for k in KEYS)
     assert rows["copy_reference"]["copy_rate"] == 1.0  # copying the reference is, by definition, copying
+    assert all(row["perplexity"] > 1.0 for row in rows.values()) and out["human_perplexity"] > 1.0
+    assert out["keyword_boost"] >= 0.0
 
 
 def test_evaluate_bad_folder(tmp_path):

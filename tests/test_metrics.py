@@ -36,3 +36,15 @@ def test_copies_eight_word_runs():
     ref = "Relaxed-fit joggers in stretch cotton twill with an elasticated drawstring waist."
     assert copies(ref, "Black joggers in stretch cotton twill with an elasticated waist.")  # 8-word run shared
     assert not copies(ref, "Black jeggings in stretch denim with an elasticated drawstring waist.")
+
+
+def test_perplexity_prefers_sentences_to_keyword_lists(pipeline):
+    from ecomcopy.fluency import perplexity
+
+    sentence = "Ankle-length jeans in washed cotton denim with a high waist and a zip fly."
+    stuffed = "Ankle-length jeans high waist trousers solid light blue denim cotton washed zip fly."
+    scrambled = " ".join(reversed(sentence.split()))
+    assert perplexity(pipeline.lm, [sentence]) < perplexity(pipeline.lm, [stuffed]) < perplexity(pipeline.lm, [scrambled])
+    both = perplexity(pipeline.lm, [sentence, scrambled])  # pooled over tokens, not averaged over texts
+    assert perplexity(pipeline.lm, [sentence]) < both < perplexity(pipeline.lm, [scrambled])
+    assert perplexity(pipeline.lm, ["", "x"]) != perplexity(pipeline.lm, ["", "x"])  # nothing to score: NaN
