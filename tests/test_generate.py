@@ -116,3 +116,28 @@ def test_keyword_boost_steers_decoding_into_the_keyword(tiny_lm):
     text = tok.decode(steered[0])
     assert "tie belt" in text.lower() and "tie belt" not in tok.decode(plain[0]).lower()
     assert text.lower().count("tie belt") == 1  # once written, the keyword is no longer pushed
+
+
+def test_stop_ids_are_saved_beside_our_converted_tokenizer(pipeline, tmp_path):
+    import json
+
+    from transformers import AutoTokenizer
+
+    from ecomcopy.generate import stop_ids
+
+    pipeline.lm.tokenizer.save_pretrained(tmp_path)
+    fresh = lambda: AutoTokenizer.from_pretrained(str(tmp_path))  # noqa: E731  (no ids attached yet)
+    assert stop_ids(fresh()) is not None and not (tmp_path / "ecomcopy_stop_ids.json").exists()  # not our cache folder
+    (tmp_path / "ecomcopy.json").write_text("{}")
+    scanned = stop_ids(fresh())
+    saved = json.loads((tmp_path / "ecomcopy_stop_ids.json").read_text())
+    assert saved["ids"] == scanned.tolist() and saved["vocabulary"] == len(pipeline.lm.tokenizer)
+    tok = pipeline.lm.tokenizer
+    assert all("\n" in tok.decode([i]) or i == tok.eos_token_id for i in scanned.tolist())
+    assert tok.encode("\n")[0] in scanned.tolist()
+    (tmp_path / "ecomcopy_stop_ids.json").write_text(json.dumps({**saved, "ids": [1, 2, 3]}))
+    assert stop_ids(fresh()).tolist() == [1, 2, 3]  # read back, not scanned again
+    (tmp_path / "ecomcopy_stop_ids.json").write_text(json.dumps({**saved, "vocabulary": 5}))  # another vocabulary
+    assert stop_ids(fresh()).tolist() == scanned.tolist()
+    (tmp_path / "ecomcopy_stop_ids.json").write_text("{not json")
+    assert stop_ids(fresh()).tolist() == scanned.tolist()
