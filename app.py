@@ -249,12 +249,9 @@ def bulk(csv_path, zip_path, n=4, progress=gr.Progress()):
     """CSV (id, keywords, image) + ZIP of photos -> a results table and a results CSV; bad rows are reported, not fatal."""
     with user_errors("running the bulk job"):
         rows = read_rows(csv_path)
-        archive = PhotoArchive(zip_path)
-        try:
+        with PhotoArchive(zip_path) as archive:
             sampling = _sampling(n, 0.8, 0.9, 60)
             results = list(progress.tqdm(run_bulk(get_pipeline(), rows, archive, sampling), total=len(rows), desc="Writing drafts"))
-        finally:
-            archive.close()
         out = write_results(results, Path(tempfile.mkdtemp(prefix="ecomcopy-bulk-")) / "ecomcopy-bulk-results.csv")
     ok = sum(r.status == "ok" for r in results)
     table = [[r.id, r.status, r.message, r.reference_id, r.best_draft, "" if r.best_coverage is None else f"{r.best_coverage:.2f}",

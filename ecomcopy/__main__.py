@@ -114,18 +114,18 @@ def cmd_bulk(args: argparse.Namespace) -> int:
 
     sampling = sampling_config(args)
     rows = read_rows(args.csv)  # bad uploads fail now, before the models load
-    archive = PhotoArchive(args.zip)
     adapter = None if args.adapter == "none" else Path(args.adapter)
     cfg = PipelineConfig(catalog=Path(args.db), adapter=adapter, **({"threads": args.threads} if args.threads else {}))
-    if args.ray:
-        from .bulk_ray import run_bulk_ray
-
-        results = run_bulk_ray(cfg, rows, archive, sampling, workers=args.workers, address=args.ray_address)
-    else:
-        results = run_bulk(Pipeline(cfg), rows, archive, sampling)
     from tqdm import tqdm
 
-    done = list(tqdm(results, total=len(rows), desc="products", unit="product", disable=not sys.stderr.isatty()))
+    with PhotoArchive(args.zip) as archive:
+        if args.ray:
+            from .bulk_ray import run_bulk_ray
+
+            results = run_bulk_ray(cfg, rows, archive, sampling, workers=args.workers, address=args.ray_address)
+        else:
+            results = run_bulk(Pipeline(cfg), rows, archive, sampling)
+        done = list(tqdm(results, total=len(rows), desc="products", unit="product", disable=not sys.stderr.isatty()))
     write_results(done, args.out)
     ok = sum(r.status == "ok" for r in done)
     print(f"{ok} of {len(done)} products have drafts; {len(done) - ok} errors (see the message column). Results: {args.out}")

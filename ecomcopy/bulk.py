@@ -173,6 +173,12 @@ class PhotoArchive:
     def close(self) -> None:
         self.zip.close()
 
+    def __enter__(self) -> "PhotoArchive":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
 
 def process_row(pipeline, row: BulkRow, archive: PhotoArchive, sampling: SamplingConfig) -> BulkResult:
     """One product: reference + drafts; the best draft is the one that covers most keywords."""

@@ -98,8 +98,10 @@ def test_zip_guards(tmp_path):
     with pytest.raises(InputError, match="not a ZIP"):
         PhotoArchive(tmp_path / "not.zip")
     evil = _zip(tmp_path / "evil.zip", {"../../evil.jpg": b"x", "/abs.jpg": b"x", "ok/fine.jpg": b"x"})
-    a = PhotoArchive(evil)
-    assert set(a.members) == {"ok/fine.jpg"} and len(a.refused) == 2
+    with PhotoArchive(evil) as a:
+        assert set(a.members) == {"ok/fine.jpg"} and len(a.refused) == 2
+        assert a.read("ok/fine.jpg") == b"x"
+    assert a.zip.fp is None  # closed on leaving the block
     assert not (tmp_path.parent / "evil.jpg").exists()  # nothing is ever extracted
 
 
