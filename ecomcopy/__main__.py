@@ -132,6 +132,13 @@ def cmd_bulk(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_keyword_boost(parser: argparse.ArgumentParser) -> None:
+    """`--keyword-boost`, for every command that writes drafts (None = the shipped default, kept out of argparse
+    so that parsing does not import torch)."""
+    parser.add_argument("--keyword-boost", type=float, default=None,
+                        help="logit bonus for the keywords until a draft has used them (0 = off; default: the shipped setting)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .catalog import DEFAULT_IMAGE_WEIGHT
     from .encoders import DEFAULT_IMAGE_ENCODER
@@ -172,7 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--db", default=str(DEMO_CATALOG_DB), help="catalog the references come from")
     e.add_argument("--methods", default="", help="comma-separated rows to run (default: the six); also modict_no_ban")
     e.add_argument("--json", action="store_true")
-    e.add_argument("--keyword-boost", type=float, default=None, help="logit bonus for the keywords until a draft has used them (0 = off; default: the shipped setting)")
+    add_keyword_boost(e)
     e.set_defaults(func=cmd_evaluate)
 
     g = sub.add_parser("generate", help="reference + drafts for one product photo and its keywords")
@@ -183,7 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--top-p", type=float, default=0.9)
     g.add_argument("--max-tokens", type=int, default=60)
     g.add_argument("--seed", type=int, default=None)
-    g.add_argument("--keyword-boost", type=float, default=None, help="logit bonus for the keywords until a draft has used them (0 = off; default: the shipped setting)")
+    add_keyword_boost(g)
     g.add_argument("--lm", default=DEFAULT_LM, choices=sorted(LM_SPECS))
     g.add_argument("--db", default=str(DEMO_CATALOG_DB), help="catalog to take the reference from")
     g.add_argument("--image-weight", type=float, default=DEFAULT_IMAGE_WEIGHT, help="1.0 = image-only retrieval")
@@ -201,7 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--top-p", type=float, default=0.9)
     b.add_argument("--max-tokens", type=int, default=60)
     b.add_argument("--seed", type=int, default=None, help="same seed, same drafts (in-process or on Ray)")
-    b.add_argument("--keyword-boost", type=float, default=None, help="logit bonus for the keywords until a draft has used them (0 = off; default: the shipped setting)")
+    add_keyword_boost(b)
     b.add_argument("--db", default=str(DEMO_CATALOG_DB), help="catalog to take references from")
     b.add_argument("--adapter", default=str(DEFAULT_ADAPTER), help="ModICT adapter (path stem), or 'none'")
     b.add_argument("--threads", type=int, default=0, help="torch threads per pipeline (default: all cores)")

@@ -128,5 +128,5 @@ def markdown_table(result: dict) -> str:
     cols = ["rouge_l", "bleu4", "distinct4", "keyword_coverage", "copy_rate", "perplexity"]
     lines = ["| method | " + " | ".join(cols) + " |", "|---|" + "---|" * len(cols)]
     for m, r in result["rows"].items():
-        lines.append(f"| {m} | " + " | ".join(f"{r[c]:.3f}" if c in r else "" for c in cols) + " |")
+        lines.append(f"| {m} | " + " | ".join(f"{r[c]:.3f}" for c in cols) + " |")
     return "\n".join(lines)

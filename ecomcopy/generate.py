@@ -118,12 +118,13 @@ def stop_ids(tokenizer) -> torch.Tensor:
     """
     ids = getattr(tokenizer, "_ecomcopy_stop_ids", None)
     if ids is None:
-        saved = _saved_stop_ids(tokenizer)
+        path = _stop_ids_path(tokenizer)
+        saved = _read_stop_ids(path)
         found = saved.get("ids") if saved.get("vocabulary") == len(tokenizer) and saved.get("eos") == tokenizer.eos_token_id else None
         if found is None:
             texts = tokenizer.batch_decode([[i] for i in range(len(tokenizer))])
             found = sorted({i for i, t in enumerate(texts) if "\n" in t} | ({tokenizer.eos_token_id} - {None}))
-            _save_stop_ids(tokenizer, {"vocabulary": len(tokenizer), "eos": tokenizer.eos_token_id, "ids": found})
+            _write_stop_ids(path, {"vocabulary": len(tokenizer), "eos": tokenizer.eos_token_id, "ids": found})
         ids = torch.tensor(found, dtype=torch.long)
         tokenizer._ecomcopy_stop_ids = ids
     return ids
@@ -138,16 +139,14 @@ def _stop_ids_path(tokenizer) -> Path | None:
     return folder / _STOP_IDS_FILE if (folder / "ecomcopy.json").is_file() else None
 
 
-def _saved_stop_ids(tokenizer) -> dict:
-    path = _stop_ids_path(tokenizer)
+def _read_stop_ids(path: Path | None) -> dict:
     try:
         return json.loads(path.read_text()) if path is not None and path.is_file() else {}
     except (OSError, ValueError):
         return {}  # unreadable: scan again
 
 
-def _save_stop_ids(tokenizer, table: dict) -> None:
-    path = _stop_ids_path(tokenizer)
+def _write_stop_ids(path: Path | None, table: dict) -> None:
     if path is None:
         return
     try:

@@ -26,8 +26,8 @@ from .errors import InputError
 from .generate import DraftStreamer, SamplingConfig, modict_drafts, sample_drafts, stop_ids
 from .images import load_image
 from .keywords import parse_keywords
-from .metrics import load_scorers
 from .lm import DEFAULT_LM, load_lm
+from .metrics import load_scorers
 from .model import Example, ModICT
 from .paths import DEFAULT_ADAPTER, DEMO_CATALOG_DB
 from .prompt import icl_prompt
