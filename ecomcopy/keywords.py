@@ -42,10 +42,15 @@ MAX_PHRASES = 3
 
 
 def shopper_attributes(keywords: list[str], attributes: dict) -> list[str]:
-    """The data's keywords minus the values of internal attributes."""
+    """The data's keywords minus the values of internal attributes, each once (H&M often repeats the product
+    type as the garment group: 'Trousers', 'Trousers')."""
     shown = {str(v).lower() for a, v in attributes.items() if a not in INTERNAL_ATTRIBUTES}
     internal = {str(attributes[a]).lower() for a in INTERNAL_ATTRIBUTES if a in attributes} - shown
-    return [k for k in keywords if k.lower() not in internal]
+    out: list[str] = []
+    for k in keywords:
+        if k.lower() not in internal and k.lower() not in (o.lower() for o in out):
+            out.append(k)
+    return out
 
 
 _extractor = None

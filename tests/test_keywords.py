@@ -36,3 +36,10 @@ def test_merchant_keywords_drop_internal_attributes_and_add_phrases():
     assert 1 <= len(phrases) <= 3 and all(p in desc.lower() for p in phrases)
     assert merchant_keywords(kw, attrs, desc) == out  # deterministic
     assert merchant_keywords(kw, attrs, desc, phrases=False) == out[:3]
+
+
+def test_shopper_attributes_keep_each_keyword_once():
+    from ecomcopy.keywords import shopper_attributes
+
+    attrs = {"product_type": "Trousers", "colour_group": "Light Blue", "garment_group": "Trousers", "section": "Denim"}
+    assert shopper_attributes(["Trousers", "Light Blue", "trousers", "Denim"], attrs) == ["Trousers", "Light Blue"]
