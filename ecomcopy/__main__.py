@@ -76,7 +76,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     cfg = TrainConfig(
         data=args.data, out=args.out, lm=args.lm, keywords=args.keywords, steps=args.steps, batch_size=args.batch_size,
-        lr=args.lr, seed=args.seed, image_weight=args.image_weight, bf16=args.bf16,
+        lr=args.lr, warmup=args.warmup, seed=args.seed, image_weight=args.image_weight, bf16=args.bf16, init=args.init or "",
     )
     path = train(cfg)
     print(f"adapter written to {path}.safetensors (+ .json); loss log {args.out}/loss.csv, curve {args.out}/loss.png")
@@ -163,7 +163,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--steps", type=int, default=1200)
     t.add_argument("--batch-size", type=int, default=8)
     t.add_argument("--lr", type=float, default=1e-3)
+    t.add_argument("--warmup", type=int, default=50, help="steps of linear learning-rate warm-up")
     t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--init", help="adapter (path stem) to start from, e.g. assets/modict/adapter to train the shipped one further")
     t.add_argument("--image-weight", type=float, default=DEFAULT_IMAGE_WEIGHT)
     t.add_argument("--bf16", action="store_true", help="bfloat16 autocast for the frozen LM (about 1.8x faster on CPUs with AVX512-BF16)")
     t.set_defaults(func=cmd_train)

@@ -50,6 +50,7 @@ class TrainConfig:
     template: int = 1  # see ModICTConfig.template
     bf16: bool = False  # bfloat16 autocast for the frozen LM's matmuls (CPUs with AVX512-BF16 / AMX, or a GPU)
     seed: int = 0
+    init: str = ""  # adapter (path stem) to start from instead of zero-influence modules, e.g. to train a shipped one further
     ckpt_every: int = 50
     threads: int = 2
 
@@ -142,7 +143,11 @@ def train(cfg: TrainConfig, progress: bool = True, lm: LoadedLM | None = None) -
     text_encoder = TextEncoder()
     ts = prepare(cfg, image_encoder, text_encoder)
     lm = lm or load_lm(cfg.lm, quantize=False)
-    model = ModICT.for_lm(lm, image_encoder.fingerprint, image_encoder.token_dim, num_queries=cfg.num_queries, prefix_len=cfg.prefix_len, template=cfg.template)
+    if cfg.init:  # backbone check included; the adapter's own shape settings win over cfg's
+        model = ModICT.load(cfg.init, lm, image_encoder.fingerprint)
+    else:
+        model = ModICT.for_lm(lm, image_encoder.fingerprint, image_encoder.token_dim, num_queries=cfg.num_queries,
+                              prefix_len=cfg.prefix_len, template=cfg.template)
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     step, state_path = 0, out / "last.pt"

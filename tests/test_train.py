@@ -26,3 +26,19 @@ def test_lr_schedule_warmup_then_decay():
     cfg = TrainConfig(steps=100, warmup=10, lr=1.0)
     assert lr_at(0, cfg) == 0.1 and lr_at(9, cfg) == 1.0
     assert lr_at(50, cfg) < 1.0 and abs(lr_at(100, cfg) - 0.1) < 1e-9
+
+
+def test_train_starts_from_a_given_adapter(tmp_path, small_folder, tiny_lm):
+    import dataclasses
+
+    from safetensors.torch import load_file
+
+    a = tmp_path / "a"
+    train(_cfg(small_folder, a, 2), progress=False, lm=tiny_lm)
+    c = tmp_path / "c"  # lr 0: the run's adapter must be the one it started from, not fresh zero-influence modules
+    train(dataclasses.replace(_cfg(small_folder, c, 2), init=str(a / "adapter"), lr=0.0), progress=False, lm=tiny_lm)
+    fresh = tmp_path / "fresh"
+    train(dataclasses.replace(_cfg(small_folder, fresh, 2), lr=0.0), progress=False, lm=tiny_lm)
+    start, kept, zero = (load_file(str(p / "adapter.safetensors")) for p in (a, c, fresh))
+    assert all(kept[k].equal(start[k]) for k in start)
+    assert not all(zero[k].equal(start[k]) for k in start)
