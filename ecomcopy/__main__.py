@@ -39,8 +39,8 @@ def sampling_config(args: argparse.Namespace):
     from .generate import SamplingConfig
 
     cfg = SamplingConfig(args.n, args.temperature, args.top_p, args.max_tokens, args.seed)
-    if args.keyword_boost is not None:
-        cfg.keyword_boost = args.keyword_boost
+    for name, value in keyword_settings(args).items():
+        setattr(cfg, name, value)
     return cfg.validate()
 
 
@@ -95,9 +95,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     read_products(args.data)  # a wrong folder fails now, not after the models load
     adapter = None if args.adapter == "none" else Path(args.adapter)
     pipe = Pipeline(PipelineConfig(catalog=Path(args.db), adapter=adapter, lm=args.lm))
-    boost = {} if args.keyword_boost is None else {"keyword_boost": args.keyword_boost}
     result = evaluate(pipe, args.data, split=args.split, limit=args.limit, n=args.n, keywords=args.keywords, methods=methods,
-                      progress=not args.json, **boost)
+                      progress=not args.json, **keyword_settings(args))
     if args.json:
         print(json.dumps(result))
     else:
@@ -137,6 +136,11 @@ def add_keyword_boost(parser: argparse.ArgumentParser) -> None:
     so that parsing does not import torch)."""
     parser.add_argument("--keyword-boost", type=float, default=None,
                         help="logit bonus for the keywords until a draft has used them (0 = off; default: the shipped setting)")
+
+
+def keyword_settings(args: argparse.Namespace) -> dict:
+    """The keyword options given on the command line, as SamplingConfig fields (absent = the shipped default)."""
+    return {} if args.keyword_boost is None else {"keyword_boost": args.keyword_boost}
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -63,7 +63,7 @@ def _evaluate(pipe: Pipeline, folder: str | Path, split: str, limit: int, n: int
     sampling = SamplingConfig(n=n, seed=seed, keyword_boost=keyword_boost)
     greedy_cfg = SamplingConfig(n=1, seed=seed, keyword_boost=keyword_boost)
     out: dict[str, Drafts] = {m: Drafts() for m in methods}
-    truths, kws, refs, relevant = [], [], [], []
+    truths, kws, refs, relevant, records = [], [], [], [], []
     for p in tqdm(products, desc="evaluating", unit="product", disable=not progress):
         kw = merchant_keywords(p.keywords, p.attributes, p.description) if keywords == "merchant" else shopper_attributes(p.keywords, p.attributes)
         img = load_image(folder / p.image)
@@ -75,6 +75,7 @@ def _evaluate(pipe: Pipeline, folder: str | Path, split: str, limit: int, n: int
         kws.append(kw)
         refs.append(ref.description)
         relevant.append(product_type(ref).lower() == product_type(p).lower())
+        records.append({"id": p.id, "keywords": kw, "reference": ref.id, "random_reference": rand.id, "drafts": {}})
         vis = feats.tokens[0]
         for m in methods:
             if m == "copy_reference":
@@ -97,19 +98,9 @@ def _evaluate(pipe: Pipeline, folder: str | Path, split: str, limit: int, n: int
                 s = modict_drafts(pipe.modict, ex, sampling, ban_reference=ban)
             out[m].greedy.append(g[0] if g else "")
             out[m].sampled.append(s or [""])
-    rows = {}
-    for m, d in out.items():
-        rows[m] = {
-            "rouge_l": statistics.mean(rouge_l(t, g) for t, g in zip(truths, d.greedy)),
-            "bleu4": bleu4(truths, d.greedy),
-            **{f"distinct{k}": statistics.mean(distinct_n(s, k) for s in d.sampled) for k in (1, 2, 3, 4)},
-            "keyword_coverage": statistics.mean(keyword_coverage(k, g) for k, g in zip(kws, d.greedy)),
-            "copy_rate": statistics.mean(copies(r, x) for r, s in zip(refs, d.sampled) for x in s),
-            "perplexity": perplexity(pipe.lm, d.greedy),
-        }
-        rows[m] = {k: round(v, 4) for k, v in rows[m].items()}
+            records[-1]["drafts"][m] = {"greedy": out[m].greedy[-1], "sampled": out[m].sampled[-1]}
     return {
-        "rows": rows,
+        "rows": {m: row_metrics(truths, kws, refs, d, pipe.lm) for m, d in out.items()},
         "n_products": len(products),
         "reference_relevance": round(statistics.mean(relevant), 4) if relevant else 0.0,
         # how many of the merchant keywords the human descriptions themselves contain: a ceiling for coverage
@@ -121,11 +112,28 @@ def _evaluate(pipe: Pipeline, folder: str | Path, split: str, limit: int, n: int
         "keyword_boost": keyword_boost,
         "lm": pipe.lm.name,
         "adapter": str(pipe.cfg.adapter) if pipe.modict is not None else None,
+        "products": records,  # what each row wrote for each product, to read the drafts behind the numbers
     }
 
 
-def markdown_table(result: dict) -> str:
-    cols = ["rouge_l", "bleu4", "distinct4", "keyword_coverage", "copy_rate", "perplexity"]
+def row_metrics(truths: list[str], keywords: list[list[str]], references: list[str], d: Drafts, lm=None) -> dict:
+    """One row's metrics over its products (`lm`: the frozen LM for perplexity; None leaves it out)."""
+    row = {
+        "rouge_l": statistics.mean(rouge_l(t, g) for t, g in zip(truths, d.greedy)),
+        "bleu4": bleu4(truths, d.greedy),
+        **{f"distinct{k}": statistics.mean(distinct_n(s, k) for s in d.sampled) for k in (1, 2, 3, 4)},
+        "keyword_coverage": statistics.mean(keyword_coverage(k, g) for k, g in zip(keywords, d.greedy)),
+        "copy_rate": statistics.mean(copies(r, x) for r, s in zip(references, d.sampled) for x in s),
+    }
+    if lm is not None:
+        row["perplexity"] = perplexity(lm, d.greedy)
+    return {k: round(v, 4) for k, v in row.items()}
+
+
+TABLE_COLUMNS = ("rouge_l", "bleu4", "distinct4", "keyword_coverage", "copy_rate", "perplexity")
+
+
+def markdown_table(result: dict, cols: tuple[str, ...] = TABLE_COLUMNS) -> str:
     lines = ["| method | " + " | ".join(cols) + " |", "|---|" + "---|" * len(cols)]
     for m, r in result["rows"].items():
         lines.append(f"| {m} | " + " | ".join(f"{r[c]:.3f}" for c in cols) + " |")

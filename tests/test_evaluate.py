@@ -23,6 +23,9 @@ def test_evaluate_limit_3_end_to_end():
     assert rows["copy_reference"]["copy_rate"] == 1.0  # copying the reference is, by definition, copying
     assert all(row["perplexity"] > 1.0 for row in rows.values()) and out["human_perplexity"] > 1.0
     assert out["keyword_boost"] >= 0.0
+    first = out["products"][0]  # the drafts behind the numbers, per product and row
+    assert len(out["products"]) == 3 and first["keywords"] and set(first["drafts"]) == set(rows)
+    assert first["drafts"]["copy_reference"]["greedy"] and 1 <= len(first["drafts"]["icl_prompt"]["sampled"]) <= 2
 
 
 def test_evaluate_bad_folder(tmp_path):
