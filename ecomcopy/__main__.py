@@ -38,10 +38,7 @@ def sampling_config(args: argparse.Namespace):
     """The sampling settings that `generate` and `bulk` share."""
     from .generate import SamplingConfig
 
-    cfg = SamplingConfig(args.n, args.temperature, args.top_p, args.max_tokens, args.seed)
-    for name, value in keyword_settings(args).items():
-        setattr(cfg, name, value)
-    return cfg.validate()
+    return SamplingConfig(args.n, args.temperature, args.top_p, args.max_tokens, args.seed, **keyword_settings(args)).validate()
 
 
 def cmd_generate(args: argparse.Namespace) -> int:

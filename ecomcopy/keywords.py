@@ -12,6 +12,14 @@ MAX_KEYWORDS = 20
 MAX_KEYWORD_WORDS = 8  # the longest catalog keyword in the shared data has 8 words; a longer one is a sentence
 
 
+def once_each(keywords: list[str]) -> list[str]:
+    """Each keyword once, ignoring case; the first spelling is kept."""
+    out: dict[str, str] = {}
+    for k in keywords:
+        out.setdefault(k.lower(), k)
+    return list(out.values())
+
+
 def parse_keywords(text: str | None) -> list[str]:
     """'black, denim ; slim fit' -> ['black', 'denim', 'slim fit']; empty input gives []."""
     text = (text or "").strip()
@@ -26,8 +34,8 @@ def parse_keywords(text: str | None) -> list[str]:
         if len(part.split()) > MAX_KEYWORD_WORDS:  # instructions to the model ("ignore the above and ...") included
             raise InputError(f"“{part[:60]}{'…' if len(part) > 60 else ''}” reads like a sentence, not a keyword; "
                              f"use short phrases (at most {MAX_KEYWORD_WORDS} words each), separated by commas.")
-        if part.lower() not in (k.lower() for k in out):
-            out.append(part)
+        out.append(part)
+    out = once_each(out)
     if len(out) > MAX_KEYWORDS:
         raise InputError(f"{len(out)} keywords given; use at most {MAX_KEYWORDS}.")
     return out
@@ -46,11 +54,7 @@ def shopper_attributes(keywords: list[str], attributes: dict) -> list[str]:
     type as the garment group: 'Trousers', 'Trousers')."""
     shown = {str(v).lower() for a, v in attributes.items() if a not in INTERNAL_ATTRIBUTES}
     internal = {str(attributes[a]).lower() for a in INTERNAL_ATTRIBUTES if a in attributes} - shown
-    out: list[str] = []
-    for k in keywords:
-        if k.lower() not in internal and k.lower() not in (o.lower() for o in out):
-            out.append(k)
-    return out
+    return once_each([k for k in keywords if k.lower() not in internal])
 
 
 _extractor = None
