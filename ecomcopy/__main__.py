@@ -38,7 +38,7 @@ def sampling_config(args: argparse.Namespace):
     """The sampling settings that `generate` and `bulk` share."""
     from .generate import SamplingConfig
 
-    return SamplingConfig(args.n, args.temperature, args.top_p, args.max_tokens, args.seed, **keyword_settings(args)).validate()
+    return SamplingConfig(args.n, args.temperature, args.top_p, args.max_tokens, args.seed, **decoding_settings(args)).validate()
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
@@ -93,7 +93,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     adapter = None if args.adapter == "none" else Path(args.adapter)
     pipe = Pipeline(PipelineConfig(catalog=Path(args.db), adapter=adapter, lm=args.lm))
     result = evaluate(pipe, args.data, split=args.split, limit=args.limit, n=args.n, keywords=args.keywords, methods=methods,
-                      progress=not args.json, **keyword_settings(args))
+                      progress=not args.json, **decoding_settings(args))
     if args.json:
         print(json.dumps(result))
     else:
@@ -128,16 +128,19 @@ def cmd_bulk(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_keyword_boost(parser: argparse.ArgumentParser) -> None:
-    """`--keyword-boost`, for every command that writes drafts (None = the shipped default, kept out of argparse
-    so that parsing does not import torch)."""
+def add_decoding_options(parser: argparse.ArgumentParser) -> None:
+    """`--keyword-boost` and `--copy-guard`, for every command that writes drafts (None = the shipped default,
+    kept out of argparse so that parsing does not import torch)."""
     parser.add_argument("--keyword-boost", type=float, default=None,
                         help="logit bonus for the keywords until a draft has used them (0 = off; default: the shipped setting)")
+    parser.add_argument("--copy-guard", choices=("tokens", "words"), default=None,
+                        help="keep ModICT drafts from repeating 8 words (words) or 8 tokens (tokens) of the reference "
+                             "(default: the shipped setting)")
 
 
-def keyword_settings(args: argparse.Namespace) -> dict:
-    """The keyword options given on the command line, as SamplingConfig fields (absent = the shipped default)."""
-    return {} if args.keyword_boost is None else {"keyword_boost": args.keyword_boost}
+def decoding_settings(args: argparse.Namespace) -> dict:
+    """The decoding options given on the command line, as SamplingConfig fields (absent = the shipped default)."""
+    return {k: v for k in ("keyword_boost", "copy_guard") if (v := getattr(args, k)) is not None}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -182,7 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--db", default=str(DEMO_CATALOG_DB), help="catalog the references come from")
     e.add_argument("--methods", default="", help="comma-separated rows to run (default: the six); also modict_no_ban")
     e.add_argument("--json", action="store_true")
-    add_keyword_boost(e)
+    add_decoding_options(e)
     e.set_defaults(func=cmd_evaluate)
 
     g = sub.add_parser("generate", help="reference + drafts for one product photo and its keywords")
@@ -193,7 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--top-p", type=float, default=0.9)
     g.add_argument("--max-tokens", type=int, default=60)
     g.add_argument("--seed", type=int, default=None)
-    add_keyword_boost(g)
+    add_decoding_options(g)
     g.add_argument("--lm", default=DEFAULT_LM, choices=sorted(LM_SPECS))
     g.add_argument("--db", default=str(DEMO_CATALOG_DB), help="catalog to take the reference from")
     g.add_argument("--image-weight", type=float, default=DEFAULT_IMAGE_WEIGHT, help="1.0 = image-only retrieval")
@@ -211,7 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--top-p", type=float, default=0.9)
     b.add_argument("--max-tokens", type=int, default=60)
     b.add_argument("--seed", type=int, default=None, help="same seed, same drafts (in-process or on Ray)")
-    add_keyword_boost(b)
+    add_decoding_options(b)
     b.add_argument("--db", default=str(DEMO_CATALOG_DB), help="catalog to take references from")
     b.add_argument("--adapter", default=str(DEFAULT_ADAPTER), help="ModICT adapter (path stem), or 'none'")
     b.add_argument("--threads", type=int, default=0, help="torch threads per pipeline (default: all cores)")

@@ -16,7 +16,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from .fluency import perplexity
-from .generate import KEYWORD_BOOST, SamplingConfig, modict_drafts, sample_drafts
+from .generate import COPY_GUARD, KEYWORD_BOOST, SamplingConfig, modict_drafts, sample_drafts
 from .images import load_image
 from .keywords import merchant_keywords, shopper_attributes
 from .metrics import bleu4, copies, distinct_n, keyword_coverage, rouge_l
@@ -26,7 +26,8 @@ from .products import Product, read_products
 from .prompt import icl_prompt
 
 METHODS = ["copy_reference", "icl_prompt", "modict_no_reference", "modict_random_reference", "modict_no_visual", "modict"]
-EXTRA_METHODS = ["modict_no_ban"]  # on request: ModICT full without the reference n-gram ban (what the ban costs)
+# on request: ModICT full and the plain prompt without the copy guard (what the guard costs each of them)
+EXTRA_METHODS = ["modict_no_ban", "icl_prompt_no_ban"]
 
 
 def product_type(p) -> str:
@@ -41,14 +42,15 @@ class Drafts:
 
 
 def evaluate(pipe: Pipeline, folder: str | Path, split: str = "test", limit: int = 0, n: int = 4, keywords: str = "merchant",
-             seed: int = 0, methods: list[str] = METHODS, progress: bool = True, keyword_boost: float = KEYWORD_BOOST) -> dict:
+             seed: int = 0, methods: list[str] = METHODS, progress: bool = True, keyword_boost: float = KEYWORD_BOOST,
+             copy_guard: str = COPY_GUARD) -> dict:
     """Metrics per domain and overall: {"rows": {method: {...}}, "n_products": N, "domains": {...}}."""
     # on the pipeline's model thread, like the app: a second thread running torch ops slows both (pipeline.py)
-    return pipe.on_model_thread(_evaluate, pipe, folder, split, limit, n, keywords, seed, methods, progress, keyword_boost)
+    return pipe.on_model_thread(_evaluate, pipe, folder, split, limit, n, keywords, seed, methods, progress, keyword_boost, copy_guard)
 
 
 def _evaluate(pipe: Pipeline, folder: str | Path, split: str, limit: int, n: int, keywords: str, seed: int,
-              methods: list[str], progress: bool, keyword_boost: float) -> dict:
+              methods: list[str], progress: bool, keyword_boost: float, copy_guard: str) -> dict:
     folder = Path(folder)
     products = read_products(folder, split=split).products
     if limit:
@@ -60,8 +62,9 @@ def _evaluate(pipe: Pipeline, folder: str | Path, split: str, limit: int, n: int
         methods = [m for m in methods if not m.startswith("modict")]
     rng = random.Random(seed)
     catalog_products = pipe.catalog.products()
-    sampling = SamplingConfig(n=n, seed=seed, keyword_boost=keyword_boost)
-    greedy_cfg = SamplingConfig(n=1, seed=seed, keyword_boost=keyword_boost)
+    decoding = dict(keyword_boost=keyword_boost, copy_guard=copy_guard)
+    sampling = SamplingConfig(n=n, seed=seed, **decoding)
+    greedy_cfg = SamplingConfig(n=1, seed=seed, **decoding)
     out: dict[str, Drafts] = {m: Drafts() for m in methods}
     truths, kws, refs, relevant, records = [], [], [], [], []
     for p in tqdm(products, desc="evaluating", unit="product", disable=not progress):
@@ -80,10 +83,11 @@ def _evaluate(pipe: Pipeline, folder: str | Path, split: str, limit: int, n: int
         for m in methods:
             if m == "copy_reference":
                 g, s = [ref.description], [ref.description]
-            elif m == "icl_prompt":
+            elif m.startswith("icl_prompt"):
                 prompt = icl_prompt(ref.keywords, ref.description, kw)
-                g = sample_drafts(pipe.lm, prompt, greedy_cfg, greedy=True, keywords=kw)
-                s = sample_drafts(pipe.lm, prompt, sampling, keywords=kw)
+                guarded = None if m == "icl_prompt_no_ban" else ref.description
+                g = sample_drafts(pipe.lm, prompt, greedy_cfg, greedy=True, keywords=kw, reference=guarded)
+                s = sample_drafts(pipe.lm, prompt, sampling, keywords=kw, reference=guarded)
             else:
                 r = rand if m == "modict_random_reference" else ref
                 ex = Example(
@@ -109,7 +113,7 @@ def _evaluate(pipe: Pipeline, folder: str | Path, split: str, limit: int, n: int
         "data": str(folder),
         "split": split,
         "keywords": keywords,
-        "keyword_boost": keyword_boost,
+        **decoding,
         "lm": pipe.lm.name,
         "adapter": str(pipe.cfg.adapter) if pipe.modict is not None else None,
         "products": records,  # what each row wrote for each product, to read the drafts behind the numbers
@@ -124,6 +128,9 @@ def row_metrics(truths: list[str], keywords: list[list[str]], references: list[s
         **{f"distinct{k}": statistics.mean(distinct_n(s, k) for s in d.sampled) for k in (1, 2, 3, 4)},
         "keyword_coverage": statistics.mean(keyword_coverage(k, g) for k, g in zip(keywords, d.greedy)),
         "copy_rate": statistics.mean(copies(r, x) for r, s in zip(references, d.sampled) for x in s),
+        # how close the scored (greedy) drafts stay to the reference's wording, short of 8-word runs: 1.0 for a
+        # copy; the human description's own value is the copy_reference row's rouge_l (ROUGE-L F1 is symmetric)
+        "reference_rouge_l": statistics.mean(rouge_l(r, g) for r, g in zip(references, d.greedy)),
     }
     if lm is not None:
         row["perplexity"] = perplexity(lm, d.greedy)

@@ -16,6 +16,8 @@ from .lm import LoadedLM
 
 
 KEYWORD_BOOST = 4.0  # chosen on H&M and IKEA dev (docs/EVALUATION.md, "Keyword emphasis")
+COPY_GUARDS = ("tokens", "words")  # how ModICT drafts are kept from copying the reference (`copy_guard`)
+COPY_GUARD = "words"  # chosen on H&M and IKEA dev (docs/EVALUATION.md, "The word-level copy guard")
 
 
 @dataclass
@@ -26,6 +28,7 @@ class SamplingConfig:
     max_new_tokens: int = 60
     seed: int | None = None
     keyword_boost: float = KEYWORD_BOOST  # logit nudge towards the merchant's keywords (`KeywordBoost`); 0 turns it off
+    copy_guard: str = COPY_GUARD  # "words": no 8-word run of the reference (`WordRunGuard`); "tokens": no 8-token run (`NgramBan`)
 
     def validate(self) -> "SamplingConfig":
         if not 1 <= self.n <= 8:
@@ -38,6 +41,8 @@ class SamplingConfig:
             raise InputError("Maximum length must be between 8 and 200 tokens.")
         if not 0.0 <= self.keyword_boost <= 10.0:
             raise InputError("Keyword emphasis must be between 0 and 10.")
+        if self.copy_guard not in COPY_GUARDS:
+            raise InputError(f"Copy guard must be one of: {', '.join(COPY_GUARDS)}.")
         return self
 
 
@@ -48,9 +53,14 @@ _SENTENCE_END = re.compile(r"[.!?](?=\s|$)")
 _MARKUP = re.compile(r"<[^<>]{0,200}(?:>|$)")  # HTML/XML tags (or one cut off at the end): product copy is plain text
 
 
+def visible_text(text: str) -> str:
+    """What of a draft will be shown: its first line, without markup tags (spacing kept)."""
+    return _MARKUP.sub(" ", text.split(_STOP, 1)[0])
+
+
 def clean_partial(text: str) -> str:
     """A draft still being written: its first line only, without markup tags."""
-    return " ".join(_MARKUP.sub(" ", text.split(_STOP, 1)[0]).split())
+    return " ".join(visible_text(text).split())
 
 
 def clean_draft(text: str) -> str:
@@ -178,7 +188,7 @@ def pick_next(scores: torch.Tensor, temperature: float, top_p: float, greedy: bo
 
 @torch.inference_mode()
 def decode(lm_model, prompt: dict, n: int, max_new_tokens: int, stop: torch.Tensor, temperature: float = 0.8,
-           top_p: float = 0.9, greedy: bool = False, ban: "NgramBan | None" = None, pad_id: int = 0,
+           top_p: float = 0.9, greedy: bool = False, ban=None, pad_id: int = 0,
            streamer: DraftStreamer | None = None, boost: "KeywordBoost | None" = None) -> torch.Tensor:
     """n drafts after one prompt: the prompt is run once, its KV cache copied to n rows, then all n are
     sampled together, one token a step, until each has ended its line (or was cancelled).
@@ -198,7 +208,7 @@ def decode(lm_model, prompt: dict, n: int, max_new_tokens: int, stop: torch.Tens
             scores = scores.clone()  # logits may be the model's own output buffer
         if boost is not None:
             scores = boost(out, scores)
-        if ban is not None:  # after the boost: a banned token stays banned
+        if ban is not None:  # the copy guard, after the boost: a banned token stays banned
             scores = ban(out, scores)
         nxt = pick_next(scores, temperature, top_p, greedy).masked_fill(done, pad_id)  # (n,)
         out = torch.cat([out, nxt[:, None]], dim=1)
@@ -213,17 +223,18 @@ def decode(lm_model, prompt: dict, n: int, max_new_tokens: int, stop: torch.Tens
 
 @torch.inference_mode()
 def sample_drafts(lm: LoadedLM, prompt: str, cfg: SamplingConfig, greedy: bool = False,
-                  streamer: DraftStreamer | None = None, keywords: list[str] = ()) -> list[str]:
+                  streamer: DraftStreamer | None = None, keywords: list[str] = (), reference: str | None = None) -> list[str]:
     """The plain in-context prompt on the frozen LM: n drafts (1 when greedy) after one prefill, nudged
-    towards `keywords` (the product's, already in the prompt) by `cfg.keyword_boost`."""
+    towards `keywords` (the product's, already in the prompt) by `cfg.keyword_boost` and kept by
+    `cfg.copy_guard` from copying `reference` (the in-context example's description), like ModICT's."""
     cfg.validate()
     if cfg.seed is not None:
         torch.manual_seed(cfg.seed)
     tok = lm.tokenizer
     enc = tok(prompt, return_tensors="pt")
     out = decode(lm.model, {"input_ids": enc.input_ids}, 1 if greedy else cfg.n, cfg.max_new_tokens, stop_ids(tok),
-                 cfg.temperature, cfg.top_p, greedy, pad_id=tok.pad_token_id or 0, streamer=streamer,
-                 boost=keyword_boost(tok, list(keywords), cfg.keyword_boost))
+                 cfg.temperature, cfg.top_p, greedy, ban=copy_guard(tok, reference, cfg.copy_guard), pad_id=tok.pad_token_id or 0,
+                 streamer=streamer, boost=keyword_boost(tok, list(keywords), cfg.keyword_boost))
     texts = tok.batch_decode(out, skip_special_tokens=True)
     return dedupe([clean_draft(t) for t in texts])
 
@@ -313,12 +324,24 @@ def keyword_boost(tokenizer, keywords: list[str], strength: float) -> KeywordBoo
 
 def modict_drafts(model, example, cfg: SamplingConfig, ban_reference: bool = True, greedy: bool = False,
                   streamer: DraftStreamer | None = None) -> list[str]:
-    """Drafts from a ModICT model: sampled (n) or greedy (1), never reproducing 8-token runs of the reference."""
+    """Drafts from a ModICT model: sampled (n) or greedy (1), kept by `cfg.copy_guard` from copying the reference."""
     cfg.validate()
     if cfg.seed is not None:
         torch.manual_seed(cfg.seed)
-    ban = reference_ngram_ban(model.lm.tokenizer, example.ref_description) if ban_reference and example.ref_description else None
     texts = model.generate(example, n=cfg.n, temperature=cfg.temperature, top_p=cfg.top_p, max_new_tokens=cfg.max_new_tokens,
-                           do_sample=not greedy, ban=NgramBan(ban) if ban else None, streamer=streamer,
+                           do_sample=not greedy, ban=copy_guard(model.lm.tokenizer, example.ref_description, cfg.copy_guard)
+                           if ban_reference else None, streamer=streamer,
                            boost=keyword_boost(model.lm.tokenizer, example.keywords, cfg.keyword_boost))
     return dedupe([clean_draft(t) for t in texts])
+
+
+def copy_guard(tokenizer, reference: str | None, kind: str):
+    """The logits processor that keeps drafts from copying `reference` (None when there is no reference)."""
+    if not reference:
+        return None
+    if kind == "words":
+        from .copy_guard import WordRunGuard
+
+        return WordRunGuard(tokenizer, reference)
+    ngrams = reference_ngram_ban(tokenizer, reference)
+    return NgramBan(ngrams) if ngrams else None

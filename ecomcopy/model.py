@@ -20,7 +20,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from .errors import BackboneError
-from .generate import KeywordBoost, NgramBan, decode, stop_ids
+from .generate import KeywordBoost, decode, stop_ids
 from .lm import LoadedLM
 from .prompt import INSTRUCTION, format_example
 
@@ -271,8 +271,10 @@ class ModICT(nn.Module):
     # -- generation ---------------------------------------------------------------------------
     @torch.inference_mode()
     def generate(self, ex: Example, n: int = 4, temperature: float = 0.8, top_p: float = 0.9, max_new_tokens: int = 60,
-                 do_sample: bool = True, ban: NgramBan | None = None, streamer=None, boost: KeywordBoost | None = None) -> list[str]:
-        """n sampled continuations of one example (1 when greedy), after a single prefill of the prompt."""
+                 do_sample: bool = True, ban=None, streamer=None, boost: KeywordBoost | None = None) -> list[str]:
+        """n sampled continuations of one example (1 when greedy), after a single prefill of the prompt.
+
+        ban: a copy guard (`generate.copy_guard`), applied after `boost` at each step."""
         e, _, summary = self.build(ex)  # (T, H)
         tok = self.lm.tokenizer
         self._set_prefix(self.prompts(summary.unsqueeze(0)))  # (L, 1, P, H), shared by every draft

@@ -229,7 +229,7 @@ class Pipeline:
                 want = sampling.n - len(drafts)
                 round_cfg = replace(sampling, n=want)
                 streamer = DraftStreamer(self.lm.tokenizer)
-                job = self._model_thread.submit(self._draft, writer, example, round_cfg, streamer, kw)
+                job = self._model_thread.submit(self._draft, writer, example, round_cfg, streamer, kw, ref.description)
                 job.add_done_callback(lambda _: streamer.end())
                 try:
                     while not streamer.finished.wait(0.2):
@@ -244,9 +244,10 @@ class Pipeline:
         reviews = [review_draft(d, kw, ref.description) for d in drafts]
         yield Suggestion(kw, hits, drafts, time.time() - t0, writer, reviews, chosen, rounds)
 
-    def _draft(self, writer: str, example, cfg: SamplingConfig, streamer: DraftStreamer, keywords: list[str]) -> list[str]:
+    def _draft(self, writer: str, example, cfg: SamplingConfig, streamer: DraftStreamer, keywords: list[str],
+               reference: str) -> list[str]:
         if writer == "prompt":
-            return sample_drafts(self.lm, example, cfg, streamer=streamer, keywords=keywords)
+            return sample_drafts(self.lm, example, cfg, streamer=streamer, keywords=keywords, reference=reference)
         return modict_drafts(self.modict, example, cfg, streamer=streamer)
 
     @_torch_method

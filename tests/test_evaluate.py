@@ -5,7 +5,7 @@ import pytest
 from conftest import SHARED, needs_shared
 from test_cli import run_cli
 
-KEYS = {"rouge_l", "bleu4", "distinct4", "keyword_coverage", "copy_rate"}
+KEYS = {"rouge_l", "bleu4", "distinct4", "keyword_coverage", "copy_rate", "reference_rouge_l"}
 
 
 @needs_shared
@@ -21,6 +21,9 @@ def test_evaluate_limit_3_end_to_end():
     for row in rows.values():
         assert KEYS <= set(row) and all(0.0 <= row[k] <= 1.0 for k in KEYS)
     assert rows["copy_reference"]["copy_rate"] == 1.0  # copying the reference is, by definition, copying
+    assert rows["copy_reference"]["reference_rouge_l"] == 1.0
+    if out["adapter"]:  # the shipped guard: no ModICT draft holds 8 words of its reference in a row
+        assert rows["modict"]["copy_rate"] == 0.0 or out["copy_guard"] != "words"
     assert all(row["perplexity"] > 1.0 for row in rows.values()) and out["human_perplexity"] > 1.0
     assert out["keyword_boost"] >= 0.0
     first = out["products"][0]  # the drafts behind the numbers, per product and row
