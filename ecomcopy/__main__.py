@@ -134,13 +134,15 @@ def add_decoding_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--keyword-boost", type=float, default=None,
                         help="logit bonus for the keywords until a draft has used them (0 = off; default: the shipped setting)")
     parser.add_argument("--copy-guard", choices=("tokens", "words"), default=None,
-                        help="keep ModICT drafts from repeating 8 words (words) or 8 tokens (tokens) of the reference "
+                        help="keep drafts from repeating 8 words (words) or 8 tokens (tokens) of the reference "
                              "(default: the shipped setting)")
+    parser.add_argument("--no-repeat", type=int, default=None,
+                        help="a draft may not repeat a run of this many of its own tokens (0 = off; default: the shipped setting)")
 
 
 def decoding_settings(args: argparse.Namespace) -> dict:
     """The decoding options given on the command line, as SamplingConfig fields (absent = the shipped default)."""
-    return {k: v for k in ("keyword_boost", "copy_guard") if (v := getattr(args, k)) is not None}
+    return {k: v for k in ("keyword_boost", "copy_guard", "no_repeat") if (v := getattr(args, k)) is not None}
 
 
 def build_parser() -> argparse.ArgumentParser:

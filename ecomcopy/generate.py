@@ -16,8 +16,9 @@ from .lm import LoadedLM
 
 
 KEYWORD_BOOST = 4.0  # chosen on H&M and IKEA dev (docs/EVALUATION.md, "Keyword emphasis")
-COPY_GUARDS = ("tokens", "words")  # how ModICT drafts are kept from copying the reference (`copy_guard`)
+COPY_GUARDS = ("tokens", "words")  # how drafts are kept from copying the reference (`copy_guard`)
 COPY_GUARD = "words"  # chosen on H&M and IKEA dev (docs/EVALUATION.md, "The word-level copy guard")
+NO_REPEAT = 0  # off: tried on dev, it respells words it may not repeat (docs/EVALUATION.md, "Tried on dev")
 
 
 @dataclass
@@ -29,6 +30,7 @@ class SamplingConfig:
     seed: int | None = None
     keyword_boost: float = KEYWORD_BOOST  # logit nudge towards the merchant's keywords (`KeywordBoost`); 0 turns it off
     copy_guard: str = COPY_GUARD  # "words": no 8-word run of the reference (`WordRunGuard`); "tokens": no 8-token run (`NgramBan`)
+    no_repeat: int = NO_REPEAT  # a draft may not repeat any run of this many of its own tokens (0 = allowed)
 
     def validate(self) -> "SamplingConfig":
         if not 1 <= self.n <= 8:
@@ -41,6 +43,8 @@ class SamplingConfig:
             raise InputError("Maximum length must be between 8 and 200 tokens.")
         if not 0.0 <= self.keyword_boost <= 10.0:
             raise InputError("Keyword emphasis must be between 0 and 10.")
+        if not (self.no_repeat == 0 or 2 <= self.no_repeat <= 20):
+            raise InputError("The repetition limit must be 0 (off) or between 2 and 20 tokens.")
         if self.copy_guard not in COPY_GUARDS:
             raise InputError(f"Copy guard must be one of: {', '.join(COPY_GUARDS)}.")
         return self
@@ -233,7 +237,7 @@ def sample_drafts(lm: LoadedLM, prompt: str, cfg: SamplingConfig, greedy: bool =
     tok = lm.tokenizer
     enc = tok(prompt, return_tensors="pt")
     out = decode(lm.model, {"input_ids": enc.input_ids}, 1 if greedy else cfg.n, cfg.max_new_tokens, stop_ids(tok),
-                 cfg.temperature, cfg.top_p, greedy, ban=copy_guard(tok, reference, cfg.copy_guard), pad_id=tok.pad_token_id or 0,
+                 cfg.temperature, cfg.top_p, greedy, ban=constraints(tok, reference, cfg), pad_id=tok.pad_token_id or 0,
                  streamer=streamer, boost=keyword_boost(tok, list(keywords), cfg.keyword_boost))
     texts = tok.batch_decode(out, skip_special_tokens=True)
     return dedupe([clean_draft(t) for t in texts])
@@ -329,10 +333,22 @@ def modict_drafts(model, example, cfg: SamplingConfig, ban_reference: bool = Tru
     if cfg.seed is not None:
         torch.manual_seed(cfg.seed)
     texts = model.generate(example, n=cfg.n, temperature=cfg.temperature, top_p=cfg.top_p, max_new_tokens=cfg.max_new_tokens,
-                           do_sample=not greedy, ban=copy_guard(model.lm.tokenizer, example.ref_description, cfg.copy_guard)
-                           if ban_reference else None, streamer=streamer,
+                           do_sample=not greedy, streamer=streamer,
+                           ban=constraints(model.lm.tokenizer, example.ref_description if ban_reference else None, cfg),
                            boost=keyword_boost(model.lm.tokenizer, example.keywords, cfg.keyword_boost))
     return dedupe([clean_draft(t) for t in texts])
+
+
+def constraints(tokenizer, reference: str | None, cfg: SamplingConfig):
+    """The hard constraints on the next token, applied after the keyword boost (None when there are none):
+    transformers' `NoRepeatNGramLogitsProcessor` when `cfg.no_repeat` is set, then the copy guard (last, as it
+    checks the candidates that are left)."""
+    from transformers import LogitsProcessorList, NoRepeatNGramLogitsProcessor
+
+    procs = [NoRepeatNGramLogitsProcessor(cfg.no_repeat)] if cfg.no_repeat else []
+    guard = copy_guard(tokenizer, reference, cfg.copy_guard)
+    procs += [guard] if guard is not None else []
+    return LogitsProcessorList(procs) if procs else None
 
 
 def copy_guard(tokenizer, reference: str | None, kind: str):

@@ -66,3 +66,21 @@ def test_plain_prompt_writer_is_guarded_too(pipeline):
     guarded = pipeline.on_model_thread(sample_drafts, pipeline.lm, prompt, cfg, True, None, (), REF)
     assert copies(REF, free[0])  # the failure the guard exists for
     assert guarded and not copies(REF, guarded[0])
+
+
+def test_constraints_order_and_repetition_limit(tokenizer):
+    """The repetition limit (transformers' processor) runs before the copy guard, which must see the final
+    candidates; without a reference or a limit there is nothing to apply."""
+    from transformers import NoRepeatNGramLogitsProcessor
+
+    from ecomcopy.copy_guard import WordRunGuard
+    from ecomcopy.errors import InputError
+    from ecomcopy.generate import SamplingConfig, constraints
+
+    procs = constraints(tokenizer, REF, SamplingConfig(no_repeat=4))
+    assert [type(p) for p in procs] == [NoRepeatNGramLogitsProcessor, WordRunGuard]
+    assert constraints(tokenizer, None, SamplingConfig(no_repeat=0)) is None
+    ids = torch.tensor([[5, 6, 7, 5, 6]])
+    assert constraints(tokenizer, None, SamplingConfig(no_repeat=3))(ids, torch.zeros(1, 10))[0, 7] == -float("inf")
+    with pytest.raises(InputError, match="repetition"):
+        SamplingConfig(no_repeat=1).validate()
