@@ -16,7 +16,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from .fluency import perplexity
-from .generate import COPY_GUARD, KEYWORD_BOOST, SamplingConfig, modict_drafts, sample_drafts
+from .generate import COPY_GUARD, KEYWORD_BOOST, NO_REPEAT, SamplingConfig, modict_drafts, sample_drafts
 from .images import load_image
 from .keywords import merchant_keywords, shopper_attributes
 from .metrics import bleu4, copies, distinct_n, keyword_coverage, rouge_l
@@ -43,14 +43,14 @@ class Drafts:
 
 def evaluate(pipe: Pipeline, folder: str | Path, split: str = "test", limit: int = 0, n: int = 4, keywords: str = "merchant",
              seed: int = 0, methods: list[str] = METHODS, progress: bool = True, keyword_boost: float = KEYWORD_BOOST,
-             copy_guard: str = COPY_GUARD) -> dict:
+             copy_guard: str = COPY_GUARD, no_repeat: int = NO_REPEAT) -> dict:
     """Metrics per domain and overall: {"rows": {method: {...}}, "n_products": N, "domains": {...}}."""
     # on the pipeline's model thread, like the app: a second thread running torch ops slows both (pipeline.py)
-    return pipe.on_model_thread(_evaluate, pipe, folder, split, limit, n, keywords, seed, methods, progress, keyword_boost, copy_guard)
+    return pipe.on_model_thread(_evaluate, pipe, folder, split, limit, n, keywords, seed, methods, progress, keyword_boost, copy_guard, no_repeat)
 
 
 def _evaluate(pipe: Pipeline, folder: str | Path, split: str, limit: int, n: int, keywords: str, seed: int,
-              methods: list[str], progress: bool, keyword_boost: float, copy_guard: str) -> dict:
+              methods: list[str], progress: bool, keyword_boost: float, copy_guard: str, no_repeat: int) -> dict:
     folder = Path(folder)
     products = read_products(folder, split=split).products
     if limit:
@@ -62,11 +62,11 @@ def _evaluate(pipe: Pipeline, folder: str | Path, split: str, limit: int, n: int
         methods = [m for m in methods if not m.startswith("modict")]
     rng = random.Random(seed)
     catalog_products = pipe.catalog.products()
-    decoding = dict(keyword_boost=keyword_boost, copy_guard=copy_guard)
+    decoding = dict(keyword_boost=keyword_boost, copy_guard=copy_guard, no_repeat=no_repeat)
     sampling = SamplingConfig(n=n, seed=seed, **decoding)
     greedy_cfg = SamplingConfig(n=1, seed=seed, **decoding)
     out: dict[str, Drafts] = {m: Drafts() for m in methods}
-    truths, kws, refs, relevant, records = [], [], [], [], []
+    truths, kws, refs, relevant, chosen = [], [], [], [], []
     for p in tqdm(products, desc="evaluating", unit="product", disable=not progress):
         kw = merchant_keywords(p.keywords, p.attributes, p.description) if keywords == "merchant" else shopper_attributes(p.keywords, p.attributes)
         img = load_image(folder / p.image)
@@ -78,7 +78,7 @@ def _evaluate(pipe: Pipeline, folder: str | Path, split: str, limit: int, n: int
         kws.append(kw)
         refs.append(ref.description)
         relevant.append(product_type(ref).lower() == product_type(p).lower())
-        records.append({"id": p.id, "keywords": kw, "reference": ref.id, "random_reference": rand.id, "drafts": {}})
+        chosen.append({"id": p.id, "keywords": kw, "reference": ref.id, "random_reference": rand.id})
         vis = feats.tokens[0]
         for m in methods:
             if m == "copy_reference":
@@ -102,7 +102,6 @@ def _evaluate(pipe: Pipeline, folder: str | Path, split: str, limit: int, n: int
                 s = modict_drafts(pipe.modict, ex, sampling, ban_reference=ban)
             out[m].greedy.append(g[0] if g else "")
             out[m].sampled.append(s or [""])
-            records[-1]["drafts"][m] = {"greedy": out[m].greedy[-1], "sampled": out[m].sampled[-1]}
     return {
         "rows": {m: row_metrics(truths, kws, refs, d, pipe.lm) for m, d in out.items()},
         "n_products": len(products),
@@ -116,7 +115,9 @@ def _evaluate(pipe: Pipeline, folder: str | Path, split: str, limit: int, n: int
         **decoding,
         "lm": pipe.lm.name,
         "adapter": str(pipe.cfg.adapter) if pipe.modict is not None else None,
-        "products": records,  # what each row wrote for each product, to read the drafts behind the numbers
+        # what each row wrote for each product, to read the drafts behind the numbers
+        "products": [{**c, "drafts": {m: {"greedy": d.greedy[i], "sampled": d.sampled[i]} for m, d in out.items()}}
+                     for i, c in enumerate(chosen)],
     }
 
 
@@ -137,7 +138,7 @@ def row_metrics(truths: list[str], keywords: list[list[str]], references: list[s
     return {k: round(v, 4) for k, v in row.items()}
 
 
-TABLE_COLUMNS = ("rouge_l", "bleu4", "distinct4", "keyword_coverage", "copy_rate", "perplexity")
+TABLE_COLUMNS = ("rouge_l", "bleu4", "distinct4", "keyword_coverage", "copy_rate", "reference_rouge_l", "perplexity")
 
 
 def markdown_table(result: dict, cols: tuple[str, ...] = TABLE_COLUMNS) -> str:
