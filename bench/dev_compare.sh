@@ -5,10 +5,9 @@
 # Resumable: a finished table is kept.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/keep.sh
 NAME=$1; shift; LIMIT=${LIMIT:-20}
 for D in hm ikea; do
-  out=bench/results/dev_${D}_${LIMIT}_$NAME.json
-  [ -s "$out" ] && continue
-  python -m ecomcopy evaluate --data ../shared/data/$D --split dev --limit $LIMIT --json --methods modict "$@" > "$out.tmp"
-  mv "$out.tmp" "$out"
+  keep bench/results/dev_${D}_${LIMIT}_$NAME.json \
+    python -m ecomcopy evaluate --data ../shared/data/$D --split dev --limit $LIMIT --json --methods modict "$@"
 done

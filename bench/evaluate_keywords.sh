@@ -4,12 +4,11 @@
 # coverage on dev) and 0 (off). Resumable: a finished table is kept.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/keep.sh
 R=bench/results
 run() {  # run OUT ARGS...
   local out=$R/$1; shift
-  [ -s "$out" ] && return 0
-  python -m ecomcopy evaluate --split test --limit 20 --json "$@" > "$out.tmp"
-  mv "$out.tmp" "$out"
+  keep "$out" python -m ecomcopy evaluate --split test --limit 20 --json "$@"
 }
 for D in hm ikea; do
   run eval_${D}_test_20_keywords.json --data ../shared/data/$D

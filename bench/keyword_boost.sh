@@ -4,13 +4,12 @@
 #   bench/keyword_boost.sh [BOOST ...]    (default: 0 1 2 3 4)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/keep.sh
 R=bench/results
 [ $# -gt 0 ] || set -- 0 1 2 3 4
 for B in "$@"; do
   for D in hm ikea; do
-    out=$R/kwboost_${D}_dev_20_$B.json
-    [ -s "$out" ] && continue  # resumable: a finished setting is kept
-    python -m ecomcopy evaluate --data ../shared/data/$D --split dev --limit 20 --json --methods modict --keyword-boost "$B" > "$out.tmp"
-    mv "$out.tmp" "$out"
+    keep $R/kwboost_${D}_dev_20_$B.json \
+      python -m ecomcopy evaluate --data ../shared/data/$D --split dev --limit 20 --json --methods modict --keyword-boost "$B"
   done
 done

@@ -1,0 +1,46 @@
+"""Count the drafts that read badly in ways ROUGE-L does not see, in `evaluate --json` results.
+
+- list opening: the draft opens with a list of keywords (its first comma within 25 characters and two or more
+  commas in all), e.g. "Leggings/Tights, wide lace trim, top and silicone, semi shiny stay-ups.";
+- respelt or doubled word: capitals inside a lower-case word ("trIMS") or a word written twice in a row
+  ("jersey jersey"), what token-level bans can push a model into.
+
+    python bench/draft_oddities.py bench/results/dev_hm_60_words.json [more.json ...] [--method modict]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from pathlib import Path
+
+_ODD_WORD = re.compile(r"\b[a-z]+[A-Z]+\w*|\b(\w+) \1\b")
+
+
+def list_opening(draft: str) -> bool:
+    return draft.count(",") >= 2 and draft.index(",") < 25
+
+
+def odd_word(draft: str) -> bool:
+    return bool(_ODD_WORD.search(draft))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("results", nargs="+")
+    ap.add_argument("--method", default="modict")
+    args = ap.parse_args()
+    print("| result | greedy drafts | list openings | respelt or doubled words | sampled drafts | list openings | respelt or doubled words |")
+    print("|---|---|---|---|---|---|---|")
+    for f in args.results:
+        products = json.loads(Path(f).read_text())["products"]
+        greedy = [p["drafts"][args.method]["greedy"] for p in products]
+        sampled = [d for p in products for d in p["drafts"][args.method]["sampled"]]
+        counts = [len(greedy), sum(map(list_opening, greedy)), sum(map(odd_word, greedy)),
+                  len(sampled), sum(map(list_opening, sampled)), sum(map(odd_word, sampled))]
+        print(f"| {Path(f).stem} | " + " | ".join(map(str, counts)) + " |")
+
+
+if __name__ == "__main__":
+    main()
