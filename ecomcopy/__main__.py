@@ -137,12 +137,14 @@ def add_decoding_options(parser: argparse.ArgumentParser) -> None:
                         help="keep drafts from repeating 8 words (words) or 8 tokens (tokens) of the reference "
                              "(default: the shipped setting)")
     parser.add_argument("--no-repeat", type=int, default=None,
-                        help="a draft may not repeat a run of this many of its own tokens (0 = off; default: the shipped setting)")
+                        help="a draft may not repeat a run of this many of its own words (0 = off; default: the shipped setting)")
+    parser.add_argument("--no-repeat-unit", choices=("words", "tokens"), default=None,
+                        help="what --no-repeat counts (default: words)")
 
 
 def decoding_settings(args: argparse.Namespace) -> dict:
     """The decoding options given on the command line, as SamplingConfig fields (absent = the shipped default)."""
-    return {k: v for k in ("keyword_boost", "copy_guard", "no_repeat") if (v := getattr(args, k)) is not None}
+    return {k: v for k in ("keyword_boost", "copy_guard", "no_repeat", "no_repeat_unit") if (v := getattr(args, k)) is not None}
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -43,14 +43,15 @@ class Drafts:
 
 def evaluate(pipe: Pipeline, folder: str | Path, split: str = "test", limit: int = 0, n: int = 4, keywords: str = "merchant",
              seed: int = 0, methods: list[str] = METHODS, progress: bool = True, keyword_boost: float = KEYWORD_BOOST,
-             copy_guard: str = COPY_GUARD, no_repeat: int = NO_REPEAT) -> dict:
+             copy_guard: str = COPY_GUARD, no_repeat: int = NO_REPEAT, no_repeat_unit: str = "words") -> dict:
     """Metrics per domain and overall: {"rows": {method: {...}}, "n_products": N, "domains": {...}}."""
     # on the pipeline's model thread, like the app: a second thread running torch ops slows both (pipeline.py)
-    return pipe.on_model_thread(_evaluate, pipe, folder, split, limit, n, keywords, seed, methods, progress, keyword_boost, copy_guard, no_repeat)
+    return pipe.on_model_thread(_evaluate, pipe, folder, split, limit, n, keywords, seed, methods, progress, keyword_boost, copy_guard, no_repeat, no_repeat_unit)
 
 
 def _evaluate(pipe: Pipeline, folder: str | Path, split: str, limit: int, n: int, keywords: str, seed: int,
-              methods: list[str], progress: bool, keyword_boost: float, copy_guard: str, no_repeat: int) -> dict:
+              methods: list[str], progress: bool, keyword_boost: float, copy_guard: str, no_repeat: int,
+              no_repeat_unit: str) -> dict:
     folder = Path(folder)
     products = read_products(folder, split=split).products
     if limit:
@@ -62,7 +63,7 @@ def _evaluate(pipe: Pipeline, folder: str | Path, split: str, limit: int, n: int
         methods = [m for m in methods if not m.startswith("modict")]
     rng = random.Random(seed)
     catalog_products = pipe.catalog.products()
-    decoding = dict(keyword_boost=keyword_boost, copy_guard=copy_guard, no_repeat=no_repeat)
+    decoding = dict(keyword_boost=keyword_boost, copy_guard=copy_guard, no_repeat=no_repeat, no_repeat_unit=no_repeat_unit)
     sampling = SamplingConfig(n=n, seed=seed, **decoding)
     greedy_cfg = SamplingConfig(n=1, seed=seed, **decoding)
     out: dict[str, Drafts] = {m: Drafts() for m in methods}

@@ -30,7 +30,8 @@ class SamplingConfig:
     seed: int | None = None
     keyword_boost: float = KEYWORD_BOOST  # logit nudge towards the merchant's keywords (`KeywordBoost`); 0 turns it off
     copy_guard: str = COPY_GUARD  # "words": no 8-word run of the reference (`WordRunGuard`); "tokens": no 8-token run (`NgramBan`)
-    no_repeat: int = NO_REPEAT  # a draft may not repeat any run of this many of its own tokens (0 = allowed)
+    no_repeat: int = NO_REPEAT  # a draft may not repeat any run of this many of its own words or tokens (0 = allowed)
+    no_repeat_unit: str = "words"  # "words" (`copy_guard.WordRepeatGuard`) or "tokens" (transformers' processor)
 
     def validate(self) -> "SamplingConfig":
         if not 1 <= self.n <= 8:
@@ -44,7 +45,9 @@ class SamplingConfig:
         if not 0.0 <= self.keyword_boost <= 10.0:
             raise InputError("Keyword emphasis must be between 0 and 10.")
         if not (self.no_repeat == 0 or 2 <= self.no_repeat <= 20):
-            raise InputError("The repetition limit must be 0 (off) or between 2 and 20 tokens.")
+            raise InputError("The repetition limit must be 0 (off) or between 2 and 20.")
+        if self.no_repeat_unit not in ("words", "tokens"):
+            raise InputError("The repetition limit counts words or tokens.")
         if self.copy_guard not in COPY_GUARDS:
             raise InputError(f"Copy guard must be one of: {', '.join(COPY_GUARDS)}.")
         return self
@@ -341,11 +344,16 @@ def modict_drafts(model, example, cfg: SamplingConfig, ban_reference: bool = Tru
 
 def constraints(tokenizer, reference: str | None, cfg: SamplingConfig):
     """The hard constraints on the next token, applied after the keyword boost (None when there are none):
-    transformers' `NoRepeatNGramLogitsProcessor` when `cfg.no_repeat` is set, then the copy guard (last, as it
-    checks the candidates that are left)."""
+    the repetition limit when `cfg.no_repeat` is set (word-level, or transformers' `NoRepeatNGramLogitsProcessor`
+    on tokens), then the copy guard (last, as it checks the candidates that are left)."""
     from transformers import LogitsProcessorList, NoRepeatNGramLogitsProcessor
 
-    procs = [NoRepeatNGramLogitsProcessor(cfg.no_repeat)] if cfg.no_repeat else []
+    from .copy_guard import WordRepeatGuard
+
+    procs = []
+    if cfg.no_repeat:
+        procs.append(WordRepeatGuard(tokenizer, cfg.no_repeat) if cfg.no_repeat_unit == "words"
+                     else NoRepeatNGramLogitsProcessor(cfg.no_repeat))
     guard = copy_guard(tokenizer, reference, cfg.copy_guard)
     procs += [guard] if guard is not None else []
     return LogitsProcessorList(procs) if procs else None

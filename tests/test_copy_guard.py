@@ -77,10 +77,44 @@ def test_constraints_order_and_repetition_limit(tokenizer):
     from ecomcopy.errors import InputError
     from ecomcopy.generate import SamplingConfig, constraints
 
+    from ecomcopy.copy_guard import WordRepeatGuard
+
     procs = constraints(tokenizer, REF, SamplingConfig(no_repeat=4))
+    assert [type(p) for p in procs] == [WordRepeatGuard, WordRunGuard]
+    procs = constraints(tokenizer, REF, SamplingConfig(no_repeat=4, no_repeat_unit="tokens"))
     assert [type(p) for p in procs] == [NoRepeatNGramLogitsProcessor, WordRunGuard]
     assert constraints(tokenizer, None, SamplingConfig(no_repeat=0)) is None
     ids = torch.tensor([[5, 6, 7, 5, 6]])
-    assert constraints(tokenizer, None, SamplingConfig(no_repeat=3))(ids, torch.zeros(1, 10))[0, 7] == -float("inf")
+    tokens = SamplingConfig(no_repeat=3, no_repeat_unit="tokens")
+    assert constraints(tokenizer, None, tokens)(ids, torch.zeros(1, len(tokenizer)))[0, 7] == -float("inf")
     with pytest.raises(InputError, match="repetition"):
         SamplingConfig(no_repeat=1).validate()
+
+
+def test_repeat_guard_counts_words_not_tokens(tokenizer):
+    from ecomcopy.copy_guard import WordRepeatGuard
+
+    g = WordRepeatGuard(tokenizer, 3)
+    assert g.breaks("Top with a zip. Trousers with a z")  # "with a zip" again, begun
+    assert g.breaks("Top with a zip. Trousers WITH A ZIP.")  # re-cased, punctuated: the same words
+    assert not g.breaks("Top with a zip. Trousers with a ")  # the third word not begun
+    assert not g.breaks("Top with a zip. Trousers with a button")
+    assert not g.breaks("jersey jersey")  # a run shorter than n is not a repeat of n words
+
+
+def test_repeat_guard_stops_a_looping_model(tokenizer):
+    """A scorer that always prefers to write its first sentence again is turned aside within n words."""
+    from ecomcopy.copy_guard import WordRepeatGuard
+
+    loop = tokenizer(" Soft top with a zip.", add_special_tokens=False).input_ids
+    filler = tokenizer(" lovely", add_special_tokens=False).input_ids[0]
+    guard = WordRepeatGuard(tokenizer, 3)
+    out = torch.empty(1, 0, dtype=torch.long)
+    for step in range(3 * len(loop)):
+        scores = torch.full((1, len(tokenizer)), -5.0)
+        scores[0, loop[step % len(loop)]], scores[0, filler] = 10.0, 5.0
+        out = torch.cat([out, guard(out, scores).argmax(-1)[:, None]], dim=1)
+    text = tokenizer.decode(out[0])
+    ws = text.lower().replace(".", " ").split()
+    runs = [tuple(ws[i : i + 3]) for i in range(len(ws) - 2)]
+    assert "lovely" in text and len(runs) == len(set(runs))
