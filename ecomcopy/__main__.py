@@ -93,7 +93,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     adapter = None if args.adapter == "none" else Path(args.adapter)
     pipe = Pipeline(PipelineConfig(catalog=Path(args.db), adapter=adapter, lm=args.lm))
     result = evaluate(pipe, args.data, split=args.split, limit=args.limit, n=args.n, keywords=args.keywords, methods=methods,
-                      progress=not args.json, **decoding_settings(args))
+                      progress=not args.json, decoding=decoding_settings(args))
     if args.json:
         print(json.dumps(result))
     else:
@@ -129,8 +129,8 @@ def cmd_bulk(args: argparse.Namespace) -> int:
 
 
 def add_decoding_options(parser: argparse.ArgumentParser) -> None:
-    """`--keyword-boost` and `--copy-guard`, for every command that writes drafts (None = the shipped default,
-    kept out of argparse so that parsing does not import torch)."""
+    """`--keyword-boost`, `--copy-guard` and `--no-repeat(-unit)`, for every command that writes drafts (None =
+    the shipped default, kept out of argparse so that parsing does not import torch)."""
     parser.add_argument("--keyword-boost", type=float, default=None,
                         help="logit bonus for the keywords until a draft has used them (0 = off; default: the shipped setting)")
     parser.add_argument("--copy-guard", choices=("tokens", "words"), default=None,

@@ -16,7 +16,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from .fluency import perplexity
-from .generate import COPY_GUARD, KEYWORD_BOOST, NO_REPEAT, SamplingConfig, modict_drafts, sample_drafts
+from .generate import SamplingConfig, modict_drafts, sample_drafts
 from .images import load_image
 from .keywords import merchant_keywords, shopper_attributes
 from .metrics import bleu4, copies, distinct_n, keyword_coverage, rouge_l
@@ -26,6 +26,7 @@ from .products import Product, read_products
 from .prompt import icl_prompt
 
 METHODS = ["copy_reference", "icl_prompt", "modict_no_reference", "modict_random_reference", "modict_no_visual", "modict"]
+DECODING_FIELDS = ("keyword_boost", "copy_guard", "no_repeat", "no_repeat_unit")  # recorded in the result
 # on request: ModICT full and the plain prompt without the copy guard (what the guard costs each of them)
 EXTRA_METHODS = ["modict_no_ban", "icl_prompt_no_ban"]
 
@@ -42,16 +43,17 @@ class Drafts:
 
 
 def evaluate(pipe: Pipeline, folder: str | Path, split: str = "test", limit: int = 0, n: int = 4, keywords: str = "merchant",
-             seed: int = 0, methods: list[str] = METHODS, progress: bool = True, keyword_boost: float = KEYWORD_BOOST,
-             copy_guard: str = COPY_GUARD, no_repeat: int = NO_REPEAT, no_repeat_unit: str = "words") -> dict:
-    """Metrics per domain and overall: {"rows": {method: {...}}, "n_products": N, "domains": {...}}."""
+             seed: int = 0, methods: list[str] = METHODS, progress: bool = True, decoding: dict | None = None) -> dict:
+    """Metrics per domain and overall: {"rows": {method: {...}}, "n_products": N, "domains": {...}}.
+
+    decoding: SamplingConfig fields for every generating row (keyword_boost, copy_guard, ...); absent ones
+    keep the shipped defaults."""
     # on the pipeline's model thread, like the app: a second thread running torch ops slows both (pipeline.py)
-    return pipe.on_model_thread(_evaluate, pipe, folder, split, limit, n, keywords, seed, methods, progress, keyword_boost, copy_guard, no_repeat, no_repeat_unit)
+    return pipe.on_model_thread(_evaluate, pipe, folder, split, limit, n, keywords, seed, methods, progress, decoding or {})
 
 
 def _evaluate(pipe: Pipeline, folder: str | Path, split: str, limit: int, n: int, keywords: str, seed: int,
-              methods: list[str], progress: bool, keyword_boost: float, copy_guard: str, no_repeat: int,
-              no_repeat_unit: str) -> dict:
+              methods: list[str], progress: bool, decoding: dict) -> dict:
     folder = Path(folder)
     products = read_products(folder, split=split).products
     if limit:
@@ -63,8 +65,7 @@ def _evaluate(pipe: Pipeline, folder: str | Path, split: str, limit: int, n: int
         methods = [m for m in methods if not m.startswith("modict")]
     rng = random.Random(seed)
     catalog_products = pipe.catalog.products()
-    decoding = dict(keyword_boost=keyword_boost, copy_guard=copy_guard, no_repeat=no_repeat, no_repeat_unit=no_repeat_unit)
-    sampling = SamplingConfig(n=n, seed=seed, **decoding)
+    sampling = SamplingConfig(n=n, seed=seed, **decoding).validate()
     greedy_cfg = SamplingConfig(n=1, seed=seed, **decoding)
     out: dict[str, Drafts] = {m: Drafts() for m in methods}
     truths, kws, refs, relevant, chosen = [], [], [], [], []
@@ -113,7 +114,7 @@ def _evaluate(pipe: Pipeline, folder: str | Path, split: str, limit: int, n: int
         "data": str(folder),
         "split": split,
         "keywords": keywords,
-        **decoding,
+        **{k: getattr(sampling, k) for k in DECODING_FIELDS},
         "lm": pipe.lm.name,
         "adapter": str(pipe.cfg.adapter) if pipe.modict is not None else None,
         # what each row wrote for each product, to read the drafts behind the numbers
