@@ -52,8 +52,8 @@ class _WordGuard:
             text = self.tokenizer.decode(seq, skip_special_tokens=True)
             if "\n" in text:  # the draft has ended
                 continue
-            shown = visible_text(text)  # what the copy rate will read
-            if not self._near(_split(shown)[0]) and not self._near(words(shown)):
+            done, partial = _split(visible_text(text))  # what the copy rate will read
+            if not self._near(done) and not (partial and self._near(done + [partial])):
                 continue
             checked: set[int] = set()
             while True:

@@ -215,7 +215,7 @@ def decode(lm_model, prompt: dict, n: int, max_new_tokens: int, stop: torch.Tens
             scores = scores.clone()  # logits may be the model's own output buffer
         if boost is not None:
             scores = boost(out, scores)
-        if ban is not None:  # the copy guard, after the boost: a banned token stays banned
+        if ban is not None:  # the hard constraints (`constraints`), after the boost: a banned token stays banned
             scores = ban(out, scores)
         nxt = pick_next(scores, temperature, top_p, greedy).masked_fill(done, pad_id)  # (n,)
         out = torch.cat([out, nxt[:, None]], dim=1)

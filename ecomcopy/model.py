@@ -274,7 +274,7 @@ class ModICT(nn.Module):
                  do_sample: bool = True, ban=None, streamer=None, boost: KeywordBoost | None = None) -> list[str]:
         """n sampled continuations of one example (1 when greedy), after a single prefill of the prompt.
 
-        ban: a copy guard (`generate.copy_guard`), applied after `boost` at each step."""
+        ban: the hard constraints (`generate.constraints`: copy guard, repetition limit), applied after `boost`."""
         e, _, summary = self.build(ex)  # (T, H)
         tok = self.lm.tokenizer
         self._set_prefix(self.prompts(summary.unsqueeze(0)))  # (L, 1, P, H), shared by every draft

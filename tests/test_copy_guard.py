@@ -62,22 +62,20 @@ def test_plain_prompt_writer_is_guarded_too(pipeline):
     kw = ["Top", "White", "Solid"]
     prompt = icl_prompt(kw, REF, kw)
     cfg = SamplingConfig(n=1, max_new_tokens=40, seed=0, keyword_boost=0)
-    free = pipeline.on_model_thread(sample_drafts, pipeline.lm, prompt, cfg, True)
-    guarded = pipeline.on_model_thread(sample_drafts, pipeline.lm, prompt, cfg, True, None, (), REF)
+    free = pipeline.on_model_thread(sample_drafts, pipeline.lm, prompt, cfg, greedy=True)
+    guarded = pipeline.on_model_thread(sample_drafts, pipeline.lm, prompt, cfg, greedy=True, reference=REF)
     assert copies(REF, free[0])  # the failure the guard exists for
     assert guarded and not copies(REF, guarded[0])
 
 
 def test_constraints_order_and_repetition_limit(tokenizer):
-    """The repetition limit (transformers' processor) runs before the copy guard, which must see the final
-    candidates; without a reference or a limit there is nothing to apply."""
+    """The repetition limit (on words, or transformers' processor on tokens) runs before the copy guard, which
+    must see the final candidates; without a reference or a limit there is nothing to apply."""
     from transformers import NoRepeatNGramLogitsProcessor
 
-    from ecomcopy.copy_guard import WordRunGuard
+    from ecomcopy.copy_guard import WordRepeatGuard, WordRunGuard
     from ecomcopy.errors import InputError
     from ecomcopy.generate import SamplingConfig, constraints
-
-    from ecomcopy.copy_guard import WordRepeatGuard
 
     procs = constraints(tokenizer, REF, SamplingConfig(no_repeat=4))
     assert [type(p) for p in procs] == [WordRepeatGuard, WordRunGuard]
