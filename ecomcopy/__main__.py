@@ -71,9 +71,11 @@ def cmd_generate(args: argparse.Namespace) -> int:
 def cmd_train(args: argparse.Namespace) -> int:
     from .train import TrainConfig, train
 
+    logging.getLogger("ecomcopy.train").setLevel(logging.INFO)  # what the run did: references chosen, resumed step
     cfg = TrainConfig(
         data=args.data, out=args.out, lm=args.lm, keywords=args.keywords, steps=args.steps, batch_size=args.batch_size,
         lr=args.lr, warmup=args.warmup, seed=args.seed, image_weight=args.image_weight, bf16=args.bf16, init=args.init or "",
+        no_copy_refs=args.no_copy_refs,
     )
     path = train(cfg)
     print(f"adapter written to {path}.safetensors (+ .json); loss log {args.out}/loss.csv, curve {args.out}/loss.png")
@@ -99,7 +101,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     else:
         print(f"{result['n_products']} products of {args.data} ({args.split}), LM {result['lm']}, "
               f"reference relevance {result['reference_relevance']:.3f}, keyword coverage of the human descriptions "
-              f"{result['human_keyword_coverage']:.3f}\n")
+              f"{result['human_keyword_coverage']:.3f}, copy rate of the human descriptions {result['human_copy_rate']:.3f}\n")
         print(markdown_table(result))
     return 0
 
@@ -176,6 +178,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--init", help="adapter (path stem) to start from, e.g. assets/modict/adapter to train the shipped one further")
     t.add_argument("--image-weight", type=float, default=DEFAULT_IMAGE_WEIGHT)
     t.add_argument("--bf16", action="store_true", help="bfloat16 autocast for the frozen LM (about 1.8x faster on CPUs with AVX512-BF16)")
+    t.add_argument("--no-copy-refs", action="store_true",
+                   help="train on references the target does not copy 8 words of (as decoding forbids); else the next retrieved")
     t.set_defaults(func=cmd_train)
 
     e = sub.add_parser("evaluate", help="metrics of ModICT and its baselines on a product folder")

@@ -110,6 +110,8 @@ def _evaluate(pipe: Pipeline, folder: str | Path, split: str, limit: int, n: int
         "reference_relevance": round(statistics.mean(relevant), 4) if relevant else 0.0,
         # how many of the merchant keywords the human descriptions themselves contain: a ceiling for coverage
         "human_keyword_coverage": round(statistics.mean(keyword_coverage(k, t) for k, t in zip(kws, truths)), 4) if truths else 0.0,
+        # how often the shop's own description repeats 8 words in a row of the reference: the copy rate of the truth
+        "human_copy_rate": round(statistics.mean(copies(r, t) for r, t in zip(refs, truths)), 4) if truths else 0.0,
         "human_perplexity": round(perplexity(pipe.lm, truths), 4),  # the fluency of the shop's own copy, for scale
         "data": str(folder),
         "split": split,

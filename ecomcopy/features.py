@@ -73,20 +73,22 @@ def _blank() -> Image.Image:
 
 
 def retrieve_references(
-    pooled: np.ndarray, text_vecs: np.ndarray, groups: list[str], image_weight: float, chunk: int = 512
+    pooled: np.ndarray, text_vecs: np.ndarray, groups: list[str], image_weight: float, chunk: int = 512, k: int = 1
 ) -> np.ndarray:
-    """For each product, the index of its most similar other product outside its own group (fused search)."""
+    """For each product, the indices of its k most similar other products outside its own group (fused
+    search), best first: (N,) for k = 1, else (N, k)."""
     img = _unit(pooled - pooled.mean(0))
     txt = _unit(text_vecs)
     g = np.array(groups, dtype=object)
-    refs = np.zeros(len(groups), dtype=np.int64)
+    refs = np.zeros((len(groups), k), dtype=np.int64)
     for s in range(0, len(groups), chunk):
         _, _, score = fused_scores(img, txt, img[s : s + chunk], txt[s : s + chunk], image_weight)  # (N, C)
         for j in range(score.shape[1]):
             col = score[:, j].copy()
             col[g == g[s + j]] = -np.inf
-            refs[s + j] = top_k(col, 1)[0]
-    return refs
+            best = top_k(col, k)
+            refs[s + j] = np.pad(best, (0, k - len(best)), mode="edge")  # fewer candidates than k: repeat the last
+    return refs[:, 0] if k == 1 else refs
 
 
 def keyword_vectors(texts: list[str], encoder: TextEncoder) -> np.ndarray:

@@ -23,6 +23,7 @@ from .encoders import TextEncoder, create_image_encoder
 from .features import FolderFeatures, folder_features, keyword_vectors, retrieve_references
 from .keywords import merchant_keywords, shopper_attributes
 from .lm import LoadedLM, load_lm
+from .metrics import copies
 from .model import Example, ModICT
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,10 @@ class TrainConfig:
     clip: float = 1.0
     weight_decay: float = 0.01
     ref_dropout: float = 0.1  # share of examples trained without a reference, so keywords must carry them
+    # train on references the target does not copy: decoding forbids 8-word runs of the reference (copy_guard),
+    # so a pair whose target repeats its reference teaches a move the model may never make; such a product
+    # takes the best of its next retrieved candidates that it does not copy
+    no_copy_refs: bool = False
     visual_dropout: float = 0.1  # share trained without visual tokens
     max_target_words: int = 60
     num_queries: int = 8
@@ -72,12 +77,38 @@ def prepare(cfg: TrainConfig, image_encoder, text_encoder: TextEncoder) -> Train
         else:
             kw = [shopper_attributes(p.keywords, p.attributes) for p in f.products]
         tv = keyword_vectors([", ".join(k) for k in kw], text_encoder)
-        r = retrieve_references(f.pooled, tv, [p.group for p in f.products], cfg.image_weight)
+        groups = [p.group for p in f.products]
+        if cfg.no_copy_refs:
+            r = uncopied_references(f.products, retrieve_references(f.pooled, tv, groups, cfg.image_weight, k=REF_CANDIDATES))
+        else:
+            r = retrieve_references(f.pooled, tv, groups, cfg.image_weight)
         feats.append(f)
         kws.append(kw)
         refs.append(r)
         index += [(fi, i) for i in range(len(f.products))]
     return TrainSet(feats, index, kws, refs)
+
+
+REF_CANDIDATES = 8  # retrieved candidates per product that `no_copy_refs` may choose among
+
+
+def uncopied_references(products: list, candidates: np.ndarray) -> np.ndarray:
+    """(N,) per product, the best of its (N, k) candidates whose description its own does not copy (8 words in
+    a row, as the copy rate counts); the best candidate when every one is copied."""
+    refs = candidates[:, 0].copy()
+    moved = kept = 0
+    for i, cands in enumerate(candidates):
+        target = products[i].description
+        if not copies(products[cands[0]].description, target):
+            continue
+        free = [c for c in cands[1:] if not copies(products[c].description, target)]
+        if free:
+            refs[i], moved = free[0], moved + 1
+        else:
+            kept += 1
+    log.info("references: %d of %d products copied their nearest; %d took a later candidate, %d kept it",
+             moved + kept, len(products), moved, kept)
+    return refs
 
 
 def truncate_words(text: str, n: int) -> str:

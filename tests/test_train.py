@@ -1,6 +1,10 @@
 import csv
 
-from ecomcopy.train import TrainConfig, lr_at, train
+from conftest import SHARED, needs_shared
+
+from ecomcopy.metrics import copies
+from ecomcopy.products import Product
+from ecomcopy.train import TrainConfig, lr_at, train, uncopied_references
 
 
 def _cfg(folder, out, steps):
@@ -42,3 +46,43 @@ def test_train_starts_from_a_given_adapter(tmp_path, small_folder, tiny_lm):
     start, kept, zero = (load_file(str(p / "adapter.safetensors")) for p in (a, c, fresh))
     assert all(kept[k].equal(start[k]) for k in start)
     assert not all(zero[k].equal(start[k]) for k in start)
+
+
+@needs_shared
+def test_no_copy_refs_takes_the_next_candidate_the_target_does_not_copy():
+    """Real H&M train products: two groups that share one description copy each other; a third does not."""
+    import json
+
+    import numpy as np
+
+    rows = [json.loads(line) for line in (SHARED / "hm" / "products.jsonl").open()]
+    by_text: dict[str, list[dict]] = {}
+    for r in rows:
+        if r["split"] == "train":
+            by_text.setdefault(r["description"], []).append(r)
+    twins = next(rs for rs in by_text.values() if len({r["group"] for r in rs}) > 1 and len(rs[0]["description"].split()) >= 8)
+    a = twins[0]
+    b = next(r for r in twins if r["group"] != a["group"])
+    other = next(r for r in rows if r["split"] == "train" and not copies(r["description"], a["description"]))
+    products = [Product(**{k: r[k] for k in ("id", "group", "name", "keywords", "description", "image")}) for r in (a, b, other)]
+    assert copies(b["description"], a["description"])
+    cands = np.array([[1, 2], [0, 2], [0, 1]])  # product 0's nearest is its twin (copied), then `other`
+    refs = uncopied_references(products, cands)
+    assert refs.tolist() == [2, 2, 0]  # 0 and 1 move to `other`; `other` copies neither and keeps its nearest
+    assert uncopied_references(products, np.array([[1, 1], [0, 0], [0, 1]])).tolist() == [1, 0, 0]  # nothing free: keep
+
+
+def test_retrieve_references_top_k_excludes_own_group_best_first():
+    import numpy as np
+
+    from ecomcopy.features import retrieve_references
+
+    rng = np.random.default_rng(0)
+    pooled, text = rng.normal(size=(12, 16)).astype(np.float32), rng.normal(size=(12, 8)).astype(np.float32)
+    groups = [f"g{i // 2}" for i in range(12)]  # pairs share a group
+    one = retrieve_references(pooled, text, groups, 0.5)
+    top = retrieve_references(pooled, text, groups, 0.5, k=4)
+    assert one.shape == (12,) and top.shape == (12, 4)
+    assert (top[:, 0] == one).all()
+    for i, cands in enumerate(top):
+        assert len(set(cands.tolist())) == 4 and all(groups[c] != groups[i] for c in cands)
