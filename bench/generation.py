@@ -15,7 +15,7 @@ Both write 4 drafts of up to 60 new tokens for each of the same products (H&M an
 shipped ModICT adapter, seeds fixed. "First draft visible": ours streams, so the first words; the naive path
 shows a draft only when its `generate` returns.
 
-    python bench/generation.py [--products 10] [--out bench/results/generation.json] [--copy-guard words|tokens]
+    python bench/generation.py [--products 10] [--out bench/results/generation.json] [--copy-guard words|tokens] [--no-repeat N]
                                [--skip-naive]   (ours only: ~1 min instead of ~4)
 """
 
@@ -49,10 +49,11 @@ def main() -> None:
     ap.add_argument("--products", type=int, default=10, help="dev products, half H&M, half IKEA")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "generation.json"))
     ap.add_argument("--copy-guard", choices=("words", "tokens"), default=None, help="ours: default the shipped one")
+    ap.add_argument("--no-repeat", type=int, default=None, help="ours: the repetition limit in words (default: the shipped one)")
     ap.add_argument("--skip-naive", action="store_true", help="time our path only")
     args = ap.parse_args()
 
-    from ecomcopy.generate import COPY_GUARD, SamplingConfig, clean_draft, dedupe, modict_drafts, reference_ngram_ban
+    from ecomcopy.generate import COPY_GUARD, NO_REPEAT, SamplingConfig, clean_draft, dedupe, modict_drafts, reference_ngram_ban
     from ecomcopy.images import load_image
     from ecomcopy.keywords import merchant_keywords
     from ecomcopy.lm import load_lm
@@ -65,6 +66,7 @@ def main() -> None:
     # every torch call on the pipeline's model thread, the naive path's too: a second thread running torch ops
     # slows both (see Pipeline.__init__)
     guard = args.copy_guard or COPY_GUARD
+    no_repeat = NO_REPEAT if args.no_repeat is None else args.no_repeat
     if not args.skip_naive:
         lm32 = pipe.on_model_thread(load_lm, ModICT.config_of(DEFAULT_ADAPTER).lm, False)
         naive_model = pipe.on_model_thread(ModICT.load, DEFAULT_ADAPTER, lm32, pipe.image_encoder.fingerprint)
@@ -80,7 +82,7 @@ def main() -> None:
     def ours(photo: Path, kw: list[str], seed: int) -> tuple[float, float, int]:
         t0 = time.perf_counter()
         first = None
-        for step in pipe.suggest_stream(photo, kw, SamplingConfig(n=4, max_new_tokens=60, seed=seed, copy_guard=guard)):
+        for step in pipe.suggest_stream(photo, kw, SamplingConfig(n=4, max_new_tokens=60, seed=seed, copy_guard=guard, no_repeat=no_repeat)):
             if first is None and isinstance(step, Progress) and any(step.partial):
                 first = time.perf_counter() - t0
         total = time.perf_counter() - t0
@@ -89,7 +91,7 @@ def main() -> None:
         ref = step.reference.product
         ex = Example(step.keywords, pipe.visual_tokens(load_image(photo)), ref.keywords, ref.description, pipe.reference_tokens(ref))
         t1 = time.perf_counter()
-        pipe.on_model_thread(modict_drafts, pipe.modict, ex, SamplingConfig(n=4, max_new_tokens=60, seed=seed, copy_guard=guard))
+        pipe.on_model_thread(modict_drafts, pipe.modict, ex, SamplingConfig(n=4, max_new_tokens=60, seed=seed, copy_guard=guard, no_repeat=no_repeat))
         one_round.append(time.perf_counter() - t1)
         return first or total, total, len(step.drafts)
 
@@ -137,6 +139,7 @@ def main() -> None:
     result = {
         "command": " ".join(["python bench/generation.py"] + sys.argv[1:]),
         "copy_guard": guard,
+        "no_repeat": no_repeat,
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}",
         "threads": torch.get_num_threads(),
         "requests": len(queries),
