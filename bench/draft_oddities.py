@@ -3,7 +3,9 @@
 - list opening: the draft opens with a list of keywords (its first comma within 25 characters and two or more
   commas in all), e.g. "Leggings/Tights, wide lace trim, top and silicone, semi shiny stay-ups.";
 - respelt or doubled word: capitals inside a lower-case word ("trIMS") or a word written twice in a row
-  ("jersey jersey"), what token-level bans can push a model into.
+  ("jersey jersey"), what token-level bans can push a model into;
+- loop: the draft writes some run of 4 words twice ("rounded hem and a zip down the middle, rounded hem and a zip
+  down the middle"), what a repetition limit is for.
 
     python bench/draft_oddities.py bench/results/dev_hm_60_words.json [more.json ...] [--method modict]
 """
@@ -13,8 +15,10 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import sys
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 _ODD_WORD = re.compile(r"\b[a-z]+[A-Z]+\w*|\b(\w+) \1\b")
 
 
@@ -26,19 +30,27 @@ def odd_word(draft: str) -> bool:
     return bool(_ODD_WORD.search(draft))
 
 
+def loops(draft: str, n: int = 4) -> bool:
+    from ecomcopy.metrics import words
+
+    ws = words(draft)
+    runs = [tuple(ws[i : i + n]) for i in range(len(ws) - n + 1)]
+    return len(set(runs)) < len(runs)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("results", nargs="+")
     ap.add_argument("--method", default="modict")
     args = ap.parse_args()
-    print("| result | greedy drafts | list openings | respelt or doubled words | sampled drafts | list openings | respelt or doubled words |")
-    print("|---|---|---|---|---|---|---|")
+    print("| result | greedy drafts | list openings | respelt or doubled words | loops | sampled drafts | list openings | respelt or doubled words | loops |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for f in args.results:
         products = json.loads(Path(f).read_text())["products"]
         greedy = [p["drafts"][args.method]["greedy"] for p in products]
         sampled = [d for p in products for d in p["drafts"][args.method]["sampled"]]
-        counts = [len(greedy), sum(map(list_opening, greedy)), sum(map(odd_word, greedy)),
-                  len(sampled), sum(map(list_opening, sampled)), sum(map(odd_word, sampled))]
+        counts = [len(greedy), sum(map(list_opening, greedy)), sum(map(odd_word, greedy)), sum(map(loops, greedy)),
+                  len(sampled), sum(map(list_opening, sampled)), sum(map(odd_word, sampled)), sum(map(loops, sampled))]
         print(f"| {Path(f).stem} | " + " | ".join(map(str, counts)) + " |")
 
 
