@@ -18,7 +18,7 @@ from .lm import LoadedLM
 KEYWORD_BOOST = 4.0  # chosen on H&M and IKEA dev (docs/EVALUATION.md, "Keyword emphasis")
 COPY_GUARDS = ("tokens", "words")  # how drafts are kept from copying the reference (`copy_guard`)
 COPY_GUARD = "words"  # chosen on H&M and IKEA dev (docs/EVALUATION.md, "The word-level copy guard")
-NO_REPEAT = 0  # off: tried on dev, it respells words it may not repeat (docs/EVALUATION.md, "Tried on dev")
+NO_REPEAT = 4  # no run of 4 of a draft's own words twice: ends loops (docs/EVALUATION.md, "The word-level repetition limit")
 
 
 @dataclass

@@ -58,28 +58,42 @@ def shopper_attributes(keywords: list[str], attributes: dict) -> list[str]:
 
 
 _extractor = None
+NEGATORS = frozenset({"no", "not", "without", "non", "never"})
+
+
+def _negated(phrase: str, text: str) -> bool:
+    """True when every occurrence of the phrase follows a negator within two words ("without metal clips",
+    "no shoulder straps"): offered as a keyword it would state the opposite of the product."""
+    hits = list(re.finditer(r"(?<![\w-])" + re.escape(phrase) + r"(?![\w-])", text))
+    return bool(hits) and all(NEGATORS & set(re.findall(r"[\w']+", text[: m.start()])[-2:]) for m in hits)
 
 
 def salient_phrases(description: str, exclude: list[str] = (), k: int = MAX_PHRASES) -> list[str]:
     """Up to k phrases (1-3 words) of the description, by YAKE (unsupervised, deterministic).
 
     YAKE scores candidate n-grams by statistics of the text itself (position, frequency, casing,
-    context); lower is more salient. We keep the best k whose words do not repeat a kept phrase's or
-    an attribute's words, lower-cased.
+    context); lower is more salient. We skip phrases the description negates ("without metal clips"): as a
+    keyword they would state the opposite of the product. We keep the best k whose words do not repeat a kept
+    phrase's or an attribute's words, lower-cased. (Skipping phrases with a stop word inside, fragments such as
+    "top and silicone", was tried and lost 2.3 ROUGE-L on H&M dev: docs/EVALUATION.md, "Tried on dev".)
     """
     global _extractor
     if _extractor is None:
         import yake
 
         _extractor = yake.KeywordExtractor(lan="en", n=3, top=12, dedupLim=0.7)
+    text = " ".join((description or "").lower().split())
     taken = {w for e in exclude for w in e.lower().split()}
     out: list[str] = []
     for phrase, _ in _extractor.extract_keywords(description or ""):
-        words = set(phrase.lower().split())
-        if words & taken or not any(ch.isalpha() for ch in phrase):
+        phrase = phrase.lower()
+        words = phrase.split()
+        if set(words) & taken or not any(ch.isalpha() for ch in phrase):
             continue
-        out.append(phrase.lower())
-        taken |= words
+        if _negated(phrase, text):
+            continue
+        out.append(phrase)
+        taken |= set(words)
         if len(out) == k:
             break
     return out

@@ -43,3 +43,13 @@ def test_shopper_attributes_keep_each_keyword_once():
 
     attrs = {"product_type": "Trousers", "colour_group": "Light Blue", "garment_group": "Trousers", "section": "Denim"}
     assert shopper_attributes(["Trousers", "Light Blue", "trousers", "Denim"], attrs) == ["Trousers", "Light Blue"]
+
+
+def test_salient_phrases_skip_negated_phrases():
+    from ecomcopy.keywords import salient_phrases
+
+    # before: "metal clips", which the keyword emphasis then wrote as "with metal clips"
+    assert "metal clips" not in salient_phrases("Hair elastics without metal clips.")
+    assert "shoulder straps" not in salient_phrases("Bra with self-adhesive cups and no shoulder straps.")
+    # a phrase negated in one place and stated in another is kept
+    assert "hood" in salient_phrases("Jacket with a hood. Wear it with or without the hood.", k=5)
