@@ -87,13 +87,11 @@ def salient_phrases(description: str, exclude: list[str] = (), k: int = MAX_PHRA
     out: list[str] = []
     for phrase, _ in _extractor.extract_keywords(description or ""):
         phrase = phrase.lower()
-        words = phrase.split()
-        if set(words) & taken or not any(ch.isalpha() for ch in phrase):
-            continue
-        if _negated(phrase, text):
+        words = set(phrase.split())
+        if words & taken or not any(ch.isalpha() for ch in phrase) or _negated(phrase, text):
             continue
         out.append(phrase)
-        taken |= set(words)
+        taken |= words
         if len(out) == k:
             break
     return out
