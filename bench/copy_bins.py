@@ -21,8 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from ecomcopy.metrics import copies, rouge_l  # noqa: E402
-from ecomcopy.paths import DEMO_CATALOG_DB  # noqa: E402
-from ecomcopy.products import read_products  # noqa: E402
+from stored import catalog_descriptions, greedy_rouge_l, human_descriptions  # noqa: E402  (bench/stored.py)
 
 EDGES = (0.0, 0.3, 0.5, 0.7, 0.9, 1.01)
 
@@ -34,11 +33,11 @@ def main() -> None:
     ap.add_argument("--rows", default="copy_reference,icl_prompt,modict", help="comma-separated rows to show")
     args = ap.parse_args()
     result = json.loads(Path(args.result).read_text())
-    truth = {p.id: p.description for p in read_products(args.data, split=result["split"]).products}
-    catalog = {p.id: p.description for p in read_products(DEMO_CATALOG_DB.parent).products}
+    truth = human_descriptions(args.data, result)
+    catalog = catalog_descriptions()
     rows = [m for m in args.rows.split(",") if m in result["rows"]]
     records = result["products"]
-    score = {m: [rouge_l(truth[r["id"]], r["drafts"][m]["greedy"]) for r in records] for m in rows}
+    score = {m: greedy_rouge_l(records, truth, m) for m in rows}
     near = [rouge_l(truth[r["id"]], catalog[r["reference"]]) for r in records]  # = copy_reference's score
     human_copies = [copies(catalog[r["reference"]], truth[r["id"]]) for r in records]
     print(f"{len(records)} products of {args.result}; the shop's own description copies its reference in "

@@ -19,9 +19,7 @@ from pathlib import Path
 import numpy as np
 from scipy.stats import bootstrap
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from ecomcopy.metrics import rouge_l  # noqa: E402
-from ecomcopy.products import read_products  # noqa: E402
+from stored import greedy_rouge_l, human_descriptions  # bench/stored.py
 
 
 def side(spec: str) -> tuple[dict, str]:
@@ -42,9 +40,9 @@ def main() -> None:
     ids = [p["id"] for p in ra["products"]]
     if ids != [p["id"] for p in rb["products"]]:
         sys.exit("the two results do not hold the same products in the same order")
-    truth = {p.id: p.description for p in read_products(args.data, split=ra["split"]).products}
-    a = np.array([rouge_l(truth[p["id"]], p["drafts"][row_a]["greedy"]) for p in ra["products"]])
-    b = np.array([rouge_l(truth[p["id"]], p["drafts"][row_b]["greedy"]) for p in rb["products"]])
+    truth = human_descriptions(args.data, ra)
+    a = np.array(greedy_rouge_l(ra["products"], truth, row_a))
+    b = np.array(greedy_rouge_l(rb["products"], truth, row_b))
     diff = a - b
     ci = bootstrap((diff,), np.mean, n_resamples=10_000, random_state=0).confidence_interval
     print(f"{len(ids)} products: A {a.mean():.3f}, B {b.mean():.3f}, A - B {100 * diff.mean():+.1f} points "

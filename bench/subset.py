@@ -17,8 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from ecomcopy.evaluate import TABLE_COLUMNS, Drafts, markdown_table, row_metrics  # noqa: E402
-from ecomcopy.paths import DEMO_CATALOG_DB  # noqa: E402
-from ecomcopy.products import read_products  # noqa: E402
+from stored import catalog_descriptions, human_descriptions  # noqa: E402  (bench/stored.py)
 
 
 def main() -> None:
@@ -30,8 +29,8 @@ def main() -> None:
     args = ap.parse_args()
     result = json.loads(Path(args.result).read_text())
     records = result["products"][: args.first]
-    truth = {p.id: p.description for p in read_products(args.data, split=result["split"]).products}
-    catalog = {p.id: p.description for p in read_products(DEMO_CATALOG_DB.parent).products}
+    truth = human_descriptions(args.data, result)
+    catalog = catalog_descriptions()
     truths = [truth[r["id"]] for r in records]
     refs = [catalog[r["reference"]] for r in records]
     kws = [r["keywords"] for r in records]
