@@ -4,7 +4,7 @@ The job: N H&M dev products as a CSV (id, merchant keywords, image) + a ZIP of t
 seed fixed, the shipped catalog. Ray's time includes starting Ray and loading the replica's models; the
 steady rate (products/minute after the first result) is reported too. Both outputs are compared row by row.
 
-    python bench/bulk.py [--products 20] [--out bench/results/bulk.json]
+    python bench/bulk.py [--products 20] [--out bench/results/performance/bulk.json]
 """
 
 from __future__ import annotations
@@ -14,14 +14,12 @@ import csv
 import dataclasses
 import json
 import os
-import sys
 import tempfile
 import time
 import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 SHARED = ROOT.parent / "shared" / "data"
 
 
@@ -42,12 +40,12 @@ def write_bulk_job(products: list, source: str = "hm") -> tuple[Path, Path]:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--products", type=int, default=20)
-    ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "bulk.json"))
+    ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "performance" / "bulk.json"))
     args = ap.parse_args()
 
     from ecomcopy.bulk import PhotoArchive, read_rows, run_bulk
     from ecomcopy.bulk_ray import run_bulk_ray
-    from ecomcopy.generate import SamplingConfig
+    from ecomcopy.config import SamplingConfig
     from ecomcopy.pipeline import Pipeline, PipelineConfig
     from ecomcopy.products import read_products
 

@@ -6,7 +6,7 @@ products, how many of the shop's own descriptions copy their reference (8 words 
 counts), and each row's mean greedy ROUGE-L. A writer that may not copy 8 words can only lose where the truth
 itself is a copy of the reference; this shows how much of the gap to `copy_reference` sits there.
 
-    python bench/copy_bins.py bench/results/eval_hm_test_100_words.json --data ../shared/data/hm
+    python bench/copy_bins.py bench/results/test-tables/eval_hm_test_100_words.json --data ../shared/data/hm
 """
 
 from __future__ import annotations
@@ -14,14 +14,12 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
-from ecomcopy.metrics import copies, rouge_l  # noqa: E402
-from stored import catalog_descriptions, greedy_rouge_l, human_descriptions  # noqa: E402  (bench/stored.py)
+from ecomcopy.metrics import copies, rouge_l
+from stored import catalog_descriptions, greedy_rouge_l, human_descriptions  # bench/stored.py
 
 EDGES = (0.0, 0.3, 0.5, 0.7, 0.9, 1.01)
 

@@ -7,7 +7,7 @@
 - loop: the draft writes some run of 4 words twice ("rounded hem and a zip down the middle, rounded hem and a zip
   down the middle"), what a repetition limit is for.
 
-    python bench/draft_oddities.py bench/results/dev_hm_60_words.json [more.json ...] [--method modict]
+    python bench/draft_oddities.py bench/results/dev-variants/dev_hm_60_words.json [more.json ...] [--method modict]
 """
 
 from __future__ import annotations
@@ -15,11 +15,9 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from ecomcopy.metrics import distinct_n  # noqa: E402
+from ecomcopy.metrics import distinct_n
 
 _ODD_WORD = re.compile(r"\b[a-z]+[A-Z]+\w*|\b(\w+) \1\b")
 

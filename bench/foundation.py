@@ -10,7 +10,7 @@
     python bench/foundation.py [--requests 10] [--skip-cold] [--warm-cache-only]
 
 --warm-cache-only: only the start with the cache this machine already has (the case of a restarted app),
-three times, and the app's peak RSS; the results go to bench/results/cold_start.json.
+three times, and the app's peak RSS; the results go to bench/results/performance/cold_start.json.
 """
 
 from __future__ import annotations
@@ -30,7 +30,6 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
 
 def free_port() -> int:
@@ -93,7 +92,7 @@ def main() -> None:
     args = ap.parse_args()
     out: dict = {}
     if args.warm_cache_only:
-        from ecomcopy.paths import cache_dir
+        from ecomcopy.config import cache_dir
 
         runs = [cold_start(cache_dir()) for _ in range(3)]
         out = {"command": "python bench/foundation.py --warm-cache-only", "cores": os.cpu_count(),
@@ -101,7 +100,7 @@ def main() -> None:
                "start_to_models_loaded_s": [round(r, 1) for _, r, _ in runs],
                "start_to_models_loaded_median_s": round(statistics.median(r for _, r, _ in runs), 1),
                "app_peak_rss_mb": [round(m) for _, _, m in runs]}
-        (ROOT / "bench" / "results" / "cold_start.json").write_text(json.dumps(out, indent=1) + "\n")
+        (ROOT / "bench" / "results" / "performance" / "cold_start.json").write_text(json.dumps(out, indent=1) + "\n")
         print(json.dumps(out, indent=1))
         return
     if not args.skip_cold:
@@ -110,7 +109,7 @@ def main() -> None:
             out["cold_start_cached_s"], out["cold_start_cached_models_loaded_s"], out["app_peak_rss_mb"] = cold_start(Path(cache))
         print(json.dumps(out), flush=True)
 
-    from ecomcopy.generate import SamplingConfig
+    from ecomcopy.config import SamplingConfig
     from ecomcopy.images import load_image
     from ecomcopy.pipeline import Pipeline
     from ecomcopy.products import read_products

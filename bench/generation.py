@@ -15,7 +15,7 @@ Both write 4 drafts of up to 60 new tokens for each of the same products (H&M an
 shipped ModICT adapter, seeds fixed. "First draft visible": ours streams, so the first words; the naive path
 shows a draft only when its `generate` returns.
 
-    python bench/generation.py [--products 10] [--out bench/results/generation.json] [--copy-guard words|tokens] [--no-repeat N]
+    python bench/generation.py [--products 10] [--out bench/results/performance/generation.json] [--copy-guard words|tokens] [--no-repeat N]
                                [--skip-naive]   (ours only: ~1 min instead of ~4)
 """
 
@@ -29,12 +29,14 @@ import resource
 import statistics
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import torch
 
+from ecomcopy.config import COPY_GUARDS, SAMPLING, SamplingConfig
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 SHARED = ROOT.parent / "shared" / "data"
 
 
@@ -44,116 +46,119 @@ def stats(xs: list[float]) -> dict:
             "mean_s": round(statistics.fmean(xs), 3), "max_s": round(xs[-1], 3)}
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--products", type=int, default=10, help="dev products, half H&M, half IKEA")
-    ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "generation.json"))
-    ap.add_argument("--copy-guard", choices=("words", "tokens"), default=None, help="ours: default the shipped one")
-    ap.add_argument("--no-repeat", type=int, default=None, help="ours: the repetition limit in words (default: the shipped one)")
-    ap.add_argument("--skip-naive", action="store_true", help="time our path only")
-    args = ap.parse_args()
-
-    from ecomcopy.generate import COPY_GUARD, NO_REPEAT, SamplingConfig, clean_draft, dedupe, modict_drafts, reference_ngram_ban
+def ours(pipe, photo: Path, kw: list[str], cfg, log: dict) -> tuple[float, float, int]:
+    """The app's path (`Pipeline.suggest_stream`), then the model call alone (one batch of 4 drafts, no review,
+    no re-sampling of near-duplicates: the issue's "4 drafts of up to 60 tokens") on the same retrieval."""
     from ecomcopy.images import load_image
-    from ecomcopy.keywords import merchant_keywords
-    from ecomcopy.lm import load_lm
-    from ecomcopy.model import Example, ModICT
-    from ecomcopy.paths import DEFAULT_ADAPTER
-    from ecomcopy.pipeline import Pipeline, PipelineConfig, Progress
-    from ecomcopy.products import read_products
+    from ecomcopy.request import Progress
 
-    pipe = Pipeline(PipelineConfig())
-    # every torch call on the pipeline's model thread, the naive path's too: a second thread running torch ops
-    # slows both (see Pipeline.__init__)
-    guard = args.copy_guard or COPY_GUARD
-    no_repeat = NO_REPEAT if args.no_repeat is None else args.no_repeat
-    if not args.skip_naive:
-        lm32 = pipe.on_model_thread(load_lm, ModICT.config_of(DEFAULT_ADAPTER).lm, False)
-        naive_model = pipe.on_model_thread(ModICT.load, DEFAULT_ADAPTER, lm32, pipe.image_encoder.fingerprint)
-        tok = lm32.tokenizer
+    t0 = time.perf_counter()
+    first = None
+    for step in pipe.suggest_stream(photo, kw, cfg):
+        if first is None and isinstance(step, Progress) and any(step.partial):
+            first = time.perf_counter() - t0
+    total = time.perf_counter() - t0
+    log["rounds"].append(step.rounds)
+    found = pipe.retrieve(load_image(photo), step.keywords)
+    t1 = time.perf_counter()
+    pipe.draft(found.draft_input(), cfg)
+    log["one_round"].append(time.perf_counter() - t1)
+    return first or total, total, len(step.drafts)
 
-    queries = []
-    for source in ("hm", "ikea"):
-        for p in read_products(SHARED / source, split="dev").products[: args.products // 2]:
-            queries.append((SHARED / source / p.image, merchant_keywords(p.keywords, p.attributes, p.description)))
 
-    rounds, one_round = [], []
+@torch.inference_mode()
+def naive(pipe, lm32, naive_model, photo: Path, kw: list[str], seed: int) -> tuple[float, float, int]:
+    """What the libraries give: an fp32 LM, one `generate` per draft, the reference's photo encoded again."""
+    from ecomcopy.constraints import reference_ngram_ban
+    from ecomcopy.images import load_image
+    from ecomcopy.prompt import Example
+    from ecomcopy.text import clean_draft, dedupe
 
-    def ours(photo: Path, kw: list[str], seed: int) -> tuple[float, float, int]:
-        t0 = time.perf_counter()
-        first = None
-        for step in pipe.suggest_stream(photo, kw, SamplingConfig(n=4, max_new_tokens=60, seed=seed, copy_guard=guard, no_repeat=no_repeat)):
-            if first is None and isinstance(step, Progress) and any(step.partial):
-                first = time.perf_counter() - t0
-        total = time.perf_counter() - t0
-        rounds.append(step.rounds)
-        # the model call alone: one batch of 4 drafts, no re-sampling (the issue's "4 drafts of up to 60 tokens")
-        ref = step.reference.product
-        ex = Example(step.keywords, pipe.visual_tokens(load_image(photo)), ref.keywords, ref.description, pipe.reference_tokens(ref))
-        t1 = time.perf_counter()
-        pipe.on_model_thread(modict_drafts, pipe.modict, ex, SamplingConfig(n=4, max_new_tokens=60, seed=seed, copy_guard=guard, no_repeat=no_repeat))
-        one_round.append(time.perf_counter() - t1)
-        return first or total, total, len(step.drafts)
+    t0 = time.perf_counter()
+    torch.manual_seed(seed)
+    found = pipe.retrieve(load_image(photo), kw)
+    ref = found.reference.product
+    ref_tokens = pipe.image_encoder.encode([load_image(ref.image_path)]).tokens[0]  # no per-product cache
+    e, _, summary = naive_model.build(Example(kw, found.features.tokens[0], ref.keywords, ref.description, ref_tokens))
+    tok = lm32.tokenizer
+    ban = reference_ngram_ban(tok, ref.description)
+    drafts, first = [], None
+    for _ in range(4):
+        naive_model._prefix = naive_model.prompts(summary[None])  # no memo: prefix keys/values remade every step
+        try:
+            out = lm32.model.generate(
+                inputs_embeds=e[None], attention_mask=torch.ones(1, e.shape[0], dtype=torch.long), do_sample=True,
+                temperature=0.8, top_p=0.9, max_new_tokens=60, stop_strings=["\n"], tokenizer=tok,
+                bad_words_ids=ban or None, pad_token_id=tok.pad_token_id,
+            )
+        finally:
+            naive_model._prefix = None
+        drafts.append(clean_draft(tok.decode(out[0], skip_special_tokens=True)))
+        first = first or time.perf_counter() - t0
+    return first, time.perf_counter() - t0, len(dedupe(drafts))
 
-    def naive(photo: Path, kw: list[str], seed: int) -> tuple[float, float, int]:
-        return pipe.on_model_thread(naive_on_model_thread, photo, kw, seed)
 
-    @torch.inference_mode()
-    def naive_on_model_thread(photo: Path, kw: list[str], seed: int) -> tuple[float, float, int]:
-        t0 = time.perf_counter()
-        torch.manual_seed(seed)
-        img = load_image(photo)
-        feats = pipe.image_encoder.encode([img])
-        ref = pipe.references(img, kw, features=feats)[0].product
-        ref_tokens = pipe.image_encoder.encode([load_image(ref.image_path)]).tokens[0]  # no per-product cache
-        e, _, summary = naive_model.build(Example(kw, feats.tokens[0], ref.keywords, ref.description, ref_tokens))
-        ban = reference_ngram_ban(tok, ref.description)
-        drafts, first = [], None
-        for _ in range(4):
-            naive_model._prefix = naive_model.prompts(summary[None])  # no memo: prefix keys/values remade every step
-            try:
-                out = lm32.model.generate(
-                    inputs_embeds=e[None], attention_mask=torch.ones(1, e.shape[0], dtype=torch.long), do_sample=True,
-                    temperature=0.8, top_p=0.9, max_new_tokens=60, stop_strings=["\n"], tokenizer=tok,
-                    bad_words_ids=ban or None, pad_token_id=tok.pad_token_id,
-                )
-            finally:
-                naive_model._prefix = None
-            drafts.append(clean_draft(tok.decode(out[0], skip_special_tokens=True)))
-            first = first or time.perf_counter() - t0
-        total = time.perf_counter() - t0
-        return first, total, len(dedupe(drafts))
-
-    paths = (("ours", ours),) if args.skip_naive else (("naive", naive), ("ours", ours))
-    for _, fn in paths[::-1]:
-        fn(*queries[0], seed=0)  # warm-up: first-call allocations, reference cache of this one product
-    runs = {name: {"first": [], "total": [], "drafts": []} for name, _ in paths}
-    for i, (photo, kw) in enumerate(queries):
-        for name, fn in paths:
-            first, total, n = fn(photo, kw, seed=i)
-            runs[name]["first"].append(first)
-            runs[name]["total"].append(total)
-            runs[name]["drafts"].append(n)
-            print(f"{i:2d} {name:5s} first {first:5.2f} s  all {total:5.2f} s  drafts {n}", flush=True)
-
+def summary(pipe, cfg, runs: dict, log: dict, n_queries: int) -> dict:
     result = {
         "command": " ".join(["python bench/generation.py"] + sys.argv[1:]),
-        "copy_guard": guard,
-        "no_repeat": no_repeat,
+        "copy_guard": cfg.copy_guard,
+        "no_repeat": cfg.no_repeat,
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}",
         "threads": torch.get_num_threads(),
-        "requests": len(queries),
+        "requests": n_queries,
         "lm": pipe.lm.name,
     }
     for name, r in runs.items():
         result[name] = {"all_drafts": stats(r["total"]), "first_draft_visible": stats(r["first"]),
                         "distinct_drafts_mean": round(statistics.fmean(r["drafts"]), 2)}
-    result["ours"]["sampling_rounds_mean"] = round(statistics.fmean(rounds[1:]), 2)  # without the warm-up
-    result["ours"]["one_batch_of_4_drafts"] = stats(one_round[1:])
+    result["ours"]["sampling_rounds_mean"] = round(statistics.fmean(log["rounds"][1:]), 2)  # without the warm-up
+    result["ours"]["one_batch_of_4_drafts"] = stats(log["one_round"][1:])
     if "naive" in result:
         result["speed_up_p50"] = round(result["naive"]["all_drafts"]["p50_s"] / result["ours"]["all_drafts"]["p50_s"], 2)
         result["speed_up_mean"] = round(result["naive"]["all_drafts"]["mean_s"] / result["ours"]["all_drafts"]["mean_s"], 2)
     result["process_peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    return result
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--products", type=int, default=10, help="dev products, half H&M, half IKEA")
+    ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "performance" / "generation.json"))
+    ap.add_argument("--copy-guard", choices=COPY_GUARDS, default=SAMPLING.copy_guard, help="ours: default the shipped one")
+    ap.add_argument("--no-repeat", type=int, default=SAMPLING.no_repeat, help="ours: the repetition limit in words (default: the shipped one)")
+    ap.add_argument("--skip-naive", action="store_true", help="time our path only")
+    args = ap.parse_args()
+
+    from ecomcopy.config import DEFAULT_ADAPTER
+    from ecomcopy.keywords import merchant_keywords
+    from ecomcopy.lm import load_lm
+    from ecomcopy.model import ModICT
+    from ecomcopy.pipeline import Pipeline, PipelineConfig
+    from ecomcopy.products import read_products
+
+    pipe = Pipeline(PipelineConfig())
+    # every torch call on the pipeline's model thread, the naive path's too: a second thread running torch ops
+    # slows both (see Pipeline.__init__)
+    paths = {"ours": lambda photo, kw, seed: ours(pipe, photo, kw, replace(cfg, seed=seed), log)}
+    if not args.skip_naive:
+        lm32 = pipe.on_model_thread(load_lm, ModICT.config_of(DEFAULT_ADAPTER).lm, False)
+        naive_model = pipe.on_model_thread(ModICT.load, DEFAULT_ADAPTER, lm32, pipe.image_encoder.fingerprint)
+        paths = {"naive": lambda photo, kw, seed: pipe.on_model_thread(naive, pipe, lm32, naive_model, photo, kw, seed), **paths}
+    cfg = SamplingConfig(n=4, max_new_tokens=60, copy_guard=args.copy_guard, no_repeat=args.no_repeat)
+    log = {"rounds": [], "one_round": []}
+    queries = [(SHARED / source / p.image, merchant_keywords(p.keywords, p.attributes, p.description))
+               for source in ("hm", "ikea") for p in read_products(SHARED / source, split="dev").products[: args.products // 2]]
+    for fn in list(paths.values())[::-1]:
+        fn(*queries[0], seed=0)  # warm-up: first-call allocations, reference cache of this one product
+    runs = {name: {"first": [], "total": [], "drafts": []} for name in paths}
+    for i, (photo, kw) in enumerate(queries):
+        for name, fn in paths.items():
+            first, total, n = fn(photo, kw, seed=i)
+            runs[name]["first"].append(first)
+            runs[name]["total"].append(total)
+            runs[name]["drafts"].append(n)
+            print(f"{i:2d} {name:5s} first {first:5.2f} s  all {total:5.2f} s  drafts {n}", flush=True)
+    result = summary(pipe, cfg, runs, log, len(queries))
     Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
     print(json.dumps(result, indent=1))
 

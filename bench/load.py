@@ -4,7 +4,7 @@ Every session sends its requests one after another (a copy editor waits for draf
 all sessions at once. Requests are the app's defaults: photo + keywords, 4 drafts of up to 60 new tokens.
 The model serves one request at a time (queue of 32), so latency is mostly waiting in the queue.
 
-    python bench/load.py [--sessions 16] [--requests 3] [--out bench/results/load.json]
+    python bench/load.py [--sessions 16] [--requests 3] [--out bench/results/performance/load.json]
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import argparse
 import json
 import os
 import statistics
-import sys
 import tempfile
 import threading
 import time
@@ -21,15 +20,14 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "data"
-sys.path.insert(0, str(ROOT))
-from foundation import app_process, peak_rss_mb  # noqa: E402  (bench/ is this script's folder)
+from foundation import app_process, peak_rss_mb  # bench/ is this script's folder
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sessions", type=int, default=16)
     ap.add_argument("--requests", type=int, default=3)
-    ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "load.json"))
+    ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "performance" / "load.json"))
     args = ap.parse_args()
     from gradio_client import Client, handle_file
 

@@ -5,8 +5,8 @@ against the shop's description, and bootstraps the mean of the per-product diffe
 BCa interval, 10,000 resamples, fixed seed). Both sides must hold the same products in the same
 order, as two runs of `evaluate` with the same `--limit` do. A side is RESULT.json:ROW.
 
-    python bench/paired.py bench/results/eval_ikea_test_100_wrep4.json:modict \\
-        bench/results/eval_ikea_test_100_wrep4.json:modict_no_reference --data ../shared/data/ikea
+    python bench/paired.py bench/results/test-tables/eval_ikea_test_100_wrep4.json:modict \\
+        bench/results/test-tables/eval_ikea_test_100_wrep4.json:modict_no_reference --data ../shared/data/ikea
 """
 
 from __future__ import annotations

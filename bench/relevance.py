@@ -12,18 +12,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
-from ecomcopy.catalog import Catalog  # noqa: E402
-from ecomcopy.encoders import TextEncoder, create_image_encoder  # noqa: E402
-from ecomcopy.images import load_image  # noqa: E402
-from ecomcopy.paths import DEMO_CATALOG_DB  # noqa: E402
-from ecomcopy.products import read_products  # noqa: E402
+from ecomcopy.catalog import Catalog
+from ecomcopy.encoders import TextEncoder, create_image_encoder
+from ecomcopy.images import load_image
+from ecomcopy.config import DEMO_CATALOG_DB
+from ecomcopy.products import read_products
 
 WEIGHTS = [1.0, 0.7, 0.5, 0.3, 0.0]
 

@@ -18,7 +18,6 @@ import argparse
 import json
 import os
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -26,11 +25,11 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
-from ecomcopy.catalog import Catalog, _unit  # noqa: E402
-from ecomcopy.paths import DEMO_CATALOG_DB  # noqa: E402
-from ecomcopy.products import Product  # noqa: E402
+from ecomcopy.catalog import Catalog
+from ecomcopy.search import unit
+from ecomcopy.config import DEMO_CATALOG_DB
+from ecomcopy.products import Product
 
 
 def rss_mb() -> float:
@@ -54,7 +53,7 @@ def synthetic(base_img: np.ndarray, base_txt: np.ndarray, n: int, rng: np.random
     bt = rng.integers(0, len(base_txt), n)
     scale = np.linalg.norm(base_img, axis=1).mean()
     img = base_img[bi] + noise * scale * rng.standard_normal((n, base_img.shape[1]), dtype=np.float32) / np.sqrt(base_img.shape[1])
-    txt = _unit(base_txt[bt] + noise * rng.standard_normal((n, base_txt.shape[1]), dtype=np.float32) / np.sqrt(base_txt.shape[1]))
+    txt = unit(base_txt[bt] + noise * rng.standard_normal((n, base_txt.shape[1]), dtype=np.float32) / np.sqrt(base_txt.shape[1]))
     return img.astype(np.float32), txt.astype(np.float32)
 
 
@@ -84,7 +83,7 @@ def main() -> None:
     ap.add_argument("--sizes", type=int, nargs="+", default=[1000, 10_000, 100_000, 1_000_000])
     ap.add_argument("--queries", type=int, default=200)
     ap.add_argument("--weight", type=float, default=0.5)
-    ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "search_scale.json"))
+    ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "retrieval" / "search_scale.json"))
     ap.add_argument("--plot", default=str(ROOT / "docs" / "search_scale.png"))
     args = ap.parse_args()
     base_img, base_txt = base_vectors()
@@ -98,12 +97,12 @@ def main() -> None:
         mean = img16.astype(np.float64).mean(0).astype(np.float32)
         img = np.empty(img16.shape, np.float32)
         for s in range(0, n, 100_000):
-            img[s : s + 100_000] = _unit(img16[s : s + 100_000].astype(np.float32) - mean)
+            img[s : s + 100_000] = unit(img16[s : s + 100_000].astype(np.float32) - mean)
         txt = txt16.astype(np.float32)
         exact_ms, truth = [], []
         for qi, qt in zip(q_img, q_txt):
             t0 = time.perf_counter()
-            score = w * (img @ _unit(qi - mean)) + (1 - w) * (txt @ qt)
+            score = w * (img @ unit(qi - mean)) + (1 - w) * (txt @ qt)
             best = int(np.argmax(score))
             exact_ms.append(1000 * (time.perf_counter() - t0))
             truth.append(f"s{best}")

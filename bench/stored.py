@@ -3,13 +3,10 @@ its per-product greedy scores. Nothing is generated."""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from ecomcopy.metrics import rouge_l  # noqa: E402
-from ecomcopy.paths import DEMO_CATALOG_DB  # noqa: E402
-from ecomcopy.products import read_products  # noqa: E402
+from ecomcopy.metrics import rouge_l
+from ecomcopy.config import DEMO_CATALOG_DB
+from ecomcopy.products import read_products
 
 
 def human_descriptions(data: str, result: dict) -> dict[str, str]:

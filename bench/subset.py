@@ -3,21 +3,19 @@
 So a table over more products also gives the table over the first K, comparable with earlier runs of
 `--limit K` (same products, same metric code; perplexity needs the LM and is left out).
 
-    python bench/subset.py bench/results/eval_hm_test_50_longer.json --first 20 --data ../shared/data/hm
+    python bench/subset.py bench/results/test-tables/eval_hm_test_50_longer.json --first 20 --data ../shared/data/hm
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
-from ecomcopy.evaluate import TABLE_COLUMNS, Drafts, markdown_table, row_metrics  # noqa: E402
-from stored import catalog_descriptions, human_descriptions  # noqa: E402  (bench/stored.py)
+from ecomcopy.evaluate import TABLE_COLUMNS, Drafts, markdown_table, row_metrics
+from stored import catalog_descriptions, human_descriptions  # bench/stored.py
 
 
 def main() -> None:

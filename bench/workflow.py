@@ -14,15 +14,13 @@ import argparse
 import json
 import os
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 SHARED = ROOT.parent / "shared" / "data"
-from bulk import write_bulk_job  # noqa: E402  (bench/bulk.py, this script's neighbour)
+from bulk import write_bulk_job  # bench/bulk.py, this script's neighbour
 
 
 def p50(xs: list[float]) -> float:
@@ -32,18 +30,18 @@ def p50(xs: list[float]) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--products", type=int, default=10, help="H&M dev products to run")
-    ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "workflow.json"))
+    ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "performance" / "workflow.json"))
     args = ap.parse_args()
     os.environ["ECOMCOPY_DATA"] = tempfile.mkdtemp(prefix="ecomcopy-bench-")  # approvals go to a throw-away copy
 
-    import app
     from ecomcopy.bulk import PhotoArchive, read_rows, run_bulk
-    from ecomcopy.generate import SamplingConfig
+    from ecomcopy.handlers import get_pipeline
+    from ecomcopy.config import SamplingConfig
     from ecomcopy.keywords import merchant_keywords
     from ecomcopy.pipeline import Progress
     from ecomcopy.products import read_products
 
-    pipe = app.get_pipeline()
+    pipe = get_pipeline()
     products = [p for p in read_products(SHARED / "hm", split="dev").products][: args.products]
     pipe.suggest(None, "warm up", SamplingConfig(n=1, max_new_tokens=8, seed=0))
 

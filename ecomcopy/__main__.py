@@ -1,4 +1,4 @@
-"""Command line: `python -m ecomcopy {index,train,evaluate,generate,bulk} ...`. Errors print one plain line and exit non-zero."""
+"""Command line: `ecomcopy {index,train,evaluate,generate,bulk} ...` (or `python -m ecomcopy ...`). Errors print one plain line and exit non-zero."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ import sys
 import warnings
 from pathlib import Path
 
+from .config import (DECODING_FIELDS, LM_NAMES, DEFAULT_ADAPTER, DEFAULT_IMAGE_ENCODER, DEFAULT_IMAGE_WEIGHT, DEFAULT_LM, DEMO_CATALOG_DB,
+                     REPEAT_UNITS, SAMPLING, WRITERS, COPY_GUARDS, SamplingConfig)
 from .errors import EcomcopyError, InputError
-from .paths import DEFAULT_ADAPTER, DEMO_CATALOG_DB
 
 
 def _quiet() -> None:
@@ -34,10 +35,8 @@ def cmd_index(args: argparse.Namespace) -> int:
     return 0
 
 
-def sampling_config(args: argparse.Namespace):
+def sampling_config(args: argparse.Namespace) -> SamplingConfig:
     """The sampling settings that `generate` and `bulk` share."""
-    from .generate import SamplingConfig
-
     return SamplingConfig(args.n, args.temperature, args.top_p, args.max_tokens, args.seed, **decoding_settings(args)).validate()
 
 
@@ -132,32 +131,37 @@ def cmd_bulk(args: argparse.Namespace) -> int:
 
 def add_decoding_options(parser: argparse.ArgumentParser) -> None:
     """`--keyword-boost`, `--copy-guard` and `--no-repeat(-unit)`, for every command that writes drafts (None =
-    the shipped default, kept out of argparse so that parsing does not import torch)."""
+    the shipped default: absent options are left to SamplingConfig's defaults)."""
     parser.add_argument("--keyword-boost", type=float, default=None,
                         help="logit bonus for the keywords until a draft has used them (0 = off; default: the shipped setting)")
-    parser.add_argument("--copy-guard", choices=("tokens", "words"), default=None,
+    parser.add_argument("--copy-guard", choices=COPY_GUARDS, default=None,
                         help="keep drafts from repeating 8 words (words) or 8 tokens (tokens) of the reference "
                              "(default: the shipped setting)")
     parser.add_argument("--no-repeat", type=int, default=None,
                         help="a draft may not repeat a run of this many of its own words (0 = off; default: the shipped setting)")
-    parser.add_argument("--no-repeat-unit", choices=("words", "tokens"), default=None,
+    parser.add_argument("--no-repeat-unit", choices=REPEAT_UNITS, default=None,
                         help="what --no-repeat counts (default: words)")
 
 
 def decoding_settings(args: argparse.Namespace) -> dict:
     """The decoding options given on the command line, as SamplingConfig fields (absent = the shipped default)."""
-    return {k: v for k in ("keyword_boost", "copy_guard", "no_repeat", "no_repeat_unit") if (v := getattr(args, k)) is not None}
+    return {k: v for k in DECODING_FIELDS if (v := getattr(args, k)) is not None}
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from .catalog import DEFAULT_IMAGE_WEIGHT
-    from .encoders import DEFAULT_IMAGE_ENCODER
-    from .lm import DEFAULT_LM, LM_SPECS
+def add_sampling_options(parser: argparse.ArgumentParser, drafts_help: str) -> None:
+    """The request settings of `generate` and `bulk` (defaults: config.SAMPLING)."""
+    parser.add_argument("--n", type=int, default=SAMPLING.n, help=drafts_help)
+    parser.add_argument("--temperature", type=float, default=SAMPLING.temperature)
+    parser.add_argument("--top-p", type=float, default=SAMPLING.top_p)
+    parser.add_argument("--max-tokens", type=int, default=SAMPLING.max_new_tokens)
 
-    ap = argparse.ArgumentParser(prog="python -m ecomcopy", description=__doc__)
-    ap.add_argument("--debug", action="store_true", help="show full tracebacks and library warnings")
-    sub = ap.add_subparsers(dest="command", required=True)
 
+def add_models_options(parser: argparse.ArgumentParser, db_help: str) -> None:
+    parser.add_argument("--db", default=str(DEMO_CATALOG_DB), help=db_help)
+    parser.add_argument("--adapter", default=str(DEFAULT_ADAPTER), help="ModICT adapter (path stem), or 'none'")
+
+
+def _index_and_train(sub) -> None:
     ix = sub.add_parser("index", help="build or update a catalog from a product folder (products.jsonl + images/)")
     ix.add_argument("--data", required=True, help="product folder in the shared data format")
     ix.add_argument("--db", required=True, help="SQLite catalog file (created if missing)")
@@ -168,7 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("train", help="train ModICT's modules over the frozen backbones (resumes if interrupted)")
     t.add_argument("--data", nargs="+", required=True, help="product folders; their train split is used")
     t.add_argument("--out", default="runs/modict", help="run folder: checkpoints, loss log, curve, adapter")
-    t.add_argument("--lm", default=DEFAULT_LM, choices=sorted(LM_SPECS))
+    t.add_argument("--lm", default=DEFAULT_LM, choices=sorted(LM_NAMES))
     t.add_argument("--keywords", default="merchant", choices=["merchant", "attributes"])
     t.add_argument("--steps", type=int, default=1200)
     t.add_argument("--batch-size", type=int, default=8)
@@ -182,15 +186,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="train on references the target does not copy 8 words of (as decoding forbids); else the next retrieved")
     t.set_defaults(func=cmd_train)
 
+
+def _evaluate_and_generate(sub) -> None:
     e = sub.add_parser("evaluate", help="metrics of ModICT and its baselines on a product folder")
     e.add_argument("--data", required=True, help="product folder in the shared data format")
     e.add_argument("--split", default="test")
     e.add_argument("--limit", type=int, default=0, help="at most this many products per domain (0 = all)")
-    e.add_argument("--n", type=int, default=4, help="sampled drafts per product, for distinct-n and copy rate")
+    e.add_argument("--n", type=int, default=SAMPLING.n, help="sampled drafts per product, for distinct-n and copy rate")
     e.add_argument("--keywords", default="merchant", choices=["merchant", "attributes"])
-    e.add_argument("--adapter", default=str(DEFAULT_ADAPTER), help="ModICT adapter (path stem), or 'none'")
-    e.add_argument("--lm", default=DEFAULT_LM, choices=sorted(LM_SPECS), help="LM when there is no adapter")
-    e.add_argument("--db", default=str(DEMO_CATALOG_DB), help="catalog the references come from")
+    add_models_options(e, "catalog the references come from")
+    e.add_argument("--lm", default=DEFAULT_LM, choices=sorted(LM_NAMES), help="LM when there is no adapter")
     e.add_argument("--methods", default="", help="comma-separated rows to run (default: the six); also modict_no_ban")
     e.add_argument("--json", action="store_true")
     add_decoding_options(e)
@@ -199,37 +204,40 @@ def build_parser() -> argparse.ArgumentParser:
     g = sub.add_parser("generate", help="reference + drafts for one product photo and its keywords")
     g.add_argument("--image", help="product photo (JPEG, PNG, WebP)")
     g.add_argument("--keywords", default="", help='comma-separated, e.g. "black, denim, slim fit"')
-    g.add_argument("--n", type=int, default=4, help="number of drafts (1-8)")
-    g.add_argument("--temperature", type=float, default=0.8)
-    g.add_argument("--top-p", type=float, default=0.9)
-    g.add_argument("--max-tokens", type=int, default=60)
+    add_sampling_options(g, "number of drafts (1-8)")
     g.add_argument("--seed", type=int, default=None)
     add_decoding_options(g)
-    g.add_argument("--lm", default=DEFAULT_LM, choices=sorted(LM_SPECS))
-    g.add_argument("--db", default=str(DEMO_CATALOG_DB), help="catalog to take the reference from")
+    g.add_argument("--lm", default=DEFAULT_LM, choices=sorted(LM_NAMES))
+    add_models_options(g, "catalog to take the reference from")
     g.add_argument("--image-weight", type=float, default=DEFAULT_IMAGE_WEIGHT, help="1.0 = image-only retrieval")
-    g.add_argument("--writer", default="modict", choices=["modict", "prompt"], help="the trained ModICT adapter (when shipped) or the plain prompt")
-    g.add_argument("--adapter", default=str(DEFAULT_ADAPTER), help="ModICT adapter (path stem), or 'none'")
+    g.add_argument("--writer", default="modict", choices=list(WRITERS), help="the trained ModICT adapter (when shipped) or the plain prompt")
     g.add_argument("--json", action="store_true", help='print {"reference": {...}, "drafts": [...]} as one JSON object')
     g.set_defaults(func=cmd_generate)
 
+
+def _bulk(sub) -> None:
     b = sub.add_parser("bulk", help="drafts for every product of a CSV (id, keywords, image) + a ZIP of photos")
     b.add_argument("--csv", required=True, help="products CSV: id, keywords, image (a path inside the ZIP)")
     b.add_argument("--zip", required=True, help="ZIP of the product photos")
     b.add_argument("--out", required=True, help="results CSV to write")
-    b.add_argument("--n", type=int, default=4, help="drafts per product (1-8)")
-    b.add_argument("--temperature", type=float, default=0.8)
-    b.add_argument("--top-p", type=float, default=0.9)
-    b.add_argument("--max-tokens", type=int, default=60)
+    add_sampling_options(b, "drafts per product (1-8)")
     b.add_argument("--seed", type=int, default=None, help="same seed, same drafts (in-process or on Ray)")
     add_decoding_options(b)
-    b.add_argument("--db", default=str(DEMO_CATALOG_DB), help="catalog to take references from")
-    b.add_argument("--adapter", default=str(DEFAULT_ADAPTER), help="ModICT adapter (path stem), or 'none'")
+    add_models_options(b, "catalog to take references from")
     b.add_argument("--threads", type=int, default=0, help="torch threads per pipeline (default: all cores)")
     b.add_argument("--ray", action="store_true", help="run on Ray: pipeline replicas as actors")
     b.add_argument("--ray-address", default=None, help="a running Ray cluster (default: start Ray on this machine)")
     b.add_argument("--workers", type=int, default=1, help="pipeline replicas on Ray (each reserves --threads cores)")
     b.set_defaults(func=cmd_bulk)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="ecomcopy", description=__doc__)
+    ap.add_argument("--debug", action="store_true", help="show full tracebacks and library warnings")
+    sub = ap.add_subparsers(dest="command", required=True)
+    _index_and_train(sub)
+    _evaluate_and_generate(sub)
+    _bulk(sub)
     return ap
 
 

@@ -60,6 +60,11 @@ class Approval:
     writer: str
     product_id: str | None
 
+    def to_dict(self) -> dict:
+        """The JSON the API returns for an approval."""
+        return {"id": self.id, "created_at": self.created_at, "keywords": self.keywords, "final": self.final, "chosen": self.chosen,
+                "reference_id": self.reference.get("id"), "drafts": self.drafts, "writer": self.writer, "catalog_product_id": self.product_id}
+
     def export_row(self) -> dict:
         """One flat row for spreadsheets; cells that a spreadsheet would run as a formula are quoted."""
         row = {
@@ -87,9 +92,8 @@ class ApprovalStore:
         self.catalog = catalog
         self.photo_dir = Path(photo_dir)
         self.photo_dir.mkdir(parents=True, exist_ok=True)
-        catalog.db.execute("PRAGMA synchronous=FULL")  # an acknowledged approval is on disk
-        with catalog.transaction() as db:
-            db.executescript(_SCHEMA)
+        catalog.durable()  # an acknowledged approval is on disk
+        catalog.add_tables(_SCHEMA)
 
     # -- writing ------------------------------------------------------------------------------
     def store_photo(self, image: Image.Image) -> Path:
@@ -128,8 +132,8 @@ class ApprovalStore:
             raise InputError(f"The description is {len(final):,} characters; approvals are limited to {MAX_FINAL_CHARS:,}.")
         join = vectors is not None and photo is not None
         now = time.time()
-        with self.catalog.transaction() as db:
-            cur = db.execute(
+        with self.catalog.transaction():
+            cur = self.catalog.execute(
                 "INSERT INTO approvals (created_at, photo, keywords, reference, drafts, chosen, final, writer, product_id) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL)",
                 (now, str(photo or ""), json.dumps(keywords), json.dumps(reference), json.dumps(drafts), chosen or "", final, writer),
@@ -145,7 +149,7 @@ class ApprovalStore:
                 )
                 chash = content_hash(Path(photo).read_bytes(), keywords)
                 self.catalog.write_products([(product, Path(photo), chash, vectors[0], vectors[1])])
-                db.execute("UPDATE approvals SET product_id = ? WHERE id = ?", (pid, aid))
+                self.catalog.execute("UPDATE approvals SET product_id = ? WHERE id = ?", (pid, aid))
         return self.get(aid)
 
     def delete(self, approval_id: int) -> bool:
@@ -154,11 +158,11 @@ class ApprovalStore:
             a = self.get(approval_id)
         except InputError:
             return False
-        with self.catalog.transaction() as db:
-            db.execute("DELETE FROM approvals WHERE id = ?", (a.id,))
+        with self.catalog.transaction():
+            self.catalog.execute("DELETE FROM approvals WHERE id = ?", (a.id,))
             if a.product_id:
                 self.catalog.remove_products([a.product_id])
-        if a.photo and not self.catalog.db.execute("SELECT 1 FROM approvals WHERE photo = ? LIMIT 1", (a.photo,)).fetchone():
+        if a.photo and not self.catalog.query("SELECT 1 FROM approvals WHERE photo = ? LIMIT 1", (a.photo,)):
             Path(a.photo).unlink(missing_ok=True)
         return True
 
@@ -174,23 +178,23 @@ class ApprovalStore:
             aid = int(approval_id)
         except (TypeError, ValueError):
             raise InputError(f"{approval_id!r} is not an approval number.") from None
-        r = self.catalog.db.execute(f"SELECT {self._COLUMNS} FROM approvals WHERE id = ?", (aid,)).fetchone()
-        if r is None:
+        rows = self.catalog.query(f"SELECT {self._COLUMNS} FROM approvals WHERE id = ?", (aid,))
+        if not rows:
             raise InputError(f"There is no approval #{aid} (it may have been deleted).")
-        return self._row(r)
+        return self._row(rows[0])
 
     def list(self, query: str = "", limit: int = 200) -> list[Approval]:
         """Newest first; `query` matches keywords, the approved text or the reference (case-insensitive)."""
         like = f"%{query.strip()}%"
-        rows = self.catalog.db.execute(
+        rows = self.catalog.query(
             f"SELECT {self._COLUMNS} FROM approvals WHERE keywords LIKE ? OR final LIKE ? OR reference LIKE ? "
             "ORDER BY id DESC LIMIT ?",
             (like, like, like, int(limit)),
-        ).fetchall()
+        )
         return [self._row(r) for r in rows]
 
     def __len__(self) -> int:
-        return self.catalog.db.execute("SELECT COUNT(*) FROM approvals").fetchone()[0]
+        return self.catalog.query("SELECT COUNT(*) FROM approvals")[0][0]
 
     def export_csv(self, path: str | Path, query: str = "") -> Path:
         path = Path(path)

@@ -16,7 +16,7 @@ from pathlib import Path, PurePosixPath
 from typing import Callable, Iterable, Iterator
 
 from .errors import EcomcopyError, InputError
-from .generate import SamplingConfig
+from .config import SamplingConfig
 from .images import MAX_FILE_BYTES
 from .keywords import parse_keywords
 from .spreadsheet import safe_cell

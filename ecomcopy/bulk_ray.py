@@ -12,7 +12,7 @@ from typing import Callable, Iterable, Iterator
 
 from .bulk import BulkResult, BulkRow, PhotoArchive, process_row
 from .errors import InputError
-from .generate import SamplingConfig
+from .config import SamplingConfig
 from .pipeline import Pipeline, PipelineConfig
 
 

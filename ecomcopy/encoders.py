@@ -19,9 +19,9 @@ import torch
 from PIL import Image
 from torch import nn
 
+from .config import DEFAULT_IMAGE_ENCODER
 from .errors import BackboneError
 
-DEFAULT_IMAGE_ENCODER = "efficientnet-lite0"
 
 
 @dataclass

@@ -10,23 +10,21 @@ from __future__ import annotations
 
 import random
 import statistics
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from tqdm import tqdm
 
+from .config import DECODING_FIELDS, SamplingConfig
 from .fluency import perplexity
-from .generate import SamplingConfig, modict_drafts, sample_drafts
 from .images import load_image
 from .keywords import merchant_keywords, shopper_attributes
 from .metrics import bleu4, copies, distinct_n, keyword_coverage, rouge_l
-from .model import Example
 from .pipeline import Pipeline
 from .products import Product, read_products
-from .prompt import icl_prompt
+from .request import DraftInput, Retrieval
 
 METHODS = ["copy_reference", "icl_prompt", "modict_no_reference", "modict_random_reference", "modict_no_visual", "modict"]
-DECODING_FIELDS = ("keyword_boost", "copy_guard", "no_repeat", "no_repeat_unit")  # recorded in the result
 # on request: ModICT full and the plain prompt without the copy guard (what the guard costs each of them)
 EXTRA_METHODS = ["modict_no_ban", "icl_prompt_no_ban"]
 
@@ -52,15 +50,35 @@ def evaluate(pipe: Pipeline, folder: str | Path, split: str = "test", limit: int
     return pipe.on_model_thread(_evaluate, pipe, folder, split, limit, n, keywords, seed, methods, progress, decoding or {})
 
 
+def _products(folder: Path, split: str, limit: int) -> list[Product]:
+    """The split's products, at most `limit` per domain (0 = all)."""
+    products = read_products(folder, split=split).products
+    if not limit:
+        return products
+    by_domain: dict[str, list[Product]] = {}
+    for p in products:
+        by_domain.setdefault(p.domain, []).append(p)
+    return [p for ps in by_domain.values() for p in ps[:limit]]
+
+
+def method_input(method: str, found: Retrieval, random_reference) -> tuple[str, DraftInput]:
+    """(writer, input) of one row: the full input with the parts the row leaves out removed."""
+    inp = found.draft_input()
+    if method.startswith("icl_prompt"):
+        return "prompt", replace(inp, guard_reference=method != "icl_prompt_no_ban")
+    if method == "modict_no_reference":
+        return "modict", replace(inp, reference=None)
+    if method == "modict_random_reference":
+        return "modict", replace(inp, reference=random_reference)
+    if method == "modict_no_visual":
+        return "modict", replace(inp, visual=None, reference_visual=False)
+    return "modict", replace(inp, guard_reference=method != "modict_no_ban")
+
+
 def _evaluate(pipe: Pipeline, folder: str | Path, split: str, limit: int, n: int, keywords: str, seed: int,
               methods: list[str], progress: bool, decoding: dict) -> dict:
     folder = Path(folder)
-    products = read_products(folder, split=split).products
-    if limit:
-        by_domain: dict[str, list[Product]] = {}
-        for p in products:
-            by_domain.setdefault(p.domain, []).append(p)
-        products = [p for ps in by_domain.values() for p in ps[:limit]]
+    products = _products(folder, split, limit)
     if pipe.modict is None:
         methods = [m for m in methods if not m.startswith("modict")]
     rng = random.Random(seed)
@@ -71,52 +89,39 @@ def _evaluate(pipe: Pipeline, folder: str | Path, split: str, limit: int, n: int
     truths, kws, refs, relevant, chosen = [], [], [], [], []
     for p in tqdm(products, desc="evaluating", unit="product", disable=not progress):
         kw = merchant_keywords(p.keywords, p.attributes, p.description) if keywords == "merchant" else shopper_attributes(p.keywords, p.attributes)
-        img = load_image(folder / p.image)
-        feats = pipe.image_encoder.encode([img])  # once: pooled for the search, tokens for ModICT
-        hit = pipe.references(img, kw, k=1, exclude_group=p.group, features=feats)[0]
-        ref = hit.product
+        found = pipe.retrieve(load_image(folder / p.image), kw, k=1, exclude_group=p.group)
+        ref = found.reference.product
         rand = rng.choice([c for c in catalog_products if c.group != p.group])
         truths.append(p.description)
         kws.append(kw)
         refs.append(ref.description)
         relevant.append(product_type(ref).lower() == product_type(p).lower())
         chosen.append({"id": p.id, "keywords": kw, "reference": ref.id, "random_reference": rand.id})
-        vis = feats.tokens[0]
         for m in methods:
             if m == "copy_reference":
                 g, s = [ref.description], [ref.description]
-            elif m.startswith("icl_prompt"):
-                prompt = icl_prompt(ref.keywords, ref.description, kw)
-                guarded = None if m == "icl_prompt_no_ban" else ref.description
-                g = sample_drafts(pipe.lm, prompt, greedy_cfg, greedy=True, keywords=kw, reference=guarded)
-                s = sample_drafts(pipe.lm, prompt, sampling, keywords=kw, reference=guarded)
             else:
-                r = rand if m == "modict_random_reference" else ref
-                ex = Example(
-                    keywords=kw,
-                    visual=None if m == "modict_no_visual" else vis,
-                    ref_keywords=None if m == "modict_no_reference" else r.keywords,
-                    ref_description=None if m == "modict_no_reference" else r.description,
-                    ref_visual=None if m in ("modict_no_reference", "modict_no_visual") else pipe.reference_tokens(r),
-                )
-                ban = m != "modict_no_ban"
-                g = modict_drafts(pipe.modict, ex, greedy_cfg, greedy=True, ban_reference=ban)
-                s = modict_drafts(pipe.modict, ex, sampling, ban_reference=ban)
+                writer, inp = method_input(m, found, rand)
+                g = pipe.draft(inp, greedy_cfg, writer, greedy=True)
+                s = pipe.draft(inp, sampling, writer)
             out[m].greedy.append(g[0] if g else "")
             out[m].sampled.append(s or [""])
+    return _result(pipe, out, truths, kws, refs, relevant, chosen) | {
+        "data": str(folder), "split": split, "keywords": keywords, **{k: getattr(sampling, k) for k in DECODING_FIELDS},
+    }
+
+
+def _result(pipe: Pipeline, out: dict[str, Drafts], truths: list[str], kws: list[list[str]], refs: list[str],
+            relevant: list[bool], chosen: list[dict]) -> dict:
     return {
         "rows": {m: row_metrics(truths, kws, refs, d, pipe.lm) for m, d in out.items()},
-        "n_products": len(products),
+        "n_products": len(truths),
         "reference_relevance": round(statistics.mean(relevant), 4) if relevant else 0.0,
         # how many of the merchant keywords the human descriptions themselves contain: a ceiling for coverage
         "human_keyword_coverage": round(statistics.mean(keyword_coverage(k, t) for k, t in zip(kws, truths)), 4) if truths else 0.0,
         # how often the shop's own description repeats 8 words in a row of the reference: the copy rate of the truth
         "human_copy_rate": round(statistics.mean(copies(r, t) for r, t in zip(refs, truths)), 4) if truths else 0.0,
         "human_perplexity": round(perplexity(pipe.lm, truths), 4),  # the fluency of the shop's own copy, for scale
-        "data": str(folder),
-        "split": split,
-        "keywords": keywords,
-        **{k: getattr(sampling, k) for k in DECODING_FIELDS},
         "lm": pipe.lm.name,
         "adapter": str(pipe.cfg.adapter) if pipe.modict is not None else None,
         # what each row wrote for each product, to read the drafts behind the numbers

@@ -16,11 +16,11 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
-from .catalog import _unit, fused_scores, top_k
+from .search import fused_scores, top_k, unit
 from .encoders import ImageEncoder, TextEncoder
 from .errors import InputError
 from .images import load_image
-from .paths import cache_dir
+from .config import cache_dir
 from .products import Product, read_products
 
 
@@ -77,8 +77,8 @@ def retrieve_references(
 ) -> np.ndarray:
     """For each product, the indices of its k most similar other products outside its own group (fused
     search), best first: (N,) for k = 1, else (N, k)."""
-    img = _unit(pooled - pooled.mean(0))
-    txt = _unit(text_vecs)
+    img = unit(pooled - pooled.mean(0))
+    txt = unit(text_vecs)
     g = np.array(groups, dtype=object)
     refs = np.zeros((len(groups), k), dtype=np.int64)
     for s in range(0, len(groups), chunk):

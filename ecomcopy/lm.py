@@ -13,7 +13,6 @@ import importlib.util
 import json
 import logging
 import mmap
-import os
 import shutil
 import time
 import warnings
@@ -25,7 +24,7 @@ import torch
 from torch import nn
 
 from .errors import BackboneError
-from .paths import cache_dir
+from .config import DEFAULT_LM, LM_NAMES, cache_dir
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +101,7 @@ LM_SPECS: dict[str, LMSpec] = {
         LMSpec("qwen2.5-0.5b", "Qwen2.5-Coder-0.5B-Instruct (GGUF)", _WEIGHTS_HINT, _locate_qwen, _QWEN_SHA256, "Apache-2.0"),
     ]
 }
-DEFAULT_LM = "qwen2.5-0.5b"
+assert tuple(LM_SPECS) == LM_NAMES, "config.LM_NAMES lists the LMs of LM_SPECS"
 
 
 @dataclass

@@ -1,11 +1,10 @@
 """ModICT over a frozen decoder-only LM: a feature transformer and dynamic prompts are all that train.
 
-The LM reads  [reference visual][reference keywords + description][product visual][product keywords]
-and writes the product's description. Visual tokens enter as K embeddings made by the feature
-transformer (shared by product and reference). Dynamic prompts are per-layer prefixes, conditioned on
-the product's visual summary, that every attention layer also attends to through its own frozen
-projections, gated by a per-layer scalar that starts at zero (LLaMA-Adapter style): at step 0 the
-model is exactly the frozen LM.
+The LM reads [reference visual][reference keywords + description][product visual][product keywords] and writes
+the product's description. Visual tokens enter as K embeddings made by the feature transformer (shared by product
+and reference). Dynamic prompts are per-layer prefixes, conditioned on the product's visual summary, that every
+attention layer also attends to through its own frozen projections, gated by a per-layer scalar that starts at
+zero (LLaMA-Adapter style): at step 0 the model is exactly the frozen LM.
 """
 
 from __future__ import annotations
@@ -20,27 +19,27 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from .errors import BackboneError
-from .generate import KeywordBoost, decode, stop_ids
+from .config import DEFAULT_IMAGE_ENCODER, DEFAULT_LM
+from .constraints import LogitRules
 from .lm import LoadedLM
-from .prompt import INSTRUCTION, format_example
+from .prompt import INSTRUCTION, Example, format_example
+from .sampler import decode, stop_ids
 
 
 @dataclass
 class ModICTConfig:
-    lm: str = "smollm2-135m"
-    image_encoder: str = "efficientnet-lite0"
+    lm: str = DEFAULT_LM
+    image_encoder: str = DEFAULT_IMAGE_ENCODER
     visual_dim: int = 1280  # D of the encoder's visual tokens
-    lm_hidden: int = 576  # H of the LM
-    lm_layers: int = 30
+    lm_hidden: int = 896  # H of the LM (Qwen2.5-0.5B's; `ModICT.for_lm` reads H and the layers from the LM)
+    lm_layers: int = 24
     num_queries: int = 8  # K visual embeddings per image
     ft_dim: int = 256  # width of the feature transformer
     ft_heads: int = 4
     prefix_len: int = 8  # P dynamic-prompt positions per layer
     prefix_rank: int = 64  # bottleneck of the visual -> prompt generator
     backbones: dict = field(default_factory=dict)  # fingerprints of the frozen encoder and LM
-    # text template: 1 = the plain prompt's (instruction + "Keywords: ...\nDescription: ..."), so that at
-    # step 0 the model reads what the frozen LM already continues well; 0 = the first adapter's (no instruction)
-    template: int = 0
+    template: int = 0  # 1: the plain prompt's text (instruction + "Keywords/Description"), read well at step 0; 0: none
 
 
 class FeatureTransformer(nn.Module):
@@ -152,26 +151,6 @@ class _PrefixAttention:
         return k, v
 
 
-@dataclass
-class Example:
-    """One in-context input. A missing reference or missing visual tokens drop those segments."""
-
-    keywords: list[str]
-    visual: torch.Tensor | None = None  # (N, D) product visual tokens
-    ref_keywords: list[str] | None = None
-    ref_description: str | None = None
-    ref_visual: torch.Tensor | None = None  # (N, D)
-    target: str | None = None  # the description to learn (training only)
-
-
-def ref_text(keywords: list[str], description: str) -> str:
-    return format_example(keywords, description)
-
-
-def query_text(keywords: list[str]) -> str:
-    return format_example(keywords)
-
-
 class ModICT(nn.Module):
     """The trainable modules, bound to a frozen LM (not a submodule: its weights are not ours to save)."""
 
@@ -233,12 +212,12 @@ class ModICT(nn.Module):
         if ex.ref_description is not None:
             if ex.ref_visual is not None:
                 add(self.feature(ex.ref_visual.float().unsqueeze(0))[0])
-            add(self._embed_text(ref_text(ex.ref_keywords or [], ex.ref_description)))
+            add(self._embed_text(format_example(ex.ref_keywords or [], ex.ref_description)))
         if ex.visual is not None:
             vis = self.feature(ex.visual.float().unsqueeze(0))[0]  # (K, H)
             add(vis)
             summary = vis.mean(0)
-        add(self._embed_text(query_text(ex.keywords)))
+        add(self._embed_text(format_example(ex.keywords)))
         if ex.target is not None:
             ids = self.lm.tokenizer(" " + ex.target.strip() + "\n", add_special_tokens=False, return_tensors="pt").input_ids[0]
             if self.lm.tokenizer.eos_token_id is not None:
@@ -271,16 +250,16 @@ class ModICT(nn.Module):
     # -- generation ---------------------------------------------------------------------------
     @torch.inference_mode()
     def generate(self, ex: Example, n: int = 4, temperature: float = 0.8, top_p: float = 0.9, max_new_tokens: int = 60,
-                 do_sample: bool = True, ban=None, streamer=None, boost: KeywordBoost | None = None) -> list[str]:
+                 do_sample: bool = True, rules: LogitRules | None = None, streamer=None) -> list[str]:
         """n sampled continuations of one example (1 when greedy), after a single prefill of the prompt.
 
-        ban: the hard constraints (`generate.constraints`: copy guard, repetition limit), applied after `boost`."""
+        rules: the logit rules of the request (`constraints.logit_rules`: keyword emphasis, repetition limit, copy guard)."""
         e, _, summary = self.build(ex)  # (T, H)
         tok = self.lm.tokenizer
         self._set_prefix(self.prompts(summary.unsqueeze(0)))  # (L, 1, P, H), shared by every draft
         try:
             out = decode(self.lm.model, {"inputs_embeds": e[None]}, n if do_sample else 1, max_new_tokens, stop_ids(tok),
-                         temperature, top_p, not do_sample, ban, tok.pad_token_id or 0, streamer, boost)  # (n, new)
+                         temperature, top_p, not do_sample, rules, tok.pad_token_id or 0, streamer)  # (n, new)
         finally:
             self._set_prefix(None)
         return tok.batch_decode(out, skip_special_tokens=True)

@@ -1,6 +1,9 @@
 """photo + keywords -> encoders -> catalog reference -> ModICT (or prompt) -> sampled drafts -> review.
 
-Loaded once per process. The catalog it searches is a working copy (seeded from the shipped one) that
+Loaded once per process. The one draft path: `retrieve` (encode the photo once, search the catalog, choose the
+reference), `draft` (the writer's input from keywords, photo and reference, then the sampler) and
+`suggest_stream` (both, streamed, then the review); the app, the API, the CLI, bulk, evaluate and the benches
+all write drafts through them. The catalog it searches is a working copy (seeded from the shipped one) that
 approvals write into, so approved products become references for later ones.
 """
 
@@ -20,21 +23,22 @@ import torch
 from PIL import Image
 
 from .approvals import Approval, ApprovalStore
-from .catalog import DEFAULT_IMAGE_WEIGHT, Catalog, Hit
-from .encoders import DEFAULT_IMAGE_ENCODER, TextEncoder, VisualFeatures, create_image_encoder
+from .catalog import open_catalog
+from .config import DEFAULT_ADAPTER, DEFAULT_IMAGE_ENCODER, DEFAULT_IMAGE_WEIGHT, DEFAULT_LM, DEMO_CATALOG_DB, WRITERS, SamplingConfig
+from .encoders import TextEncoder, VisualFeatures, create_image_encoder
 from .errors import InputError
-from .generate import DraftStreamer, SamplingConfig, modict_drafts, sample_drafts, stop_ids
 from .images import load_image
 from .keywords import parse_keywords
-from .lm import DEFAULT_LM, load_lm
+from .lm import load_lm
 from .metrics import load_scorers
-from .model import Example, ModICT
-from .paths import DEFAULT_ADAPTER, DEMO_CATALOG_DB
-from .prompt import icl_prompt
-from .review import DraftReview, drop_near_duplicates, mean_overlap, review_draft
+from .model import ModICT
+from .prompt import Example, icl_prompt
+from .request import DraftInput, Progress, Retrieval, Suggestion
+from .review import drop_near_duplicates, review_draft
+from .sampler import DraftStreamer, modict_drafts, prompt_drafts, stop_ids
+from .search import Hit
 
 log = logging.getLogger(__name__)
-WRITERS = ("modict", "prompt")
 SAME_PHOTO = 0.999  # image cosine above which two photos are the same picture
 
 
@@ -49,52 +53,6 @@ class PipelineConfig:
     image_weight: float = DEFAULT_IMAGE_WEIGHT
     quantize: bool = True  # int8 dynamic quantisation of the LM for inference
     threads: int = field(default_factory=lambda: os.cpu_count() or 2)
-
-
-@dataclass
-class Suggestion:
-    keywords: list[str]
-    references: list[Hit]  # top-k similar catalog products; references[0] conditioned the drafts
-    drafts: list[str]
-    seconds: float
-    writer: str = "prompt"  # what wrote the drafts: "modict" or "prompt"
-    reviews: list[DraftReview] = field(default_factory=list)  # one per draft
-    chosen_reference: int = 0  # index in `references` of the one the drafts were conditioned on
-    rounds: int = 1  # sampling rounds: more than 1 when near-duplicate drafts were dropped and re-sampled
-
-    @property
-    def reference(self) -> Hit:
-        return self.references[self.chosen_reference]
-
-    def to_dict(self) -> dict:
-        def hit(h: Hit) -> dict:
-            p = h.product
-            return {
-                "id": p.id, "name": p.name, "keywords": p.keywords, "description": p.description,
-                "score": round(h.score, 4), "image_score": h.image_score, "text_score": h.text_score,
-                "image": str(p.image_path), "source": p.source,
-            }
-
-        overlap = mean_overlap(self.drafts)
-        return {
-            "keywords": self.keywords,
-            "reference": hit(self.reference),
-            "alternatives": [hit(h) for i, h in enumerate(self.references) if i != self.chosen_reference],
-            "drafts": self.drafts,
-            "reviews": [r.to_dict() for r in self.reviews],
-            "mean_overlap": round(overlap, 3) if overlap is not None else None,
-            "writer": self.writer,
-            "seconds": round(self.seconds, 3),
-        }
-
-
-@dataclass
-class Progress:
-    """A step of a streamed suggestion: the references first, then the drafts as they grow."""
-
-    references: list[Hit]
-    chosen_reference: int
-    partial: list[str]  # drafts so far (empty until the first token)
 
 
 def _torch_method(method):
@@ -148,6 +106,27 @@ class Pipeline:
             return fn(*args, **kwargs)
         return self._model_thread.submit(fn, *args, **kwargs).result()
 
+    def writer_for(self, writer: str) -> str:
+        """The writer that will write: "modict" when asked for and an adapter is loaded, else "prompt"."""
+        if writer not in WRITERS:
+            raise InputError(f"Unknown writer {writer!r}; choose one of: {', '.join(WRITERS)}.")
+        return "modict" if writer == "modict" and self.modict is not None else "prompt"
+
+    @_torch_method
+    def retrieve(self, image: Image.Image | None, keywords: list[str], k: int = 3, exclude_group: str | None = None,
+                 reference_id: str | None = None) -> Retrieval:
+        """Encode the photo once, find the top-k similar catalog products, and choose the reference: the best
+        match, or `reference_id` (one of them)."""
+        features = self.image_encoder.encode([image]) if image is not None else None
+        hits = self.references(image, keywords, k=k, exclude_group=exclude_group, features=features)
+        chosen = 0
+        if reference_id:
+            ids = [h.product.id for h in hits]
+            if reference_id not in ids:
+                raise InputError(f"{reference_id!r} is not among this product's similar catalog products; regenerate first.")
+            chosen = ids.index(reference_id)
+        return Retrieval(keywords, features, hits, chosen)
+
     @_torch_method
     def references(self, image: Image.Image | None, keywords: list[str], k: int = 3, exclude_group: str | None = None,
                    features: VisualFeatures | None = None) -> list[Hit]:
@@ -177,6 +156,19 @@ class Pipeline:
                 self._ref_tokens.pop(next(iter(self._ref_tokens)))
         return self._ref_tokens[product.id]
 
+    @_torch_method
+    def draft(self, inp: DraftInput, cfg: SamplingConfig, writer: str = "modict", greedy: bool = False,
+              streamer: DraftStreamer | None = None) -> list[str]:
+        """Drafts for one product: n sampled (1 when `greedy`), by `writer` ("modict" or "prompt")."""
+        ref = inp.reference
+        guarded = ref.description if ref is not None and inp.guard_reference else None
+        if self.writer_for(writer) == "prompt":
+            prompt = icl_prompt(ref.keywords if ref else None, ref.description if ref else None, inp.keywords)
+            return prompt_drafts(self.lm, prompt, cfg, greedy, streamer, keywords=inp.keywords, reference=guarded)
+        ref_visual = self.reference_tokens(ref) if ref is not None and inp.reference_visual else None
+        example = Example(inp.keywords, inp.visual, ref.keywords if ref else None, ref.description if ref else None, ref_visual)
+        return modict_drafts(self.modict, example, cfg, inp.guard_reference, greedy, streamer)
+
     def suggest(self, *args, **kwargs) -> Suggestion:
         """Validate inputs, retrieve the reference, and sample drafts conditioned on it (see `suggest_stream`)."""
         for step in self.suggest_stream(*args, **kwargs):
@@ -197,58 +189,42 @@ class Pipeline:
 
         writer: "modict" (the trained adapter, when one is loaded) or "prompt" (plain in-context prompt).
         reference_id: condition on this catalog product (e.g. one of the alternatives) instead of the best match.
-        Near-duplicate drafts are dropped and re-sampled (two more rounds at most).
         """
-        if writer not in WRITERS:
-            raise InputError(f"Unknown writer {writer!r}; choose one of: {', '.join(WRITERS)}.")
         t0 = time.time()
+        writer = self.writer_for(writer)
         sampling = (sampling or SamplingConfig()).validate()
         kw = parse_keywords(keywords) if isinstance(keywords, (str, type(None))) else parse_keywords(", ".join(keywords))
         img = load_image(image) if image is not None else None
         if img is None and not kw:
             raise InputError("Upload a product photo or type a few keywords (or both).")
         with self._model_lock:
-            feats = self.on_model_thread(self.image_encoder.encode, [img]) if img is not None else None
-            hits = self.references(img, kw, k=k, exclude_group=exclude_group, features=feats)
-            chosen = 0
-            if reference_id:
-                ids = [h.product.id for h in hits]
-                if reference_id not in ids:
-                    raise InputError(f"{reference_id!r} is not among this product's similar catalog products; regenerate first.")
-                chosen = ids.index(reference_id)
-            ref = hits[chosen].product
-            yield Progress(hits, chosen, [])
-            if self.modict is None or writer == "prompt":
-                writer = "prompt"
-                example = icl_prompt(ref.keywords, ref.description, kw)
-            else:
-                ref_tokens = self.reference_tokens(ref)
-                example = Example(kw, feats.tokens[0] if feats is not None else None, ref.keywords, ref.description, ref_tokens)
-            drafts: list[str] = []
-            for rounds in range(1, 4):
-                want = sampling.n - len(drafts)
-                round_cfg = replace(sampling, n=want)
-                streamer = DraftStreamer(self.lm.tokenizer)
-                job = self._model_thread.submit(self._draft, writer, example, round_cfg, streamer, kw, ref.description)
-                job.add_done_callback(lambda _: streamer.end())
-                try:
-                    while not streamer.finished.wait(0.2):
-                        yield Progress(hits, chosen, drafts + [t for t in streamer.texts() if t])
-                    new = job.result()
-                finally:
-                    streamer.cancel()  # if the consumer went away: stop at the next token,
-                    wait([job])  # and free the model only once the worker is done
-                drafts = drop_near_duplicates(drafts + new)[: sampling.n]
-                if len(drafts) >= sampling.n or sampling.seed is not None:
-                    break
+            found = self.retrieve(img, kw, k=k, exclude_group=exclude_group, reference_id=reference_id)
+            yield Progress(found.references, found.chosen, [])
+            drafts, rounds = yield from self._rounds(found, sampling, writer)
+        ref = found.reference.product
         reviews = [review_draft(d, kw, ref.description) for d in drafts]
-        yield Suggestion(kw, hits, drafts, time.time() - t0, writer, reviews, chosen, rounds)
+        yield Suggestion(kw, found.references, drafts, time.time() - t0, writer, reviews, found.chosen, rounds)
 
-    def _draft(self, writer: str, example, cfg: SamplingConfig, streamer: DraftStreamer, keywords: list[str],
-               reference: str) -> list[str]:
-        if writer == "prompt":
-            return sample_drafts(self.lm, example, cfg, streamer=streamer, keywords=keywords, reference=reference)
-        return modict_drafts(self.modict, example, cfg, streamer=streamer)
+    def _rounds(self, found: Retrieval, sampling: SamplingConfig, writer: str):
+        """Sample on the model thread while streaming Progress; near-duplicate drafts are dropped and re-sampled
+        (two more rounds at most, none when seeded). Returns (drafts, rounds)."""
+        drafts: list[str] = []
+        for rounds in range(1, 4):
+            streamer = DraftStreamer(self.lm.tokenizer)
+            cfg = replace(sampling, n=sampling.n - len(drafts))
+            job = self._model_thread.submit(self.draft, found.draft_input(), cfg, writer, False, streamer)
+            job.add_done_callback(lambda _: streamer.end())
+            try:
+                while not streamer.finished.wait(0.2):
+                    yield Progress(found.references, found.chosen, drafts + [t for t in streamer.texts() if t])
+                new = job.result()
+            finally:
+                streamer.cancel()  # if the consumer went away: stop at the next token,
+                wait([job])  # and free the model only once the worker is done
+            drafts = drop_near_duplicates(drafts + new)[: sampling.n]
+            if len(drafts) >= sampling.n or sampling.seed is not None:
+                break
+        return drafts, rounds
 
     @_torch_method
     def _vectors(self, img: Image.Image, kw: list[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -284,18 +260,3 @@ class Pipeline:
             if add_to_catalog and img is not None:
                 vectors = self._vectors(img, kw)
             return self.approvals.add(kw, reference, drafts, chosen, final, str(suggestion.get("writer", "")), stored, vectors)
-
-
-def open_catalog(path: Path, seed: Path | None) -> Catalog:
-    """Open the working catalog, (re)seeding it from `seed` when it is new or the seed file changed."""
-    if seed is None:
-        return Catalog(path)
-    seed = Path(seed).resolve()
-    st = seed.stat()
-    key = f"{seed}|{st.st_size}|{st.st_mtime_ns}"
-    catalog = Catalog(path, create=True)
-    if catalog.get_meta("seeded_from") != key:
-        n = catalog.seed_from(seed)
-        catalog.set_meta("seeded_from", key)
-        log.info("working catalog %s seeded with %d products from %s", path, n, seed)
-    return catalog

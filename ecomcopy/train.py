@@ -19,12 +19,14 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from .config import DEFAULT_IMAGE_ENCODER, DEFAULT_IMAGE_WEIGHT, DEFAULT_LM
 from .encoders import TextEncoder, create_image_encoder
 from .features import FolderFeatures, folder_features, keyword_vectors, retrieve_references
 from .keywords import merchant_keywords, shopper_attributes
 from .lm import LoadedLM, load_lm
 from .metrics import copies
-from .model import Example, ModICT
+from .model import ModICT
+from .prompt import Example
 
 log = logging.getLogger(__name__)
 
@@ -33,10 +35,10 @@ log = logging.getLogger(__name__)
 class TrainConfig:
     data: list[str] = field(default_factory=list)  # product folders in the shared format (train split used)
     out: str = "runs/modict"
-    lm: str = "smollm2-135m"
-    image_encoder: str = "efficientnet-lite0"
+    lm: str = DEFAULT_LM
+    image_encoder: str = DEFAULT_IMAGE_ENCODER
     keywords: str = "merchant"  # "merchant" (attributes + salient phrases) or "attributes"
-    image_weight: float = 0.5  # fused retrieval of each product's reference
+    image_weight: float = DEFAULT_IMAGE_WEIGHT  # fused retrieval of each product's reference
     steps: int = 1200
     batch_size: int = 8
     lr: float = 1e-3
@@ -164,6 +166,14 @@ def plot_losses(log_path: Path, png: Path) -> None:
     plt.close(fig)
 
 
+def _initial_model(cfg: TrainConfig, lm: LoadedLM, image_encoder) -> ModICT:
+    """`cfg.init`'s adapter (backbones checked; its own shape settings win over cfg's), or zero-influence modules."""
+    if cfg.init:
+        return ModICT.load(cfg.init, lm, image_encoder.fingerprint)
+    return ModICT.for_lm(lm, image_encoder.fingerprint, image_encoder.token_dim, num_queries=cfg.num_queries,
+                         prefix_len=cfg.prefix_len, template=cfg.template)
+
+
 def train(cfg: TrainConfig, progress: bool = True, lm: LoadedLM | None = None) -> Path:
     """Run (or resume) training; returns the path stem of the final adapter (`.safetensors` + `.json`)."""
     out = Path(cfg.out)
@@ -173,12 +183,7 @@ def train(cfg: TrainConfig, progress: bool = True, lm: LoadedLM | None = None) -
     image_encoder = create_image_encoder(cfg.image_encoder)
     text_encoder = TextEncoder()
     ts = prepare(cfg, image_encoder, text_encoder)
-    lm = lm or load_lm(cfg.lm, quantize=False)
-    if cfg.init:  # backbone check included; the adapter's own shape settings win over cfg's
-        model = ModICT.load(cfg.init, lm, image_encoder.fingerprint)
-    else:
-        model = ModICT.for_lm(lm, image_encoder.fingerprint, image_encoder.token_dim, num_queries=cfg.num_queries,
-                              prefix_len=cfg.prefix_len, template=cfg.template)
+    model = _initial_model(cfg, lm or load_lm(cfg.lm, quantize=False), image_encoder)
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     step, state_path = 0, out / "last.pt"

@@ -17,13 +17,13 @@ def db(tmp_path, small_folder, image_encoder, text_encoder):
 
 
 def _queries(cat):
-    rows = cat.db.execute("SELECT p.id, p.grp, v.image_vec, v.text_vec FROM products p JOIN vectors v ON v.product_id = p.id").fetchall()
-    return [(r[0], r[1], np.frombuffer(r[2], np.float16).astype(np.float32), np.frombuffer(r[3], np.float16).astype(np.float32)) for r in rows]
+    return [(r[1], r[2], np.frombuffer(r[3], np.float16).astype(np.float32), np.frombuffer(r[4], np.float16).astype(np.float32))
+            for r in cat.vector_rows()]
 
 
 def test_ann_matches_exact(db):
     exact, ann = Catalog(db, backend="exact"), Catalog(db, backend="ann")
-    assert not exact.uses_ann() and ann.uses_ann() and Catalog(db).uses_ann() is False  # auto: exact when small
+    assert not exact.index.uses_ann() and ann.index.uses_ann() and Catalog(db).index.uses_ann() is False  # auto: exact when small
     for pid, grp, iv, tv in _queries(exact):
         for kw in [dict(image_vec=iv, text_vec=tv), dict(image_vec=iv), dict(text_vec=tv)]:
             a = exact.search(**kw, k=3, exclude_group=grp)
@@ -31,7 +31,7 @@ def test_ann_matches_exact(db):
             assert [h.product.id for h in a] == [h.product.id for h in b]
             assert np.allclose([h.score for h in a], [h.score for h in b], atol=1e-4)
             assert all(h.product.group != grp for h in b)
-    assert ann.ann_path.exists()
+    assert ann.index.ann_path.exists()
 
 
 def test_index_follows_writes_and_survives_restart(db, image_encoder, text_encoder):
@@ -50,7 +50,7 @@ def test_index_follows_writes_and_survives_restart(db, image_encoder, text_encod
     assert "new-1" not in {h.product.id for h in again.search(iv, tv, k=3)}
     again.close()
     third = Catalog(db, backend="ann")
-    assert len(third._ann_index()) == len(third) and "new-1" not in {h.product.id for h in third.search(iv, tv, k=3)}
+    assert len(third.index._ann_index()) == len(third) and "new-1" not in {h.product.id for h in third.search(iv, tv, k=3)}
 
 
 def test_corrupt_or_disagreeing_index_is_rebuilt(db):
@@ -58,9 +58,9 @@ def test_corrupt_or_disagreeing_index_is_rebuilt(db):
     pid, grp, iv, tv = _queries(cat)[0]
     cat.search(iv, tv, k=1)
     cat.close()
-    cat.ann_path.write_bytes(b"garbage")
+    cat.index.ann_path.write_bytes(b"garbage")
     fresh = Catalog(db, backend="ann")
-    assert fresh.search(iv, tv, k=1)[0].product.id == pid and len(fresh._ann_index()) == len(fresh)
+    assert fresh.search(iv, tv, k=1)[0].product.id == pid and len(fresh.index._ann_index()) == len(fresh)
 
 
 def test_joint_inner_product_is_the_fused_score():

@@ -9,7 +9,7 @@ import pytest
 from conftest import SHARED, needs_shared
 from ecomcopy.bulk import BulkLimits, PhotoArchive, read_rows, run_bulk, safe_member_name, write_results
 from ecomcopy.errors import InputError
-from ecomcopy.generate import SamplingConfig
+from ecomcopy.config import SamplingConfig
 
 
 def _csv(path, rows, header="id,keywords,image", encoding="utf-8"):

@@ -12,7 +12,7 @@ def tokenizer(pipeline):
 
 
 def test_copies_marks_the_eighth_word_and_its_prefixes(tokenizer):
-    from ecomcopy.copy_guard import WordRunGuard
+    from ecomcopy.constraints import WordRunGuard
 
     g = WordRunGuard(tokenizer, REF)
     assert g.copies("Nice. Soft top in cotton jersey with a round")  # 8 words
@@ -27,7 +27,7 @@ def test_copies_marks_the_eighth_word_and_its_prefixes(tokenizer):
 def test_a_copying_model_is_turned_aside_at_the_eighth_word(tokenizer):
     """A scorer that always prefers the reference's next token writes the reference with a word changed
     every eighth word: no 8-word run, while 7-word runs (shared phrasing) stay allowed."""
-    from ecomcopy.copy_guard import WordRunGuard
+    from ecomcopy.constraints import WordRunGuard
     from ecomcopy.metrics import copied_run, copies
 
     guard = WordRunGuard(tokenizer, REF)
@@ -46,7 +46,7 @@ def test_a_copying_model_is_turned_aside_at_the_eighth_word(tokenizer):
 
 def test_sampling_config_refuses_an_unknown_guard():
     from ecomcopy.errors import InputError
-    from ecomcopy.generate import SamplingConfig
+    from ecomcopy.config import SamplingConfig
 
     with pytest.raises(InputError, match="Copy guard"):
         SamplingConfig(copy_guard="characters").validate()
@@ -55,15 +55,16 @@ def test_sampling_config_refuses_an_unknown_guard():
 def test_plain_prompt_writer_is_guarded_too(pipeline):
     """Given the reference's own keywords, the frozen LM repeats the reference's description word for word;
     with the reference passed to the sampler it may not."""
-    from ecomcopy.generate import SamplingConfig, sample_drafts
+    from ecomcopy.config import SamplingConfig
+    from ecomcopy.sampler import prompt_drafts
     from ecomcopy.metrics import copies
     from ecomcopy.prompt import icl_prompt
 
     kw = ["Top", "White", "Solid"]
     prompt = icl_prompt(kw, REF, kw)
     cfg = SamplingConfig(n=1, max_new_tokens=40, seed=0, keyword_boost=0)
-    free = pipeline.on_model_thread(sample_drafts, pipeline.lm, prompt, cfg, greedy=True)
-    guarded = pipeline.on_model_thread(sample_drafts, pipeline.lm, prompt, cfg, greedy=True, reference=REF)
+    free = pipeline.on_model_thread(prompt_drafts, pipeline.lm, prompt, cfg, greedy=True)
+    guarded = pipeline.on_model_thread(prompt_drafts, pipeline.lm, prompt, cfg, greedy=True, reference=REF)
     assert copies(REF, free[0])  # the failure the guard exists for
     assert guarded and not copies(REF, guarded[0])
 
@@ -73,24 +74,26 @@ def test_constraints_order_and_repetition_limit(tokenizer):
     must see the final candidates; without a reference or a limit there is nothing to apply."""
     from transformers import NoRepeatNGramLogitsProcessor
 
-    from ecomcopy.copy_guard import WordRepeatGuard, WordRunGuard
+    from ecomcopy.constraints import WordRepeatGuard, WordRunGuard
     from ecomcopy.errors import InputError
-    from ecomcopy.generate import SamplingConfig, constraints
+    from ecomcopy.config import SamplingConfig
+    from ecomcopy.constraints import KeywordBoost, logit_rules
 
-    procs = constraints(tokenizer, REF, SamplingConfig(no_repeat=4))
-    assert [type(p) for p in procs] == [WordRepeatGuard, WordRunGuard]
-    procs = constraints(tokenizer, REF, SamplingConfig(no_repeat=4, no_repeat_unit="tokens"))
-    assert [type(p) for p in procs] == [NoRepeatNGramLogitsProcessor, WordRunGuard]
-    assert constraints(tokenizer, None, SamplingConfig(no_repeat=0)) is None
+    rules = logit_rules(tokenizer, SamplingConfig(no_repeat=4), reference=REF)
+    assert rules.boost is None and [type(p) for p in rules.hard] == [WordRepeatGuard, WordRunGuard]
+    rules = logit_rules(tokenizer, SamplingConfig(no_repeat=4, no_repeat_unit="tokens"), ["satin"], REF)
+    assert isinstance(rules.boost, KeywordBoost) and [type(p) for p in rules.hard] == [NoRepeatNGramLogitsProcessor, WordRunGuard]
+    assert logit_rules(tokenizer, SamplingConfig(no_repeat=0)) is None
+    assert logit_rules(tokenizer, SamplingConfig(no_repeat=0, keyword_boost=0), ["satin"]) is None  # emphasis off
     ids = torch.tensor([[5, 6, 7, 5, 6]])
     tokens = SamplingConfig(no_repeat=3, no_repeat_unit="tokens")
-    assert constraints(tokenizer, None, tokens)(ids, torch.zeros(1, len(tokenizer)))[0, 7] == -float("inf")
+    assert logit_rules(tokenizer, tokens)(ids, torch.zeros(1, len(tokenizer)))[0, 7] == -float("inf")
     with pytest.raises(InputError, match="repetition"):
         SamplingConfig(no_repeat=1).validate()
 
 
 def test_repeat_guard_counts_words_not_tokens(tokenizer):
-    from ecomcopy.copy_guard import WordRepeatGuard
+    from ecomcopy.constraints import WordRepeatGuard
 
     g = WordRepeatGuard(tokenizer, 3)
     assert g.breaks("Top with a zip. Trousers with a z")  # "with a zip" again, begun
@@ -102,7 +105,7 @@ def test_repeat_guard_counts_words_not_tokens(tokenizer):
 
 def test_repeat_guard_stops_a_looping_model(tokenizer):
     """A scorer that always prefers to write its first sentence again is turned aside within n words."""
-    from ecomcopy.copy_guard import WordRepeatGuard
+    from ecomcopy.constraints import WordRepeatGuard
 
     loop = tokenizer(" Soft top with a zip.", add_special_tokens=False).input_ids
     filler = tokenizer(" lovely", add_special_tokens=False).input_ids[0]

@@ -1,7 +1,5 @@
 import json
 
-import pytest
-
 from conftest import SHARED, needs_shared
 from test_cli import run_cli
 

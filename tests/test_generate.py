@@ -1,7 +1,8 @@
 import pytest
 
 from ecomcopy.errors import InputError
-from ecomcopy.generate import SamplingConfig, clean_draft, clean_partial, dedupe
+from ecomcopy.config import SamplingConfig
+from ecomcopy.text import clean_draft, clean_partial, dedupe
 from ecomcopy.prompt import icl_prompt
 
 
@@ -32,7 +33,7 @@ def test_prompt_order_reference_then_product():
 
 
 def test_pipeline_suggest_real_models(pipeline):
-    from conftest import SHARED, needs_shared  # noqa: F401
+    from conftest import SHARED
 
     photo = SHARED / "hm" / "images" / "0111586001.jpg"
     if not photo.is_file():
@@ -59,7 +60,8 @@ def pipeline_image(product):
 def test_pick_next_greedy_top_p_and_top_k():
     import torch
 
-    from ecomcopy.generate import TOP_K, pick_next
+    from ecomcopy.config import TOP_K
+    from ecomcopy.sampler import pick_next
 
     torch.manual_seed(0)
     scores = torch.randn(3, 1000)
@@ -77,7 +79,7 @@ def test_pick_next_greedy_top_p_and_top_k():
 def test_keyword_boost_nudges_each_unwritten_keyword_then_lets_go(pipeline):
     import torch
 
-    from ecomcopy.generate import KeywordBoost
+    from ecomcopy.constraints import KeywordBoost
 
     tok = pipeline.lm.tokenizer
     ids = lambda text: tok(text, add_special_tokens=False).input_ids  # noqa: E731
@@ -107,12 +109,13 @@ def _same_length(a: list[int], b: list[int]):
 
 
 def test_keyword_boost_steers_decoding_into_the_keyword(tiny_lm):
-    from ecomcopy.generate import KeywordBoost, decode, stop_ids
+    from ecomcopy.constraints import KeywordBoost, LogitRules
+    from ecomcopy.sampler import decode, stop_ids
 
     tok = tiny_lm.tokenizer
     prompt = {"input_ids": tok("Keywords: dress, red\nDescription:", return_tensors="pt").input_ids}
     plain = decode(tiny_lm.model, prompt, 1, 6, stop_ids(tok), greedy=True)
-    steered = decode(tiny_lm.model, prompt, 1, 6, stop_ids(tok), greedy=True, boost=KeywordBoost(tok, ["tie belt"], 10.0))
+    steered = decode(tiny_lm.model, prompt, 1, 6, stop_ids(tok), greedy=True, rules=LogitRules(KeywordBoost(tok, ["tie belt"], 10.0), []))
     text = tok.decode(steered[0])
     assert "tie belt" in text.lower() and "tie belt" not in tok.decode(plain[0]).lower()
     assert text.lower().count("tie belt") == 1  # once written, the keyword is no longer pushed
@@ -123,7 +126,7 @@ def test_stop_ids_are_saved_beside_our_converted_tokenizer(pipeline, tmp_path):
 
     from transformers import AutoTokenizer
 
-    from ecomcopy.generate import stop_ids
+    from ecomcopy.sampler import stop_ids
 
     pipeline.lm.tokenizer.save_pretrained(tmp_path)
     fresh = lambda: AutoTokenizer.from_pretrained(str(tmp_path))  # noqa: E731  (no ids attached yet)

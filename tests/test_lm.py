@@ -28,14 +28,15 @@ def test_corrupt_cache_names_the_fix(tmp_path, monkeypatch):
 
 def test_default_lm_loads_from_pip_and_generates(pipeline):
     """The shipped default LM, loaded from its pip package through the cache, continues text."""
-    from ecomcopy.generate import SamplingConfig, sample_drafts
+    from ecomcopy.config import SamplingConfig
+    from ecomcopy.sampler import prompt_drafts
     from ecomcopy.prompt import icl_prompt
 
     lm = pipeline.lm  # the shipped adapter's LM, or the default LM when no adapter ships
     assert lm.name == (pipeline.modict.cfg.lm if pipeline.modict is not None else DEFAULT_LM) and lm.quantized
     assert not any(p.requires_grad for p in lm.model.parameters())
     prompt = icl_prompt(["T-shirt", "White", "Cotton"], "Straight-cut T-shirt in soft cotton jersey with a round neckline.", ["Dress", "Black", "Jersey"])
-    drafts = sample_drafts(lm, prompt, SamplingConfig(n=3, max_new_tokens=40, seed=0))
+    drafts = prompt_drafts(lm, prompt, SamplingConfig(n=3, max_new_tokens=40, seed=0))
     assert 1 <= len(drafts) <= 3
     assert all(len(d.split()) >= 3 and "\n" not in d for d in drafts)
 

@@ -2,8 +2,9 @@ import pytest
 import torch
 
 from ecomcopy.errors import BackboneError
-from ecomcopy.generate import stop_ids
-from ecomcopy.model import DynamicPrompts, Example, FeatureTransformer, ModICT, ModICTConfig
+from ecomcopy.sampler import stop_ids
+from ecomcopy.model import DynamicPrompts, FeatureTransformer, ModICT, ModICTConfig
+from ecomcopy.prompt import Example
 
 D = 32  # visual token width of a pretend encoder
 

@@ -20,7 +20,7 @@ def modict_pipeline(tmp_path_factory, image_encoder):
 
 
 def test_suggest_with_adapter(modict_pipeline):
-    from ecomcopy.generate import SamplingConfig
+    from ecomcopy.config import SamplingConfig
     from ecomcopy.metrics import copies
 
     photo = SHARED / "hm" / "images" / "0111586001.jpg"
@@ -34,7 +34,7 @@ def test_suggest_with_adapter(modict_pipeline):
 
 
 def test_reference_ngram_ban_lists_every_run(modict_pipeline):
-    from ecomcopy.generate import reference_ngram_ban
+    from ecomcopy.constraints import reference_ngram_ban
 
     tok = modict_pipeline.lm.tokenizer
     ban = reference_ngram_ban(tok, "Soft top in cotton jersey with a round neckline and short sleeves.", n=8)
@@ -43,7 +43,7 @@ def test_reference_ngram_ban_lists_every_run(modict_pipeline):
 
 
 def test_stream_reference_first_then_growing_drafts(modict_pipeline):
-    from ecomcopy.generate import SamplingConfig
+    from ecomcopy.config import SamplingConfig
     from ecomcopy.pipeline import Progress, Suggestion
 
     steps = list(modict_pipeline.suggest_stream(None, "Mug, White, Ceramic", SamplingConfig(n=2, max_new_tokens=40, seed=1)))
@@ -63,7 +63,7 @@ def test_abandoned_stream_stops_and_frees_the_model(modict_pipeline):
     import threading
     import time
 
-    from ecomcopy.generate import SamplingConfig
+    from ecomcopy.config import SamplingConfig
 
     stream = modict_pipeline.suggest_stream(None, "Dress, Black", SamplingConfig(n=4, max_new_tokens=200, seed=2))
     next(stream)  # references shown

@@ -15,7 +15,7 @@ def _status(url: str) -> int:
 
 
 def test_file_access_is_limited_to_photo_folders(app_url, pipeline):
-    from ecomcopy.paths import data_dir
+    from ecomcopy.config import data_dir
 
     photo = next((ROOT / "assets" / "catalog" / "images").iterdir())
     assert _status(f"{app_url}gradio_api/file={photo}") == 200
@@ -58,13 +58,15 @@ def test_listens_on_loopback_only(app_url):
         assert s.connect_ex((ip, port)) != 0, f"the app answers on {ip}:{port}"
 
 
-def test_all_interfaces_need_an_explicit_flag():
+def test_all_interfaces_need_an_explicit_flag(tmp_path):
     import pytest
 
-    from app import resolve_host
+    from ecomcopy.config import AppConfig
 
-    assert resolve_host("127.0.0.1", public=False, env={}) == "127.0.0.1"
+    local = AppConfig.from_env({"ECOMCOPY_DATA": str(tmp_path)})
+    assert local.listen_host("127.0.0.1", public=False) == "127.0.0.1"
     with pytest.raises(SystemExit, match="--public"):
-        resolve_host("0.0.0.0", public=False, env={})
-    assert resolve_host("0.0.0.0", public=True, env={}) == "0.0.0.0"
-    assert resolve_host("0.0.0.0", public=False, env={"SPACE_ID": "shop/ecomcopy"}) == "0.0.0.0"  # a Space's proxy
+        local.listen_host("0.0.0.0", public=False)
+    assert local.listen_host("0.0.0.0", public=True) == "0.0.0.0"
+    space = AppConfig.from_env({"ECOMCOPY_DATA": str(tmp_path), "SPACE_ID": "shop/ecomcopy"})
+    assert space.listen_host("0.0.0.0", public=False) == "0.0.0.0"  # a Space's proxy

@@ -1,0 +1,140 @@
+"""Every setting of ecomcopy in one place: the defaults, the paths, and the environment variables that
+override them. No other module reads the environment (tests/test_layout.py checks it)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+
+from .errors import InputError
+
+# Weights come from pip packages only; never let a library reach for a model hub at run time.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+# -- shipped files (read only) ------------------------------------------------------------------
+REPO_ROOT = Path(__file__).resolve().parent.parent
+ASSETS_DIR = REPO_ROOT / "assets"
+DEMO_CATALOG_DB = ASSETS_DIR / "catalog" / "catalog.db"
+CATALOG_IMAGES = ASSETS_DIR / "catalog" / "images"
+DEFAULT_ADAPTER = ASSETS_DIR / "modict" / "adapter"  # .safetensors + .json: the trained ModICT modules
+
+# -- backbones and retrieval --------------------------------------------------------------------
+LM_NAMES = ("smollm2-135m", "gemma3-270m", "qwen2.5-0.5b")  # the frozen LMs pip packages carry (`lm.LM_SPECS`)
+DEFAULT_LM = "qwen2.5-0.5b"  # chosen by measurement (README, "Why Qwen2.5-0.5B"); an adapter names its own
+DEFAULT_IMAGE_ENCODER = "efficientnet-lite0"
+DEFAULT_IMAGE_WEIGHT = 0.5  # share of image similarity in the fused search; 1.0 = image-only, as in the paper
+WRITERS = ("modict", "prompt")  # the trained adapter, or the plain in-context prompt on the frozen LM
+
+# -- decoding -----------------------------------------------------------------------------------
+TOP_K = 50  # candidates per step before top-p: transformers' default, so the distribution is the same
+COPY_GUARDS = ("tokens", "words")  # how drafts are kept from copying the reference
+REPEAT_UNITS = ("words", "tokens")
+
+# -- serving ------------------------------------------------------------------------------------
+QUEUE_SIZE = 32  # requests waiting for the model; one more is told the queue is full (HTTP 503)
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+@dataclass
+class SamplingConfig:
+    """How one request's drafts are written. The defaults are the shipped decoding (docs/EVALUATION.md)."""
+
+    n: int = 4  # drafts per request
+    temperature: float = 0.8
+    top_p: float = 0.9
+    max_new_tokens: int = 60
+    seed: int | None = None  # same seed, same drafts (on the same machine)
+    keyword_boost: float = 4.0  # logit nudge towards the merchant's keywords (`constraints.KeywordBoost`); 0 = off
+    copy_guard: str = "words"  # "words": no 8-word run of the reference (`WordRunGuard`); "tokens": no 8-token run (`NgramBan`)
+    no_repeat: int = 4  # a draft may not repeat a run of this many of its own words or tokens (0 = allowed)
+    no_repeat_unit: str = "words"  # "words" (`constraints.WordRepeatGuard`) or "tokens" (transformers' processor)
+
+    def validate(self) -> "SamplingConfig":
+        if not 1 <= self.n <= 8:
+            raise InputError("Number of drafts must be between 1 and 8.")
+        if not 0.05 <= self.temperature <= 2.0:
+            raise InputError("Temperature must be between 0.05 and 2.")
+        if not 0.1 <= self.top_p <= 1.0:
+            raise InputError("Top-p must be between 0.1 and 1.")
+        if not 8 <= self.max_new_tokens <= 200:
+            raise InputError("Maximum length must be between 8 and 200 tokens.")
+        if not 0.0 <= self.keyword_boost <= 10.0:
+            raise InputError("Keyword emphasis must be between 0 and 10.")
+        if not (self.no_repeat == 0 or 2 <= self.no_repeat <= 20):
+            raise InputError("The repetition limit must be 0 (off) or between 2 and 20.")
+        if self.no_repeat_unit not in REPEAT_UNITS:
+            raise InputError("The repetition limit counts words or tokens.")
+        if self.copy_guard not in COPY_GUARDS:
+            raise InputError(f"Copy guard must be one of: {', '.join(COPY_GUARDS)}.")
+        return self
+
+
+SAMPLING = SamplingConfig()  # the shipped defaults, for the UI's sliders and the CLI's options
+DECODING_FIELDS = ("keyword_boost", "copy_guard", "no_repeat", "no_repeat_unit")  # the decoding rules of SamplingConfig
+
+
+def cache_dir(env: Mapping[str, str] = os.environ) -> Path:
+    """Converted LMs and other derived files: `ECOMCOPY_CACHE`, else `~/.cache/ecomcopy`."""
+    root = Path(env.get("ECOMCOPY_CACHE") or Path.home() / ".cache" / "ecomcopy").expanduser()
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+def data_dir(env: Mapping[str, str] = os.environ) -> Path:
+    """What users create (approvals, their photos, the working catalog): `ECOMCOPY_DATA`; on a Hugging Face
+    Space with persistent storage `/data/ecomcopy` (everything else there is wiped on restart); else
+    `~/.local/share/ecomcopy`."""
+    if env.get("ECOMCOPY_DATA"):
+        root = Path(env["ECOMCOPY_DATA"]).expanduser()
+    elif env.get("SPACE_ID") and os.access("/data", os.W_OK):
+        root = Path("/data/ecomcopy")
+    else:
+        root = Path.home() / ".local" / "share" / "ecomcopy"
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+@dataclass
+class AppConfig:
+    """What the app, the CLI and the benches take from the environment, resolved once."""
+
+    data: Path  # ECOMCOPY_DATA: the working catalog, approvals and their photos
+    catalog: Path  # ECOMCOPY_CATALOG: the catalog searched (default: a working copy in `data`)
+    seed: Path | None  # the shipped catalog copied into `catalog` (None when ECOMCOPY_CATALOG names one)
+    lm: str  # ECOMCOPY_LM: the LM when no adapter is loaded
+    image_weight: float  # ECOMCOPY_IMAGE_WEIGHT: share of image similarity in the search
+    host: str  # GRADIO_SERVER_NAME (a Space sets it)
+    port: int  # GRADIO_SERVER_PORT
+    on_space: bool  # SPACE_ID is set: a Hugging Face Space, whose proxy must reach the app on all interfaces
+
+    @property
+    def photos(self) -> Path:
+        return self.data / "photos"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> "AppConfig":
+        data = data_dir(env)
+        custom = env.get("ECOMCOPY_CATALOG")
+        try:
+            weight, port = float(env.get("ECOMCOPY_IMAGE_WEIGHT", DEFAULT_IMAGE_WEIGHT)), int(env.get("GRADIO_SERVER_PORT", 7860))
+        except ValueError:
+            raise InputError("ECOMCOPY_IMAGE_WEIGHT must be a number and GRADIO_SERVER_PORT a port number.") from None
+        return cls(
+            data=data, catalog=Path(custom) if custom else data / "catalog.db", seed=None if custom else DEMO_CATALOG_DB,
+            lm=env.get("ECOMCOPY_LM", DEFAULT_LM), image_weight=weight, host=env.get("GRADIO_SERVER_NAME", "127.0.0.1"),
+            port=port, on_space=bool(env.get("SPACE_ID")),
+        )
+
+    def listen_host(self, host: str, public: bool) -> str:
+        """The address to listen on: this machine only unless the operator said otherwise (`--public`), or the
+        app runs on a Hugging Face Space."""
+        if host in LOOPBACK or public or self.on_space:
+            return host
+        raise SystemExit(
+            f"Refusing to listen on {host!r}: anyone who can reach this machine could use the app and read its approvals. "
+            "Add --public to mean it (and put it behind a login; see docs/SECURITY.md), or leave --host at 127.0.0.1."
+        )

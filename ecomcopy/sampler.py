@@ -1,0 +1,176 @@
+"""The sampler: n drafts after one prefill, sampled together with a shared-prompt KV cache, each cut at the end of
+its line, streamed as they grow. The two writers (the plain prompt, ModICT) both end here."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import torch
+from transformers import DynamicCache
+
+from .config import TOP_K, SamplingConfig
+from .constraints import LogitRules, logit_rules
+from .lm import LoadedLM
+from .text import clean_draft, clean_partial, dedupe
+
+
+class DraftStreamer:
+    """Collects the n drafts' tokens as `decode` produces them, so a UI can show them growing.
+
+    Also a stop switch: `cancel()` (e.g. the browser went away) ends generation at the next token.
+    """
+
+    def __init__(self, tokenizer) -> None:
+        self.tokenizer = tokenizer
+        self._tokens: list[list[int]] = []
+        self._lock = threading.Lock()
+        self.finished = threading.Event()
+        self.cancelled = threading.Event()
+
+    def put(self, value: torch.Tensor) -> None:
+        ids = value.reshape(-1).tolist()  # (n,) one new token per draft
+        with self._lock:
+            if not self._tokens:
+                self._tokens = [[] for _ in ids]
+            for seq, t in zip(self._tokens, ids):
+                seq.append(t)
+
+    def end(self) -> None:
+        self.finished.set()
+
+    def cancel(self) -> None:
+        self.cancelled.set()
+
+    def texts(self) -> list[str]:
+        """The drafts so far, each cut to its first line (the unfinished sentence is kept: it is still growing)."""
+        with self._lock:
+            seqs = [list(s) for s in self._tokens]
+        return [clean_partial(t) for t in self.tokenizer.batch_decode(seqs, skip_special_tokens=True)]
+
+
+def stop_ids(tokenizer) -> torch.Tensor:
+    """Tokens that end a draft: any token containing a newline (each description is one line), and EOS.
+
+    A scan of the whole vocabulary (151k tokens for Qwen: 0.8 s), so it is done once per tokenizer and, for
+    the LMs converted into our cache folder, saved there for the next start; transformers' `stop_strings`
+    rebuilt such a table on every call (1.4 s of a 5 s request).
+    """
+    ids = getattr(tokenizer, "_ecomcopy_stop_ids", None)
+    if ids is None:
+        path = _stop_ids_path(tokenizer)
+        saved = _read_stop_ids(path)
+        found = saved.get("ids") if saved.get("vocabulary") == len(tokenizer) and saved.get("eos") == tokenizer.eos_token_id else None
+        if found is None:
+            texts = tokenizer.batch_decode([[i] for i in range(len(tokenizer))])
+            found = sorted({i for i, t in enumerate(texts) if "\n" in t} | ({tokenizer.eos_token_id} - {None}))
+            _write_stop_ids(path, {"vocabulary": len(tokenizer), "eos": tokenizer.eos_token_id, "ids": found})
+        ids = torch.tensor(found, dtype=torch.long)
+        tokenizer._ecomcopy_stop_ids = ids
+    return ids
+
+
+_STOP_IDS_FILE = "ecomcopy_stop_ids.json"
+
+
+def _stop_ids_path(tokenizer) -> Path | None:
+    """Beside the tokenizer's files when they are our converted LM's (its folder holds `ecomcopy.json`)."""
+    folder = Path(str(getattr(tokenizer, "name_or_path", "") or ""))
+    return folder / _STOP_IDS_FILE if (folder / "ecomcopy.json").is_file() else None
+
+
+def _read_stop_ids(path: Path | None) -> dict:
+    try:
+        return json.loads(path.read_text()) if path is not None and path.is_file() else {}
+    except (OSError, ValueError):
+        return {}  # unreadable: scan again
+
+
+def _write_stop_ids(path: Path | None, table: dict) -> None:
+    if path is None:
+        return
+    try:
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(table))
+        tmp.replace(path)
+    except OSError:
+        pass  # a read-only cache costs the next start 0.8 s, nothing else
+
+
+def pick_next(scores: torch.Tensor, temperature: float, top_p: float, greedy: bool) -> torch.Tensor:
+    """(B, V) logits -> (B,) next tokens: greedy, or temperature + top-k + top-p (nucleus) sampling.
+
+    The nucleus is drawn from the top-k candidates only: transformers samples over the whole
+    vocabulary (an exponential draw per token, 12 ms a step for 4 x 151k on 2 cores) to the same effect.
+    """
+    if greedy:
+        return scores.argmax(-1)
+    vals, idx = (scores / temperature).topk(min(TOP_K, scores.shape[-1]), dim=-1)  # (B, k), sorted
+    probs = vals.softmax(-1)
+    outside = probs.cumsum(-1) - probs > top_p  # the most likely token always stays
+    probs = probs.masked_fill(outside, 0.0)
+    choice = torch.multinomial(probs, 1)  # (B, 1)
+    return idx.gather(-1, choice).squeeze(-1)
+
+
+@torch.inference_mode()
+def decode(lm_model, prompt: dict, n: int, max_new_tokens: int, stop: torch.Tensor, temperature: float = 0.8,
+           top_p: float = 0.9, greedy: bool = False, rules: LogitRules | None = None, pad_id: int = 0,
+           streamer: DraftStreamer | None = None) -> torch.Tensor:
+    """n drafts after one prompt: the prompt is run once, its KV cache copied to n rows, then all n are
+    sampled together, one token a step, until each has ended its line (or was cancelled).
+
+    prompt: `input_ids` or `inputs_embeds` of batch 1 for the HF causal LM; rules: `constraints.logit_rules`.
+    Returns (n, new) token ids, padded with `pad_id` after a draft's end.
+    """
+    cache = DynamicCache(config=lm_model.config)
+    logits = lm_model(**prompt, past_key_values=cache, use_cache=True, logits_to_keep=1).logits[:, -1]  # (1, V)
+    cache.batch_repeat_interleave(n)
+    logits = logits.expand(n, -1)
+    out = torch.empty(n, 0, dtype=torch.long)
+    done = torch.zeros(n, dtype=torch.bool)
+    for _ in range(max_new_tokens):
+        scores = logits.float()
+        if rules is not None:
+            scores = rules(out, scores)
+        nxt = pick_next(scores, temperature, top_p, greedy).masked_fill(done, pad_id)  # (n,)
+        out = torch.cat([out, nxt[:, None]], dim=1)
+        if streamer is not None:
+            streamer.put(nxt)
+        done |= torch.isin(nxt, stop)
+        if bool(done.all()) or (streamer is not None and streamer.cancelled.is_set()):
+            break
+        logits = lm_model(input_ids=nxt[:, None], past_key_values=cache, use_cache=True).logits[:, -1]  # (n, V)
+    return out
+
+
+@torch.inference_mode()
+def prompt_drafts(lm: LoadedLM, prompt: str, cfg: SamplingConfig, greedy: bool = False,
+                  streamer: DraftStreamer | None = None, keywords: list[str] = (), reference: str | None = None) -> list[str]:
+    """The plain in-context prompt on the frozen LM: n drafts (1 when greedy) after one prefill, nudged
+    towards `keywords` (the product's, already in the prompt) and kept from copying `reference` (the
+    in-context example's description; None = unguarded), like ModICT's."""
+    _start(cfg)
+    tok = lm.tokenizer
+    enc = tok(prompt, return_tensors="pt")
+    out = decode(lm.model, {"input_ids": enc.input_ids}, 1 if greedy else cfg.n, cfg.max_new_tokens, stop_ids(tok),
+                 cfg.temperature, cfg.top_p, greedy, logit_rules(tok, cfg, keywords, reference), tok.pad_token_id or 0, streamer)
+    return dedupe([clean_draft(t) for t in tok.batch_decode(out, skip_special_tokens=True)])
+
+
+def modict_drafts(model, example, cfg: SamplingConfig, guard_reference: bool = True, greedy: bool = False,
+                  streamer: DraftStreamer | None = None) -> list[str]:
+    """Drafts from a ModICT model (`model.ModICT`) for one `prompt.Example`: sampled (n) or greedy (1), kept by
+    `cfg.copy_guard` from copying the example's reference unless `guard_reference` is off."""
+    _start(cfg)
+    rules = logit_rules(model.lm.tokenizer, cfg, example.keywords, example.ref_description if guard_reference else None)
+    texts = model.generate(example, n=cfg.n, temperature=cfg.temperature, top_p=cfg.top_p, max_new_tokens=cfg.max_new_tokens,
+                           do_sample=not greedy, streamer=streamer, rules=rules)
+    return dedupe([clean_draft(t) for t in texts])
+
+
+def _start(cfg: SamplingConfig) -> None:
+    cfg.validate()
+    if cfg.seed is not None:
+        torch.manual_seed(cfg.seed)
