@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# The evaluation tables of docs/EVALUATION.md "Keyword emphasis": H&M and IKEA test, first 20 products each,
+# The emphasis on test (docs/EVALUATION.md "What was tried", keyword coverage): H&M and IKEA test, first 20 products each,
 # the six rows at the shipped emphasis, then the ModICT row at emphasis 7 (the smallest that reached 0.8
 # coverage on dev) and 0 (off). Resumable: a finished table is kept.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/keep.sh
-R=bench/results
+R=bench/results/keyword-emphasis
 run() {  # run OUT ARGS...
   local out=$R/$1; shift
   keep "$out" python -m ecomcopy evaluate --split test --limit 20 --json "$@"

@@ -4,7 +4,7 @@
 #   bench/evaluate_sampler.sh NAME
 set -euo pipefail
 cd "$(dirname "$0")/.."
-R=bench/results
+R=bench/results/performance
 for D in hm ikea; do
   python -m ecomcopy evaluate --data ../shared/data/$D --split test --limit 20 --json --methods modict > $R/eval_${D}_test_20_modict_$1.json
 done

@@ -3,14 +3,14 @@
 # without the copy guard) on the first LIMIT H&M and IKEA test products, then the attributes-only setting on
 # H&M. Resumable: a finished table is kept.
 #   [LIMIT=50] bench/evaluate_test.sh NAME [evaluate options...]
-#     -> bench/results/eval_{hm,ikea}_test_LIMIT_NAME.json (+ _attributes); e.g. options: --no-repeat 4
+#     -> bench/results/test-tables/eval_{hm,ikea}_test_LIMIT_NAME.json (+ _attributes); e.g. options: --no-repeat 4
 # bench/subset.py re-scores the first 20 of each, for comparison with the earlier --limit 20 tables.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 NAME=$1; shift; LIMIT=${LIMIT:-50}
 OPTIONS=("$@")  # decoding options for every run, e.g. --no-repeat 4
 . bench/keep.sh
-R=bench/results
+R=bench/results/test-tables
 run() {  # run OUT ARGS...
   local out=$R/$1; shift
   keep "$out" python -m ecomcopy evaluate --split test --limit "$LIMIT" --json "$@" "${OPTIONS[@]}"
