@@ -37,7 +37,8 @@ def measure(name: str, cases: list) -> dict:
     for i, (domain, folder, q) in enumerate(cases):
         found = pipe.retrieve(load_image(folder / q.image), q.keywords, k=1, exclude_group=q.group)
         inp = found.draft_input()
-        draft = pipe.draft(inp, replace(SAMPLING, n=1), writer="prompt", greedy=True)[0]
+        greedy = pipe.draft(inp, replace(SAMPLING, n=1), writer="prompt", greedy=True)
+        draft = greedy[0] if greedy else ""  # nothing left after cleaning scores 0
         scores[domain].append(rouge_l(q.description, draft))
         copies[domain].append(rouge_l(q.description, inp.reference.description))
         example = example or (q.keywords, draft)
