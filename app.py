@@ -12,13 +12,17 @@ import warnings
 from types import SimpleNamespace
 
 import gradio as gr
+from starlette.middleware import Middleware
 
 from ecomcopy.config import CATALOG_IMAGES, DEFAULT_ADAPTER, QUEUE_SIZE, SAMPLING, AppConfig
-from ecomcopy.handlers import (BULK_HEADERS, HISTORY_HEADERS, REVIEW_HEADERS, PhotoInput, WriteView, api_approve, api_generate,
+from ecomcopy.handlers import (BULK_HEADERS, HISTORY_HEADERS, REVIEW_HEADERS, WriteView, api_approve, api_generate,
                                approve, bulk, delete, examples, export, get_pipeline, history_rows, pick, pipeline_loading,
                                regenerate_with, reopen, write)
+from ecomcopy.components import PhotoInput, UploadFile
 from ecomcopy.images import MAX_FILE_BYTES
 from ecomcopy.keywords import MAX_KEYWORDS_CHARS
+from ecomcopy.server_log import quiet_gradio_tracebacks
+from ecomcopy.web_guard import RequestGuard
 
 __all__ = ["build_ui", "launch", "main", "get_pipeline", "write", "bulk"]  # what tests and benches use
 log = logging.getLogger("ecomcopy.app")
@@ -91,8 +95,8 @@ def _bulk_tab(ui: SimpleNamespace) -> None:
         "and a ZIP of the photos. Each product gets a reference and drafts; a bad row is reported in its own row."
     )
     with gr.Row():
-        ui.bulk_csv = gr.File(label="Products CSV", file_types=[".csv"], type="filepath")
-        ui.bulk_zip = gr.File(label="Photos ZIP", file_types=[".zip"], type="filepath")
+        ui.bulk_csv = UploadFile(label="Products CSV", file_types=[".csv"], type="filepath")
+        ui.bulk_zip = UploadFile(label="Photos ZIP", file_types=[".zip"], type="filepath")
         ui.bulk_n = gr.Slider(1, 8, value=SAMPLING.n, step=1, label="Drafts per product")
     ui.bulk_btn = gr.Button("Write drafts for all", variant="primary")
     ui.bulk_status = gr.Textbox(label="Status", interactive=False)
@@ -134,7 +138,7 @@ def _wire(ui: SimpleNamespace, demo: gr.Blocks) -> None:
 
 def build_ui() -> gr.Blocks:
     # uploads and exports live in Gradio's cache; files older than a day are removed every hour
-    with gr.Blocks(title="ecomcopy", delete_cache=(3600, 86400)) as demo:
+    with gr.Blocks(title="ecomcopy", delete_cache=(3600, 86400), analytics_enabled=False) as demo:
         gr.Markdown(
             "# ecomcopy\nUpload a product photo and type a few keywords. ecomcopy finds the most similar products "
             "in the catalog, uses one as a reference, and writes several drafts for you to compare, edit and approve."
@@ -165,8 +169,12 @@ def launch(host: str = "127.0.0.1", port: int = 7860, block: bool = True, queue_
     """Load the models while the page is built and served; return once they are loaded (`block=False`, tests)
     or serve until stopped. A model that fails to load stops the server: no page without its models."""
     loading = pipeline_loading()
+    quiet_gradio_tracebacks()
+    cfg = AppConfig.from_env()
     demo = build_ui()
+    guard = Middleware(RequestGuard, allowed_hosts=cfg.allowed_hosts, behind_proxy=cfg.on_space)
     demo.queue(default_concurrency_limit=1, max_size=queue_size).launch(
+        app_kwargs={"middleware": [guard]},
         server_name=host,
         server_port=port,
         share=False,

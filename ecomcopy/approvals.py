@@ -23,9 +23,9 @@ from PIL import Image
 from .catalog import Catalog, content_hash
 from .errors import InputError
 from .products import Product
+from .request import MAX_FINAL_CHARS
 from .spreadsheet import safe_cell
 
-MAX_FINAL_CHARS = 5000
 PHOTO_MAX_SIDE = 1024  # stored copies are re-encoded (no EXIF, bounded size)
 APPROVED_DOMAIN = "approved"
 
@@ -96,22 +96,25 @@ class ApprovalStore:
         catalog.add_tables(_SCHEMA)
 
     # -- writing ------------------------------------------------------------------------------
-    def store_photo(self, image: Image.Image) -> Path:
-        """A re-encoded JPEG named by its content, written and fsynced before any row points at it."""
+    def photo_path(self, image: Image.Image) -> tuple[Path, bytes]:
+        """Where a photo's stored copy goes (named by its content) and its bytes: a JPEG re-encoded at most
+        PHOTO_MAX_SIDE px, without EXIF."""
         img = image.convert("RGB")
         img.thumbnail((PHOTO_MAX_SIDE, PHOTO_MAX_SIDE))
         buf = io.BytesIO()
         img.save(buf, "JPEG", quality=90)
         data = buf.getvalue()
-        path = self.photo_dir / f"{hashlib.sha256(data).hexdigest()[:24]}.jpg"
-        if not path.exists():
-            tmp = path.with_suffix(".tmp")
-            with tmp.open("wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            tmp.replace(path)
-        return path
+        return self.photo_dir / f"{hashlib.sha256(data).hexdigest()[:24]}.jpg", data
+
+    @staticmethod
+    def _write(path: Path, data: bytes) -> None:
+        """Written and fsynced before any row points at it."""
+        tmp = path.with_suffix(".tmp")
+        with tmp.open("wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        tmp.replace(path)
 
     def add(
         self,
@@ -121,36 +124,49 @@ class ApprovalStore:
         chosen: str,
         final: str,
         writer: str = "",
-        photo: Path | None = None,
+        image: Image.Image | None = None,
         vectors: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> Approval:
-        """Store an approval; with `vectors` (image, keywords) and a photo it also joins the catalog."""
+        """Store an approval; with `vectors` (image, keywords) and a photo it also joins the catalog. The photo
+        is written inside the transaction, after every check, and removed again if the transaction fails."""
         final = (final or "").strip()
         if not final:
             raise InputError("There is no text to approve: pick a draft or write the description first.")
         if len(final) > MAX_FINAL_CHARS:
             raise InputError(f"The description is {len(final):,} characters; approvals are limited to {MAX_FINAL_CHARS:,}.")
-        join = vectors is not None and photo is not None
-        now = time.time()
-        with self.catalog.transaction():
-            cur = self.catalog.execute(
-                "INSERT INTO approvals (created_at, photo, keywords, reference, drafts, chosen, final, writer, product_id) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL)",
-                (now, str(photo or ""), json.dumps(keywords), json.dumps(reference), json.dumps(drafts), chosen or "", final, writer),
-            )
-            aid = int(cur.lastrowid)
-            pid = None
-            if join:
-                pid = approved_product_id(aid)
-                product = Product(
-                    id=pid, group=pid, name=keywords[0] if keywords else "Approved product", keywords=keywords,
-                    description=final, image=str(photo), domain=APPROVED_DOMAIN, attributes={},
-                    source=f"approved in ecomcopy on {time.strftime('%Y-%m-%d', time.gmtime(now))}",
-                )
-                chash = content_hash(Path(photo).read_bytes(), keywords)
-                self.catalog.write_products([(product, Path(photo), chash, vectors[0], vectors[1])])
-                self.catalog.execute("UPDATE approvals SET product_id = ? WHERE id = ?", (pid, aid))
+        photo, data = self.photo_path(image) if image is not None else (None, b"")
+        created = False
+        try:
+            with self.catalog.transaction():  # holds the catalog's lock: no delete() between the photo and its row
+                if photo is not None and not photo.exists():
+                    self._write(photo, data)
+                    created = True
+                aid = self._insert(keywords, reference, drafts, chosen, final, writer, photo, vectors)
+        except BaseException:
+            if created:
+                photo.unlink(missing_ok=True)
+            raise
         return self.get(aid)
+
+    def _insert(self, keywords, reference, drafts, chosen, final, writer, photo: Path | None, vectors) -> int:
+        now = time.time()
+        cur = self.catalog.execute(
+            "INSERT INTO approvals (created_at, photo, keywords, reference, drafts, chosen, final, writer, product_id) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL)",
+            (now, str(photo or ""), json.dumps(keywords), json.dumps(reference), json.dumps(drafts), chosen or "", final, writer),
+        )
+        aid = int(cur.lastrowid)
+        if vectors is not None and photo is not None:
+            pid = approved_product_id(aid)
+            product = Product(
+                id=pid, group=pid, name=keywords[0] if keywords else "Approved product", keywords=keywords,
+                description=final, image=str(photo), domain=APPROVED_DOMAIN, attributes={},
+                source=f"approved in ecomcopy on {time.strftime('%Y-%m-%d', time.gmtime(now))}",
+            )
+            chash = content_hash(photo.read_bytes(), keywords)
+            self.catalog.write_products([(product, photo, chash, vectors[0], vectors[1])])
+            self.catalog.execute("UPDATE approvals SET product_id = ? WHERE id = ?", (pid, aid))
+        return aid
 
     def delete(self, approval_id: int) -> bool:
         """Remove an approval and the catalog product it became (one transaction); the photo goes if unused."""
@@ -158,12 +174,12 @@ class ApprovalStore:
             a = self.get(approval_id)
         except InputError:
             return False
-        with self.catalog.transaction():
+        with self.catalog.transaction():  # the photo's use is counted and it is removed under the same lock as add()
             self.catalog.execute("DELETE FROM approvals WHERE id = ?", (a.id,))
             if a.product_id:
                 self.catalog.remove_products([a.product_id])
-        if a.photo and not self.catalog.query("SELECT 1 FROM approvals WHERE photo = ? LIMIT 1", (a.photo,)):
-            Path(a.photo).unlink(missing_ok=True)
+            if a.photo and not self.catalog.query("SELECT 1 FROM approvals WHERE photo = ? LIMIT 1", (a.photo,)):
+                Path(a.photo).unlink(missing_ok=True)
         return True
 
     # -- reading ------------------------------------------------------------------------------
@@ -207,5 +223,6 @@ class ApprovalStore:
 
     def export_json(self, path: str | Path, query: str = "") -> Path:
         path = Path(path)
-        path.write_text(json.dumps([asdict(a) for a in self.list(query, limit=1_000_000)], indent=1, ensure_ascii=False), encoding="utf-8")
+        rows = [asdict(a) | {"photo": Path(a.photo).name if a.photo else ""} for a in self.list(query, limit=1_000_000)]  # no server paths
+        path.write_text(json.dumps(rows, indent=1, ensure_ascii=False), encoding="utf-8")
         return path

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import io
-import logging
 import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
@@ -19,9 +18,9 @@ from .errors import EcomcopyError, InputError
 from .config import SamplingConfig
 from .images import MAX_FILE_BYTES
 from .keywords import parse_keywords
+from .server_log import log_failure
 from .spreadsheet import safe_cell
 
-log = logging.getLogger(__name__)
 
 REQUIRED_COLUMNS = ("id", "keywords", "image")
 RESULT_FIELDS = ["id", "status", "message", "keywords", "reference_id", "best_draft", "best_coverage", "drafts"]
@@ -191,7 +190,7 @@ def process_row(pipeline, row: BulkRow, archive: PhotoArchive, sampling: Samplin
     except EcomcopyError as e:
         return BulkResult(row.id, "error", str(e), row.keywords)
     except Exception:  # noqa: BLE001 - one bad product never stops the job
-        log.exception("bulk row %s failed", row.id)
+        log_failure(f"bulk row {row.line}")  # its line number: the row's id is the user's text
         return BulkResult(row.id, "error", "internal error while writing drafts (see the server log)", row.keywords)
     if not s.drafts:
         return BulkResult(row.id, "error", "no draft could be written", row.keywords, s.reference.product.id)

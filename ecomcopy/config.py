@@ -14,6 +14,8 @@ from .errors import InputError
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# Nothing leaves the machine: Gradio's usage analytics and version check call out when a page is built.
+os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 
 # -- shipped files (read only) ------------------------------------------------------------------
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -37,6 +39,9 @@ REPEAT_UNITS = ("words", "tokens")
 # -- serving ------------------------------------------------------------------------------------
 QUEUE_SIZE = 32  # requests waiting for the model; one more is told the queue is full (HTTP 503)
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+SPACE_HOSTS = ("*.hf.space",)  # where a Hugging Face Space is served from
+OUTPUTS_MAX_AGE_S = 86_400  # exports and bulk results are deleted a day after they were written (as Gradio's uploads)
+UPLOAD_BYTES_PER_HOUR = 1024**3  # per client: two of the largest bulk ZIPs (bulk.MAX_ZIP_BYTES)
 
 
 @dataclass
@@ -98,6 +103,15 @@ def data_dir(env: Mapping[str, str] = os.environ) -> Path:
     return root
 
 
+def allowed_hosts(env: Mapping[str, str] = os.environ) -> tuple[str, ...]:
+    """The names a browser may use to reach the app: `ECOMCOPY_ALLOWED_HOSTS` (comma-separated, `*.` for a
+    domain's subdomains, `*` for any) and the Space's own names on a Space, always with this machine's loopback
+    names (Gradio calls itself on one while it starts)."""
+    named = tuple(h.strip().lower() for h in env.get("ECOMCOPY_ALLOWED_HOSTS", "").split(",") if h.strip())
+    space = ((env["SPACE_HOST"].lower(),) if env.get("SPACE_HOST") else ()) + SPACE_HOSTS if env.get("SPACE_ID") else ()
+    return LOOPBACK + named + space
+
+
 @dataclass
 class AppConfig:
     """What the app, the CLI and the benches take from the environment, resolved once."""
@@ -110,6 +124,7 @@ class AppConfig:
     host: str  # GRADIO_SERVER_NAME (a Space sets it)
     port: int  # GRADIO_SERVER_PORT
     on_space: bool  # SPACE_ID is set: a Hugging Face Space, whose proxy must reach the app on all interfaces
+    allowed_hosts: tuple[str, ...]  # ECOMCOPY_ALLOWED_HOSTS: the host names the app answers to (DNS rebinding)
 
     @property
     def photos(self) -> Path:
@@ -126,7 +141,7 @@ class AppConfig:
         return cls(
             data=data, catalog=Path(custom) if custom else data / "catalog.db", seed=None if custom else DEMO_CATALOG_DB,
             lm=env.get("ECOMCOPY_LM", DEFAULT_LM), image_weight=weight, host=env.get("GRADIO_SERVER_NAME", "127.0.0.1"),
-            port=port, on_space=bool(env.get("SPACE_ID")),
+            port=port, on_space=bool(env.get("SPACE_ID")), allowed_hosts=allowed_hosts(env),
         )
 
     def listen_host(self, host: str, public: bool) -> str:

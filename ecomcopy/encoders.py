@@ -30,8 +30,15 @@ class VisualFeatures:
     pooled: torch.Tensor  # (B, P) one vector per image, for catalog search
 
 
+PAD_MAX_SIDE = 1024  # larger photos are scaled down before padding: the encoders see 224-260 px anyway
+
+
 def pad_to_square(img: Image.Image, fill: tuple[int, int, int] = (255, 255, 255)) -> Image.Image:
-    """Product shots vary in aspect; padding (not cropping) keeps the whole product in view."""
+    """Product shots vary in aspect; padding (not cropping) keeps the whole product in view. A large photo is
+    scaled down first, so the square never costs more than PAD_MAX_SIDE² pixels."""
+    if max(img.size) > PAD_MAX_SIDE:
+        img = img.copy()
+        img.thumbnail((PAD_MAX_SIDE, PAD_MAX_SIDE), Image.BICUBIC)
     w, h = img.size
     side = max(w, h)
     canvas = Image.new("RGB", (side, side), fill)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import random
+import shutil
 import tempfile
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -18,38 +19,17 @@ from pathlib import Path
 from typing import Any
 
 import gradio as gr
-import PIL.Image
 
 from .bulk import PhotoArchive, read_rows, run_bulk, write_results
-from .config import DEMO_CATALOG_DB, SAMPLING, AppConfig, SamplingConfig
+from .config import DEMO_CATALOG_DB, OUTPUTS_MAX_AGE_S, SAMPLING, AppConfig, SamplingConfig
 from .errors import EcomcopyError
-from .images import MAX_PIXELS, load_image
 from .pipeline import Pipeline, PipelineConfig
 from .products import read_products
 from .request import Progress, Suggestion
 from .search import Hit
+from .server_log import log_failure
 
 log = logging.getLogger("ecomcopy.app")
-
-
-class PhotoInput(gr.Image):
-    """gr.Image whose upload errors become a plain message (gr.Image raises PIL's errors as they are)."""
-
-    is_template = True  # render with the ordinary Image front end
-
-    def preprocess(self, payload):  # type: ignore[override]
-        try:
-            return super().preprocess(payload)  # with type="filepath": reads the header only, no decoding
-        except Exception as e:  # noqa: BLE001 - any unreadable upload gets a clear answer
-            path = getattr(payload, "path", None)
-            if path:  # the pipeline's own checks name the reason (empty, truncated, too large...)
-                try:
-                    load_image(path)
-                except EcomcopyError as reason:
-                    raise gr.Error(str(reason)) from None
-            if isinstance(e, PIL.Image.DecompressionBombError):
-                raise gr.Error(f"That photo is over {MAX_PIXELS // 1_000_000} megapixels; resize it first.") from None
-            raise gr.Error("That file is not an image we can read; upload a JPEG, PNG or WebP photo.") from None
 
 
 @lru_cache(maxsize=1)
@@ -74,10 +54,11 @@ def user_errors(what: str):
     except (gr.Error, GeneratorExit):
         raise
     except EcomcopyError as e:
-        raise gr.Error(str(e)) from None
-    except Exception:  # noqa: BLE001 - log for us, a plain sentence for the user
-        log.exception("%s failed", what)
-        raise gr.Error(f"Something went wrong while {what}; please try again. The details are in the server log.") from None
+        raise gr.Error(str(e), print_exception=False) from None
+    except Exception as e:  # noqa: BLE001 - log for us, a plain sentence for the user
+        log_failure(what, e)
+        raise gr.Error(f"Something went wrong while {what}; please try again. The details are in the server log.",
+                       print_exception=False) from None
 
 
 def sampling(n, temperature, top_p, max_tokens, keyword_boost=SAMPLING.keyword_boost) -> SamplingConfig:
@@ -91,17 +72,21 @@ def sampling(n, temperature, top_p, max_tokens, keyword_boost=SAMPLING.keyword_b
 def api_generate(image_path, keywords, n=SAMPLING.n, temperature=SAMPLING.temperature, top_p=SAMPLING.top_p,
                  max_tokens=SAMPLING.max_new_tokens, writer="modict", reference_id="", exclude_group="",
                  keyword_boost=SAMPLING.keyword_boost):
-    """Reference + drafts for a photo and keywords. Returns the result as JSON (see the README)."""
+    """Reference + drafts for a photo and keywords; the result as JSON (see the README). A generator that shows
+    nothing until the end: between its steps Gradio notices a client that has gone and closes it, which stops
+    the decoding at the next token instead of keeping the model busy for nobody."""
     with user_errors("writing drafts"):
-        result = get_pipeline().suggest(image_path, keywords, sampling(n, temperature, top_p, max_tokens, keyword_boost),
-                                        exclude_group=exclude_group or None, writer=writer or "modict", reference_id=reference_id or None)
-        return result.to_dict()
+        stream = get_pipeline().suggest_stream(image_path, keywords, sampling(n, temperature, top_p, max_tokens, keyword_boost),
+                                               exclude_group=exclude_group or None, writer=writer or "modict",
+                                               reference_id=reference_id or None)
+        for step in stream:
+            yield step.to_dict() if isinstance(step, Suggestion) else gr.skip()
 
 
 def api_approve(result, final, chosen="", image_path=None, add_to_catalog=True):
     """Approve a final text for a result of `generate`; returns the stored approval as JSON."""
     with user_errors("saving the approval"):
-        return get_pipeline().approve(result, final, chosen or "", image_path, bool(add_to_catalog)).to_dict()
+        return get_pipeline().approve(result, final, chosen or "", image_path, add_to_catalog).to_dict()
 
 
 # -- Write tab -----------------------------------------------------------------------------------------
@@ -191,7 +176,7 @@ def regenerate_with(reference_id, image_path, keywords, n, temperature, top_p, m
 def approve(state, final, keep_out, query="", picked=""):
     """Store the edited text; returns a confirmation and the refreshed history."""
     if not state or not state.get("result"):
-        raise gr.Error("Write drafts first: an approval records the photo, keywords, reference and drafts.")
+        raise gr.Error("Write drafts first: an approval records the photo, keywords, reference and drafts.", print_exception=False)
     with user_errors("saving the approval"):
         result = state["result"]
         chosen = picked if picked in result.get("drafts", []) else ""  # the draft picked before editing
@@ -210,7 +195,7 @@ def history_rows(query: str = "") -> list[list]:
         store = get_pipeline().approvals
         items = store.list(query or "") if store is not None else []
     except EcomcopyError as e:
-        raise gr.Error(str(e)) from None
+        raise gr.Error(str(e), print_exception=False) from None
     return [[a.id, time.strftime("%Y-%m-%d %H:%M", time.gmtime(a.created_at)), ", ".join(a.keywords), a.final,
              a.reference.get("id") or "", "yes" if a.product_id else "no"] for a in items]
 
@@ -219,7 +204,7 @@ def _approval_id(value) -> int:
     try:
         return int(value)
     except (TypeError, ValueError):
-        raise gr.Error("Type the number (#) of an approval from the table.") from None
+        raise gr.Error("Type the number (#) of an approval from the table.", print_exception=False) from None
 
 
 def reopen(approval_id):
@@ -234,13 +219,25 @@ def delete(approval_id, query=""):
     with user_errors("deleting the approval"):
         aid = _approval_id(approval_id)
         if not get_pipeline().approvals.delete(aid):
-            raise gr.Error(f"There is no approval #{aid}.")
+            raise gr.Error(f"There is no approval #{aid}.", print_exception=False)
     return f"Deleted approval #{aid} (and its catalog product).", history_rows(query)
+
+
+def output_folder() -> Path:
+    """A new folder for one export or bulk result, in a folder of ours whose entries older than a day are
+    deleted each time (Gradio's clean-up only deletes the copies it served)."""
+    root = Path(tempfile.gettempdir()) / "ecomcopy-outputs"
+    root.mkdir(mode=0o700, exist_ok=True)
+    cutoff = time.time() - OUTPUTS_MAX_AGE_S
+    for old in root.iterdir():
+        if old.stat().st_mtime < cutoff:
+            shutil.rmtree(old, ignore_errors=True)
+    return Path(tempfile.mkdtemp(dir=root))
 
 
 def export(kind: str, query: str = "") -> str:
     with user_errors("exporting"):
-        folder = Path(tempfile.mkdtemp(prefix="ecomcopy-export-"))
+        folder = output_folder()
         store = get_pipeline().approvals
         stamp = time.strftime("%Y%m%d-%H%M%S")
         if kind == "csv":
@@ -259,7 +256,7 @@ def bulk(csv_path, zip_path, n=SAMPLING.n, progress=gr.Progress()):
         with PhotoArchive(zip_path) as archive:
             cfg = sampling(n, SAMPLING.temperature, SAMPLING.top_p, SAMPLING.max_new_tokens)
             results = list(progress.tqdm(run_bulk(get_pipeline(), rows, archive, cfg), total=len(rows), desc="Writing drafts"))
-        out = write_results(results, Path(tempfile.mkdtemp(prefix="ecomcopy-bulk-")) / "ecomcopy-bulk-results.csv")
+        out = write_results(results, output_folder() / "ecomcopy-bulk-results.csv")
     ok = sum(r.status == "ok" for r in results)
     table = [[r.id, r.status, r.message, r.reference_id, r.best_draft, "" if r.best_coverage is None else f"{r.best_coverage:.2f}",
               " || ".join(r.drafts)] for r in results]

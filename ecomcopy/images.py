@@ -11,10 +11,25 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from .errors import InputError
 
 MAX_PIXELS = 20_000_000  # decompression-bomb guard: a 20-megapixel photo is larger than any product shot needs
+MAX_SIDE = 10_000  # per side: a thin strip is small in area but padding it to a square is not (20 x 20,000 -> 1.2 GB)
+MAX_ASPECT = 10  # long side / short side; product shots are at most ~3:1
 MAX_FILE_BYTES = 25 * 1024 * 1024
 
 # PIL warns at MAX_IMAGE_PIXELS and raises at twice that; we check ourselves before decoding.
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+
+
+def check_size(w: int, h: int) -> None:
+    """Refuse a photo by its header's size, before it is decoded or padded."""
+    if w < 8 or h < 8:
+        raise InputError(f"The photo is only {w}x{h} pixels; upload a real product photo.")
+    if w * h > MAX_PIXELS:
+        raise InputError(f"The photo is {w}x{h} pixels, over the {MAX_PIXELS // 1_000_000}-megapixel limit; resize it first.")
+    if max(w, h) > MAX_SIDE:
+        raise InputError(f"The photo is {w}x{h} pixels; each side may be at most {MAX_SIDE:,} pixels. Resize it first.")
+    if max(w, h) > MAX_ASPECT * min(w, h):
+        raise InputError(f"The photo is {w}x{h} pixels, more than {MAX_ASPECT} times as long as it is wide; "
+                         "crop it to the product first.")
 
 
 def load_image(source: str | Path | bytes | Image.Image) -> Image.Image:
@@ -41,11 +56,7 @@ def load_image(source: str | Path | bytes | Image.Image) -> Image.Image:
             raise InputError(f"{label} is not an image we can read; upload a JPEG, PNG or WebP photo.") from None
         except Image.DecompressionBombError:
             raise InputError(f"{label} is too large (over {MAX_PIXELS // 1_000_000} megapixels).") from None
-    w, h = img.size
-    if w * h > MAX_PIXELS:
-        raise InputError(f"The photo is {w}x{h} pixels, over the {MAX_PIXELS // 1_000_000}-megapixel limit; resize it first.")
-    if w < 8 or h < 8:
-        raise InputError(f"The photo is only {w}x{h} pixels; upload a real product photo.")
+    check_size(*img.size)  # from the header: nothing is decoded yet
     try:
         img.load()
         img = ImageOps.exif_transpose(img)

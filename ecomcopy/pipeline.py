@@ -26,14 +26,14 @@ from .approvals import Approval, ApprovalStore
 from .catalog import open_catalog
 from .config import DEFAULT_ADAPTER, DEFAULT_IMAGE_ENCODER, DEFAULT_IMAGE_WEIGHT, DEFAULT_LM, DEMO_CATALOG_DB, WRITERS, SamplingConfig
 from .encoders import TextEncoder, VisualFeatures, create_image_encoder
-from .errors import InputError
+from .errors import CatalogError, InputError
 from .images import load_image
 from .keywords import parse_keywords
 from .lm import load_lm
 from .metrics import load_scorers
 from .model import ModICT
 from .prompt import Example, icl_prompt
-from .request import DraftInput, Progress, Retrieval, Suggestion
+from .request import ApprovalRequest, DraftInput, Progress, Retrieval, Suggestion
 from .review import drop_near_duplicates, review_draft
 from .sampler import DraftStreamer, modict_drafts, prompt_drafts, stop_ids
 from .search import Hit
@@ -243,20 +243,18 @@ class Pipeline:
     ) -> Approval:
         """Store the approved text with everything that led to it; by default it also joins the catalog.
 
-        `suggestion`: the dict of `Suggestion.to_dict()` (what the UI and the API hold).
+        `suggestion`: the dict of `Suggestion.to_dict()` (what the UI and the API hold), checked field by field;
+        the reference's snapshot comes from the catalog, not from the caller.
         """
         if self.approvals is None:
             raise InputError("Approvals are off for this catalog (it was opened read-only).")
-        if not isinstance(suggestion, dict) or "keywords" not in suggestion or "reference" not in suggestion:
-            raise InputError("Write drafts first: an approval records the keywords, reference and drafts they came from.")
-        kw = parse_keywords(", ".join(map(str, suggestion.get("keywords") or [])))
-        ref = suggestion.get("reference") or {}
-        reference = {k: ref.get(k) for k in ("id", "name", "keywords", "description")}
-        drafts = [str(d) for d in (suggestion.get("drafts") or [])]
+        req = ApprovalRequest.from_result(suggestion, final, chosen, add_to_catalog)
+        try:
+            ref = self.catalog.get(req.reference_id)
+        except CatalogError:
+            raise InputError("The reference of these drafts is no longer in the catalog; write the drafts again.") from None
+        reference = {"id": ref.id, "name": ref.name, "keywords": ref.keywords, "description": ref.description}
         img = load_image(photo) if photo is not None else None
         with self._model_lock:
-            stored = self.approvals.store_photo(img) if img is not None else None
-            vectors = None
-            if add_to_catalog and img is not None:
-                vectors = self._vectors(img, kw)
-            return self.approvals.add(kw, reference, drafts, chosen, final, str(suggestion.get("writer", "")), stored, vectors)
+            vectors = self._vectors(img, req.keywords) if req.add_to_catalog and img is not None else None
+            return self.approvals.add(req.keywords, reference, req.drafts, req.chosen, req.final, req.writer, img, vectors)

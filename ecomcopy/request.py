@@ -6,6 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from .config import WRITERS
+from .errors import InputError
+from .keywords import parse_keywords
 from .review import DraftReview, mean_overlap
 from .search import Hit
 
@@ -82,3 +85,47 @@ class Progress:
     references: list[Hit]
     chosen_reference: int
     partial: list[str]  # drafts so far (empty until the first token)
+
+
+MAX_DRAFTS = 8  # SamplingConfig's most drafts a request
+MAX_DRAFT_CHARS = 2_000  # a draft of 200 tokens (the longest allowed) is under 1,500 characters
+MAX_FINAL_CHARS = 5_000  # Google Merchant Center's description limit, the most generous channel's
+MAX_ID_CHARS = 200
+
+
+@dataclass
+class ApprovalRequest:
+    """An approval as a caller sends it, checked field by field before anything is written: the API takes
+    the result of `generate` back from the client, so every field is untrusted."""
+
+    keywords: list[str]
+    reference_id: str  # a catalog product; its snapshot is taken from the catalog, not from the caller
+    drafts: list[str]
+    chosen: str  # the draft picked before editing ('' = none)
+    final: str
+    writer: str
+    add_to_catalog: bool
+
+    @classmethod
+    def from_result(cls, result: object, final: object, chosen: object = "", add_to_catalog: object = True) -> "ApprovalRequest":
+        if not isinstance(result, dict) or not isinstance(result.get("reference"), dict):
+            raise InputError("Write drafts first: an approval records the keywords, reference and drafts they came from.")
+        if not isinstance(add_to_catalog, bool):
+            raise InputError("add_to_catalog must be true or false.")
+        keywords, drafts = result.get("keywords") or [], result.get("drafts") or []
+        if not isinstance(keywords, list) or not all(isinstance(k, str) for k in keywords):
+            raise InputError("The result's keywords must be a list of texts.")
+        if not isinstance(drafts, list) or len(drafts) > MAX_DRAFTS or not all(isinstance(d, str) and len(d) <= MAX_DRAFT_CHARS for d in drafts):
+            raise InputError(f"The result's drafts must be at most {MAX_DRAFTS} texts of at most {MAX_DRAFT_CHARS:,} characters.")
+        ref_id, writer = result["reference"].get("id"), result.get("writer", "")
+        if not isinstance(ref_id, str) or not 0 < len(ref_id) <= MAX_ID_CHARS:
+            raise InputError("The result's reference must be a catalog product's id.")
+        if writer not in WRITERS:
+            raise InputError(f"The result's writer must be one of: {', '.join(WRITERS)}.")
+        final = final.strip() if isinstance(final, str) else ""
+        if not final:
+            raise InputError("There is no text to approve: pick a draft or write the description first.")
+        if len(final) > MAX_FINAL_CHARS:
+            raise InputError(f"The description is {len(final):,} characters; approvals are limited to {MAX_FINAL_CHARS:,}.")
+        chosen = chosen if isinstance(chosen, str) and chosen in drafts else ""
+        return cls(parse_keywords(", ".join(keywords)), ref_id, drafts, chosen, final, writer, add_to_catalog)

@@ -36,7 +36,7 @@ class Hit:
         return {
             "id": p.id, "name": p.name, "keywords": p.keywords, "description": p.description,
             "score": round(self.score, 4), "image_score": self.image_score, "text_score": self.text_score,
-            "image": str(p.image_path), "source": p.source,
+            "image": Path(p.image).name, "source": p.source,  # the file's name: no server paths in results
         }
 
 

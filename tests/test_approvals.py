@@ -2,6 +2,7 @@
 
 import csv
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -34,8 +35,7 @@ def test_seeded_copy_resolves_photos_and_keeps_approvals(seeded, small_folder, i
     assert len(work) == 24
     assert all(p.image_path.is_file() for p in work.products())  # relative paths rewritten against the base folder
     img = Image.new("RGB", (64, 64), (200, 30, 30))
-    photo = store.store_photo(img)
-    store.add(["Mug", "Red"], {"id": "x"}, ["A red mug."], "A red mug.", "A red mug.", "modict", photo,
+    store.add(["Mug", "Red"], {"id": "x"}, ["A red mug."], "A red mug.", "A red mug.", "modict", img,
               _vectors(image_encoder, text_encoder, img, ["Mug", "Red"]))
     work.set_meta("seeded_from", "something older")  # the shipped catalog changed: re-seed on open
     work.close()
@@ -49,7 +49,7 @@ def test_approval_joins_catalog_and_is_retrieved(seeded, image_encoder, text_enc
     img = Image.open(product.image_path)
     kw = ["Limited edition", "Red"]
     a = store.add(kw, {"id": product.id, "name": product.name}, ["d1", "d2"], "d1", "  My final text.  ", "modict",
-                  store.store_photo(img), _vectors(image_encoder, text_encoder, img, kw))
+                  img, _vectors(image_encoder, text_encoder, img, kw))
     assert a.id == 1 and a.final == "My final text." and a.product_id == "approved-1" and a.drafts == ["d1", "d2"]
     assert work.get("approved-1").description == "My final text." and work.get("approved-1").image_path.is_file()
     ivec, tvec = _vectors(image_encoder, text_encoder, img, kw)
@@ -79,10 +79,49 @@ def test_keep_out_of_catalog_and_bad_values(seeded):
 
 def test_failed_catalog_write_leaves_no_approval(seeded):
     work, store = seeded
-    photo = store.store_photo(Image.new("RGB", (8, 8)))
     with pytest.raises(Exception):  # vectors of the wrong kind: the product insert fails inside the transaction
-        store.add(["Mug"], {}, [], "", "A mug.", "", photo, (object(), np.zeros(3)))
+        store.add(["Mug"], {}, [], "", "A mug.", "", Image.new("RGB", (8, 8)), (object(), np.zeros(3)))
     assert len(store) == 0 and work.db.execute("SELECT COUNT(*) FROM products WHERE id LIKE 'approved-%'").fetchone()[0] == 0
+    assert list(store.photo_dir.iterdir()) == []  # the photo written inside the failed transaction is gone
+
+
+def test_refused_approval_writes_no_photo(seeded):
+    """Security finding: a blank final text used to leave its photo on disk (stored before the text was checked)."""
+    work, store = seeded
+    for final in ["", "   ", "x" * 5001]:
+        with pytest.raises(InputError):
+            store.add(["Mug"], {}, [], "", final, "", Image.new("RGB", (32, 32), (1, 2, 3)))
+    assert list(store.photo_dir.iterdir()) == [] and len(store) == 0
+
+
+def test_delete_never_removes_a_photo_another_approval_uses(seeded):
+    """Security finding: deleting an approval removed a photo that a concurrent approval had chosen to reuse.
+    Approvals of one photo and deletions of the previous approval race; every stored approval keeps its photo."""
+    import threading
+
+    work, store = seeded
+    img = Image.new("RGB", (32, 32), (9, 9, 9))
+    errors = []
+
+    def approve_many():
+        for _ in range(30):
+            try:
+                store.add(["Mug"], {"id": "r"}, ["x"], "x", "A mug.", "prompt", img)
+            except Exception as e:  # noqa: BLE001 - the test reports them
+                errors.append(e)
+
+    def delete_many():
+        for _ in range(30):
+            for a in store.list("")[1:]:
+                store.delete(a.id)
+
+    threads = [threading.Thread(target=approve_many), threading.Thread(target=delete_many)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert all(a.photo and Path(a.photo).is_file() for a in store.list(""))
 
 
 def test_search_and_export(seeded, tmp_path):

@@ -32,6 +32,8 @@ IMAGE_CASES = {
     "truncated.jpg": "truncated",
     "one_pixel.png": "1x1",
     "huge_10000x10000.png": "megapixels",
+    "thin_20x20000.png": "at most 10,000 pixels",
+    "thin_8x2500000.png": "at most 10,000 pixels",
     "drawing.svg": "not an image",
     "cmyk.jpg": None,
     "grey_16bit.png": None,

@@ -47,6 +47,9 @@ def images(out: Path) -> None:
     (out / "truncated.jpg").write_bytes(good[: len(good) // 2])
     Image.new("RGB", (1, 1), (200, 30, 30)).save(out / "one_pixel.png")
     Image.new("L", (10_000, 10_000), 255).save(out / "huge_10000x10000.png", optimize=True)  # 100 megapixels, ~100 KB
+    # thin strips: small in area and on disk, but padding one to a square took 1.6 GB (20 x 20,000) or more
+    Image.new("RGB", (20, 20_000), (200, 30, 30)).save(out / "thin_20x20000.png", optimize=True)
+    Image.new("1", (8, 2_500_000), 1).save(out / "thin_8x2500000.png", optimize=True)  # 1-bit: ~5 KB
     photo.convert("CMYK").save(out / "cmyk.jpg", "JPEG", quality=85)
     grey16 = Image.fromarray(np.asarray(photo.convert("L"), dtype=np.uint16) * 257)  # the same picture, 16 bits a pixel
     grey16.save(out / "grey_16bit.png")
