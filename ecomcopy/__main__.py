@@ -82,7 +82,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from .evaluate import EXTRA_METHODS, METHODS, evaluate, markdown_table
+    from .evaluate import CHECK_COLUMNS, EXTRA_METHODS, METHODS, evaluate, markdown_table
     from .pipeline import Pipeline, PipelineConfig
     from .products import read_products
 
@@ -102,6 +102,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
               f"reference relevance {result['reference_relevance']:.3f}, keyword coverage of the human descriptions "
               f"{result['human_keyword_coverage']:.3f}, copy rate of the human descriptions {result['human_copy_rate']:.3f}\n")
         print(markdown_table(result))
+        print("\nThe draft checker (sampled drafts; the shop's own copy: "
+              + ", ".join(f"{k} {v:.3f}" for k, v in result["human_check"].items() if k != "best_of_n_clean") + ")\n")
+        print(markdown_table(result, CHECK_COLUMNS))
     return 0
 
 

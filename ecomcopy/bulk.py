@@ -23,7 +23,7 @@ from .spreadsheet import safe_cell
 
 
 REQUIRED_COLUMNS = ("id", "keywords", "image")
-RESULT_FIELDS = ["id", "status", "message", "keywords", "reference_id", "best_draft", "best_coverage", "drafts"]
+RESULT_FIELDS = ["id", "status", "message", "keywords", "reference_id", "best_draft", "best_coverage", "best_flags", "drafts"]
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,7 @@ class BulkResult:
     best_draft: str = ""
     best_coverage: float | None = None
     drafts: list[str] = field(default_factory=list)
+    best_flags: str = ""  # the draft checker's flags on the best draft ('' = clean)
 
     def csv_row(self) -> dict:
         row = asdict(self) | {"drafts": " || ".join(self.drafts), "best_coverage": "" if self.best_coverage is None else f"{self.best_coverage:.2f}"}
@@ -180,7 +181,7 @@ class PhotoArchive:
 
 
 def process_row(pipeline, row: BulkRow, archive: PhotoArchive, sampling: SamplingConfig) -> BulkResult:
-    """One product: reference + drafts; the best draft is the one that covers most keywords."""
+    """One product: reference + drafts; the best draft is a clean one (no checker flag) covering most keywords."""
     if row.error:
         return BulkResult(row.id, "error", row.error, row.keywords)
     try:
@@ -194,8 +195,9 @@ def process_row(pipeline, row: BulkRow, archive: PhotoArchive, sampling: Samplin
         return BulkResult(row.id, "error", "internal error while writing drafts (see the server log)", row.keywords)
     if not s.drafts:
         return BulkResult(row.id, "error", "no draft could be written", row.keywords, s.reference.product.id)
-    best = max(range(len(s.drafts)), key=lambda i: s.reviews[i].coverage)  # first of the best on ties
-    return BulkResult(row.id, "ok", "", ", ".join(s.keywords), s.reference.product.id, s.drafts[best], s.reviews[best].coverage, s.drafts)
+    best = max(range(len(s.drafts)), key=lambda i: s.reviews[i].rank())  # first of the best on ties
+    return BulkResult(row.id, "ok", "", ", ".join(s.keywords), s.reference.product.id, s.drafts[best], s.reviews[best].coverage,
+                      s.drafts, "; ".join(s.reviews[best].check.flags()))
 
 
 def run_bulk(pipeline, rows: Iterable[BulkRow], archive: PhotoArchive, sampling: SamplingConfig,

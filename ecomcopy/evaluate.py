@@ -15,6 +15,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from .checker import DraftChecker, check_metrics
 from .config import DECODING_FIELDS, SamplingConfig
 from .fluency import perplexity
 from .images import load_image
@@ -114,7 +115,7 @@ def _evaluate(pipe: Pipeline, folder: str | Path, split: str, limit: int, n: int
 def _result(pipe: Pipeline, out: dict[str, Drafts], truths: list[str], kws: list[list[str]], refs: list[str],
             relevant: list[bool], chosen: list[dict]) -> dict:
     return {
-        "rows": {m: row_metrics(truths, kws, refs, d, pipe.lm) for m, d in out.items()},
+        "rows": {m: row_metrics(truths, kws, refs, d, pipe.lm, pipe.checker) for m, d in out.items()},
         "n_products": len(truths),
         "reference_relevance": round(statistics.mean(relevant), 4) if relevant else 0.0,
         # how many of the merchant keywords the human descriptions themselves contain: a ceiling for coverage
@@ -122,6 +123,8 @@ def _result(pipe: Pipeline, out: dict[str, Drafts], truths: list[str], kws: list
         # how often the shop's own description repeats 8 words in a row of the reference: the copy rate of the truth
         "human_copy_rate": round(statistics.mean(copies(r, t) for r, t in zip(refs, truths)), 4) if truths else 0.0,
         "human_perplexity": round(perplexity(pipe.lm, truths), 4),  # the fluency of the shop's own copy, for scale
+        # the draft checker on the shop's own copy, for scale (it names specifics the keywords do not give)
+        "human_check": {k: round(v, 4) for k, v in check_metrics([[pipe.checker.check(t, k)] for t, k in zip(truths, kws)]).items()},
         "lm": pipe.lm.name,
         "adapter": str(pipe.cfg.adapter) if pipe.modict is not None else None,
         # what each row wrote for each product, to read the drafts behind the numbers
@@ -130,8 +133,10 @@ def _result(pipe: Pipeline, out: dict[str, Drafts], truths: list[str], kws: list
     }
 
 
-def row_metrics(truths: list[str], keywords: list[list[str]], references: list[str], d: Drafts, lm=None) -> dict:
-    """One row's metrics over its products (`lm`: the frozen LM for perplexity; None leaves it out)."""
+def row_metrics(truths: list[str], keywords: list[list[str]], references: list[str], d: Drafts, lm=None,
+                checker: DraftChecker | None = None) -> dict:
+    """One row's metrics over its products (`lm`: the frozen LM for perplexity, `checker`: the draft checker's
+    metrics on the sampled drafts and, prefixed `greedy_`, on the greedy ones; None leaves them out)."""
     row = {
         "rouge_l": statistics.mean(rouge_l(t, g) for t, g in zip(truths, d.greedy)),
         "bleu4": bleu4(truths, d.greedy),
@@ -144,10 +149,16 @@ def row_metrics(truths: list[str], keywords: list[list[str]], references: list[s
     }
     if lm is not None:
         row["perplexity"] = perplexity(lm, d.greedy)
+    if checker is not None:
+        row |= check_metrics([[checker.check(x, k) for x in s] for k, s in zip(keywords, d.sampled)])
+        greedy = check_metrics([[checker.check(g, k)] for k, g in zip(keywords, d.greedy)])
+        row |= {f"greedy_{k}": v for k, v in greedy.items() if k != "best_of_n_clean"}
     return {k: round(v, 4) for k, v in row.items()}
 
 
 TABLE_COLUMNS = ("rouge_l", "bleu4", "distinct4", "keyword_coverage", "copy_rate", "reference_rouge_l", "perplexity")
+CHECK_COLUMNS = ("clean", "best_of_n_clean", "non_words_per_100", "unsupported_per_draft", "contradiction_rate", "stuffing_rate",
+                 "truncation_rate")
 
 
 def markdown_table(result: dict, cols: tuple[str, ...] = TABLE_COLUMNS) -> str:

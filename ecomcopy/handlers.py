@@ -91,7 +91,7 @@ def api_approve(result, final, chosen="", image_path=None, add_to_catalog=True):
 
 # -- Write tab -----------------------------------------------------------------------------------------
 KEEP = object()  # a WriteView field left as it is on the page (gr.skip())
-REVIEW_HEADERS = ["#", "keywords covered", "missing keywords", "words", "copies the reference?"]
+REVIEW_HEADERS = ["#", "keywords covered", "missing keywords", "words", "copies the reference?", "to check before publishing"]
 
 
 @dataclass
@@ -133,7 +133,8 @@ class WriteView:
 def _finished(step: Suggestion, image_path) -> WriteView:
     result = step.to_dict()
     rows = [[i + 1, f"{len(r.covered)}/{len(r.covered) + len(r.missing)}", ", ".join(r.missing), r.words,
-             f"yes: “{r.copied}”" if r.copied else "no"] for i, r in enumerate(step.reviews)]
+             f"yes: “{r.copied}”" if r.copied else "no", "; ".join(r.check.flags()) or "nothing found"]
+            for i, r in enumerate(step.reviews)]
     overlap = result["mean_overlap"]
     status = (f"{len(step.drafts)} draft(s) in {step.seconds:.1f} s, written by "
               f"{'ModICT' if step.writer == 'modict' else 'the plain prompt'} with the reference above. "
@@ -246,7 +247,8 @@ def export(kind: str, query: str = "") -> str:
 
 
 # -- Bulk tab ------------------------------------------------------------------------------------------
-BULK_HEADERS = ["id", "status", "message", "reference", "best draft (most keywords)", "its keyword coverage", "all drafts"]
+BULK_HEADERS = ["id", "status", "message", "reference", "best draft (clean, most keywords)", "its keyword coverage", "to check",
+                "all drafts"]
 
 
 def bulk(csv_path, zip_path, n=SAMPLING.n, progress=gr.Progress()):
@@ -259,7 +261,7 @@ def bulk(csv_path, zip_path, n=SAMPLING.n, progress=gr.Progress()):
         out = write_results(results, output_folder() / "ecomcopy-bulk-results.csv")
     ok = sum(r.status == "ok" for r in results)
     table = [[r.id, r.status, r.message, r.reference_id, r.best_draft, "" if r.best_coverage is None else f"{r.best_coverage:.2f}",
-              " || ".join(r.drafts)] for r in results]
+              r.best_flags, " || ".join(r.drafts)] for r in results]
     return table, str(out), f"{ok} of {len(results)} product(s) drafted; {len(results) - ok} with errors (see their rows)."
 
 

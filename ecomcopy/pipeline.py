@@ -24,6 +24,7 @@ from PIL import Image
 
 from .approvals import Approval, ApprovalStore
 from .catalog import open_catalog
+from .checker import DraftChecker
 from .config import DEFAULT_ADAPTER, DEFAULT_IMAGE_ENCODER, DEFAULT_IMAGE_WEIGHT, DEFAULT_LM, DEMO_CATALOG_DB, WRITERS, SamplingConfig
 from .encoders import TextEncoder, VisualFeatures, create_image_encoder
 from .errors import CatalogError, InputError
@@ -97,6 +98,7 @@ class Pipeline:
             self.lm = load_lm(cfg.lm, quantize=cfg.quantize)
         stop_ids(self.lm.tokenizer)  # its vocabulary scan happens now, not in the first request
         self.approvals = ApprovalStore(self.catalog, cfg.photos) if cfg.photos is not None else None
+        self.checker = DraftChecker.from_products(self.catalog.products())  # the catalog's words are words
         self._ref_tokens: dict[str, torch.Tensor] = {}  # visual tokens of catalog products used as references
         log.info("pipeline ready in %.1f s (%d catalog products, LM %s)", time.time() - t0, len(self.catalog), self.lm.name)
 
@@ -202,7 +204,7 @@ class Pipeline:
             yield Progress(found.references, found.chosen, [])
             drafts, rounds = yield from self._rounds(found, sampling, writer)
         ref = found.reference.product
-        reviews = [review_draft(d, kw, ref.description) for d in drafts]
+        reviews = [review_draft(d, kw, ref.description, self.checker) for d in drafts]
         yield Suggestion(kw, found.references, drafts, time.time() - t0, writer, reviews, found.chosen, rounds)
 
     def _rounds(self, found: Retrieval, sampling: SamplingConfig, writer: str):

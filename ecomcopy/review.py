@@ -1,13 +1,15 @@
-"""What a copy editor needs to judge drafts at a glance: keyword coverage, copying, length, overlap.
+"""What a copy editor needs to judge drafts at a glance: keyword coverage, copying, length, overlap, and the
+draft checker's flags (`checker.py`).
 
 Uses the evaluation's own definitions (`metrics.py`), so what the app shows is what we measure.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from itertools import combinations
 
+from .checker import DraftCheck, DraftChecker
 from .metrics import copied_run, keyword_covered, rouge_l, words
 
 NEAR_DUPLICATE = 0.8  # ROUGE-L F1 between two drafts above which the later one adds nothing
@@ -21,6 +23,7 @@ class DraftReview:
     copied: str | None  # an 8-word run of the reference's description the draft repeats
     words: int
     chars: int
+    check: DraftCheck = field(default_factory=DraftCheck)  # non-words, unsupported claims, contradictions...
 
     @property
     def coverage(self) -> float:
@@ -28,7 +31,11 @@ class DraftReview:
         return len(self.covered) / n if n else 1.0
 
     def to_dict(self) -> dict:
-        return asdict(self) | {"coverage": round(self.coverage, 3)}
+        return asdict(self) | {"coverage": round(self.coverage, 3), "check": self.check.to_dict()}
+
+    def rank(self) -> tuple:
+        """Higher is better: clean first, then fewer flags, then keyword coverage."""
+        return (self.check.clean, -len(self.check.flags()), self.coverage)
 
     def summary(self) -> str:
         """One line for the draft list: coverage, length, and a warning when it copies the reference."""
@@ -40,7 +47,7 @@ class DraftReview:
         return " · ".join(parts)
 
 
-def review_draft(text: str, keywords: list[str], reference_description: str = "") -> DraftReview:
+def review_draft(text: str, keywords: list[str], reference_description: str = "", checker: DraftChecker | None = None) -> DraftReview:
     scored = [k for k in keywords if words(k)]
     covered = [k for k in scored if keyword_covered(k, text)]
     return DraftReview(
@@ -50,6 +57,7 @@ def review_draft(text: str, keywords: list[str], reference_description: str = ""
         copied=copied_run(reference_description, text) if reference_description else None,
         words=len(text.split()),
         chars=len(text),
+        check=checker.check(text, keywords) if checker is not None else DraftCheck(),
     )
 
 

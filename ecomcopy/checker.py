@@ -1,0 +1,204 @@
+"""The draft checker: what a copy editor would strike or fix before a draft can go on a product page.
+
+Per draft: words that are not words, specifics nobody gave (numbers with units, materials, colours, product
+types), contradictions of the keywords, keyword stuffing and repeated phrases, and a cut-off end. It reads the
+text only: what it knows of the product is what the merchant typed, so anything more specific is a claim the
+editor must confirm or strike.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from functools import lru_cache
+from typing import Iterable
+
+COLOURS = frozenset("""
+black white grey gray silver gold red pink purple lilac lavender violet blue navy turquoise teal green khaki olive
+mint yellow mustard orange beige cream ivory brown tan camel burgundy coral nude anthracite
+""".split())
+MATERIALS = frozenset("""
+cotton linen wool cashmere mohair alpaca silk nylon polyester polyamide elastane spandex lycra viscose lyocell modal
+rayon acrylic satin velvet corduroy denim jersey fleece leather suede lace chiffon tulle chenille felt rattan bamboo
+oak pine birch beech walnut acacia teak softwood hardwood plywood particleboard fibreboard steel aluminium aluminum
+metal glass ceramic stoneware porcelain earthenware plastic polypropylene polyethylene polycarbonate silicone rubber
+latex cork marble stone concrete jute
+""".split())
+# heads of type names that are parts, places or qualities, not what a product is ("Chair with armrests",
+# "Wall shelf", "Charging station"): a draft naming them claims a detail, not another product
+GENERIC_TYPES = frozenset("""
+set other accessories accessory wear item items unit units part parts piece pieces air armrests band base body bottom
+braided brim castors ceiling charging coffee compartments double-sided fabric floor flatwoven front hair handle leg
+lighting longue outdoor pad pair peaked pile sections storage string wall wedge flop file knob lid ledge module holder
+frame board stand door doors drawers shelf shelves hood top
+""".split())  # "top": any upper-body garment (a T-shirt's description may open "Top in...")
+UNITS = r"(?:%|cm|mm|m|km|ml|cl|l|litres?|liters?|g|kg|oz|lbs?|w|v|mah|denier|den|inch(?:es)?|in|ft|x\s*\d+(?:[.,]\d+)?)"
+NUMBER_CLAIM = re.compile(rf"\b\d+(?:[.,]\d+)?\s*{UNITS}(?![a-z])", re.IGNORECASE)
+COUNT_CLAIM = re.compile(r"\b(?:pack|set) of (?:\d+|two|three|four|five|six|seven|eight|ten|twelve)\b|\b\d+-pack\b", re.IGNORECASE)
+WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*[A-Za-z]|[A-Za-z]")
+SENTENCE_END = ('.', '!', '?', '…', '"', '”', ')')
+STOP = frozenset("a an the and or with in on of for to at by from its it is are has have this that your you as".split())
+VOCABULARY_MIN_COUNT = 2  # a catalog word seen once may be a typo of its own
+OPENING_WORDS = 3  # a product draft names what it is at its start ("Leggings in soft jersey...")
+TYPE_MIN_PRODUCTS = 3  # a product type names at least this many catalog products (one-off names are descriptions)
+
+
+@lru_cache(maxsize=1)
+def _dictionary():
+    from spellchecker import SpellChecker  # pure Python, its English word list ships in the wheel
+
+    return SpellChecker(language="en")
+
+
+def _words(text: str) -> list[str]:
+    return [w.lower().strip("'’-") for w in WORD.findall(text)]
+
+
+def _forms(word: str) -> set[str]:
+    """A word and its plain singular, so 'sleeves' finds 'sleeve' and 'boxes' finds 'box'."""
+    out = {word}
+    for suffix, repl in (("ies", "y"), ("es", ""), ("s", "")):
+        if word.endswith(suffix) and len(word) > len(suffix) + 2:
+            out.add(word[: -len(suffix)] + repl)
+    return out
+
+
+@dataclass
+class DraftCheck:
+    non_words: list[str] = field(default_factory=list)
+    unsupported: list[str] = field(default_factory=list)  # specific claims neither the keywords nor the user gave
+    contradictions: list[str] = field(default_factory=list)  # "blue (keywords: black)"
+    stuffing: list[str] = field(default_factory=list)  # repeated keywords or phrases, keyword lists
+    truncated: bool = False
+
+    @property
+    def clean(self) -> bool:
+        return not (self.non_words or self.unsupported or self.contradictions or self.stuffing or self.truncated)
+
+    def flags(self) -> list[str]:
+        """Short lines an editor reads at a glance."""
+        out = []
+        if self.non_words:
+            out.append("not words: " + ", ".join(self.non_words))
+        if self.contradictions:
+            out.append("contradicts keywords: " + ", ".join(self.contradictions))
+        if self.unsupported:
+            out.append("check: " + ", ".join(self.unsupported))
+        out += self.stuffing
+        if self.truncated:
+            out.append("cut off")
+        return out
+
+    def to_dict(self) -> dict:
+        return asdict(self) | {"clean": self.clean, "flags": self.flags()}
+
+
+class DraftChecker:
+    """Built once per catalog: its words count as words (brand names, 'elastane', 'lyocell'), its product
+    types as product types."""
+
+    def __init__(self, vocabulary: Iterable[str] = (), product_types: Iterable[str] = ()) -> None:
+        self.vocabulary = frozenset(w.lower() for w in vocabulary)
+        self.product_types = frozenset(t.lower() for t in product_types if t and len(t) > 2) - COLOURS - MATERIALS
+
+    @classmethod
+    def from_texts(cls, texts: Iterable[str], types: Iterable[str] = ()) -> "DraftChecker":
+        """`types`: the catalog's product type names; each one's head noun ('Underwear Tights' -> tights,
+        'Quilt cover and pillowcase' -> cover, pillowcase) is a product type."""
+        counts = Counter(w for t in texts for w in _words(t))
+        heads = Counter(_words(part)[-1] for t in types for part in re.split(r"/|,| and ", t) if _words(part))
+        common = {h for h, c in heads.items() if c >= TYPE_MIN_PRODUCTS}
+        return cls([w for w, c in counts.items() if c >= VOCABULARY_MIN_COUNT], common - GENERIC_TYPES)
+
+    @classmethod
+    def from_products(cls, products: Iterable) -> "DraftChecker":
+        """From catalog products (anything with keywords, description, name and attributes)."""
+        products = list(products)
+        texts = [t for p in products for t in (p.description, p.name, *p.keywords)]
+        types = [str((p.attributes or {}).get("product_type") or (p.attributes or {}).get("type") or "") for p in products]
+        return cls.from_texts(texts, types)
+
+    def check(self, draft: str, keywords: list[str], given: str = "") -> DraftCheck:
+        """`given`: anything else the user typed about the product (counts as support for a claim)."""
+        support = " ".join(keywords) + " " + given
+        said = {f for w in _words(support) for f in _forms(w)}
+        words = _words(draft)
+        contradictions = self._contradictions(words, said)
+        contradicted = {c.split(" (")[0] for c in contradictions}
+        return DraftCheck(
+            non_words=self._non_words(words, said),
+            unsupported=[c for c in self._unsupported(draft, words, said, support) if c not in contradicted],
+            contradictions=contradictions,
+            stuffing=_stuffing(draft, keywords),
+            truncated=bool(draft.strip()) and not draft.rstrip().endswith(SENTENCE_END),
+        )
+
+    def _non_words(self, words: list[str], said: set[str]) -> list[str]:
+        return sorted({w for w in words if len(w) > 2 and not all(self._is_word(part, said) for part in w.split("-") if part)})
+
+    def _is_word(self, word: str, said: set[str]) -> bool:
+        forms = _forms(word)
+        return len(word) < 3 or bool(forms & (self.vocabulary | said)) or bool(_dictionary().known(forms))
+
+    def _unsupported(self, draft: str, words: list[str], said: set[str], support: str) -> list[str]:
+        claims = [m.group(0) for m in NUMBER_CLAIM.finditer(draft) if not _number_given(m.group(0), support)]
+        claims += [m.group(0) for m in COUNT_CLAIM.finditer(draft) if m.group(0).lower() not in support.lower()]
+        for lexicon in (MATERIALS, COLOURS):
+            claims += [w for w in dict.fromkeys(words) if (_forms(w) & lexicon) and not (_forms(w) & said)]
+        return list(dict.fromkeys(claims))
+
+    def _contradictions(self, words: list[str], said: set[str]) -> list[str]:
+        """A colour other than the keywords', and a product named first that is not the keywords' product.
+        Materials mix (a cotton blend holds modal, leather boots have a satin lining): one the keywords do not
+        give is a claim to check, not a contradiction."""
+        out = []
+        colours = sorted({w for w in said if w in COLOURS})
+        if colours:
+            out += [f"{w} (keywords: {', '.join(colours)})" for w in dict.fromkeys(words)
+                    if (_forms(w) & COLOURS) and not (_forms(w) & said)]
+        given_types = sorted({w for w in said if w in self.product_types})
+        first = next((w for w in words[:OPENING_WORDS] if _forms(w) & self.product_types), None)  # what it says it is
+        if given_types and first and not (_forms(first) & said):
+            out.append(f"{first} (keywords: {', '.join(given_types)})")
+        return out
+
+
+def _number_given(claim: str, support: str) -> bool:
+    return all(n in support for n in re.findall(r"\d+(?:[.,]\d+)?", claim))
+
+
+def _stuffing(draft: str, keywords: list[str]) -> list[str]:
+    out, sentences = [], [x for x in re.split(r"(?<=[.!?])\s+", draft.lower()) if x]
+    for k in keywords:
+        pattern = rf"(?<![a-z]){re.escape(k.lower())}(?![a-z])" if k.strip() else None
+        n = len(re.findall(pattern, draft.lower())) if pattern else 0
+        if n >= 3 or (n == 2 and any(len(re.findall(pattern, x)) > 1 for x in sentences)):
+            out.append(f"“{k}” written {n} times")
+    words = _words(draft)
+    runs = Counter(tuple(words[i:i + 3]) for i in range(len(words) - 2))
+    repeated = [" ".join(r) for r, c in runs.items() if c > 1 and sum(w not in STOP for w in r) >= 2]
+    if repeated:
+        out.append("repeats “" + repeated[0] + "”")
+    given = {" ".join(_words(k)) for k in keywords}
+    for sentence in sentences:
+        segments = [" ".join(_words(x)) for x in sentence.split(",")]
+        if len(segments) >= 3 and sum(seg in given for seg in segments) >= 2 and all(len(seg.split()) <= 4 for seg in segments[1:]):
+            out.append("a list of keywords, not a sentence")
+            break
+    return out
+
+
+def check_metrics(checks: list[list[DraftCheck]]) -> dict:
+    """A row's checker metrics over its products (each a list of its drafts' checks)."""
+    flat = [c for per_product in checks for c in per_product]
+    n = max(len(flat), 1)
+    return {
+        "non_words_per_100": 100 * sum(len(c.non_words) for c in flat) / n,
+        "unsupported_per_draft": sum(len(c.unsupported) for c in flat) / n,
+        "contradiction_rate": sum(bool(c.contradictions) for c in flat) / n,
+        "stuffing_rate": sum(bool(c.stuffing) for c in flat) / n,
+        "truncation_rate": sum(c.truncated for c in flat) / n,
+        "clean": sum(c.clean for c in flat) / n,
+        "best_of_n_clean": sum(any(c.clean for c in per_product) for per_product in checks) / max(len(checks), 1),
+    }
