@@ -34,7 +34,7 @@ lighting longue outdoor pad pair peaked pile sections storage string wall wedge 
 frame board stand door doors drawers shelf shelves hood top
 """.split())  # "top": any upper-body garment (a T-shirt's description may open "Top in...")
 UNITS = r"(?:%|cm|mm|m|km|ml|cl|l|litres?|liters?|g|kg|oz|lbs?|w|v|mah|denier|den|inch(?:es)?|in|ft|x\s*\d+(?:[.,]\d+)?)"
-NUMBER_CLAIM = re.compile(rf"\b\d+(?:[.,]\d+)?\s*{UNITS}(?![a-z])", re.IGNORECASE)
+NUMBER_CLAIM = re.compile(rf"\b\d+(?:[.,]\d+)?\s*-?\s*{UNITS}(?![a-z])", re.IGNORECASE)
 COUNT_CLAIM = re.compile(r"\b(?:pack|set) of (?:\d+|two|three|four|five|six|seven|eight|ten|twelve)\b|\b\d+-pack\b", re.IGNORECASE)
 WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*[A-Za-z]|[A-Za-z]")
 SENTENCE_END = ('.', '!', '?', '…', '"', '”', ')')

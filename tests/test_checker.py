@@ -24,6 +24,7 @@ def checker():
     ("A ceramic mug.", ["Mug", "White"], "unsupported", ["ceramic"]),
     ("Tights in 80 denier.", ["Tights", "Black", "40 denier"], "unsupported", ["80 denier"]),
     ("A pack of 3 mugs.", ["Mug", "White"], "unsupported", ["pack of 3"]),
+    ("Tights with a 40-inch tuck.", ["Tights"], "unsupported", ["40-inch"]),
     ("Blue jersey dress.", ["Dress", "Black", "jersey"], "contradictions", ["blue (keywords: black)"]),
     ("Leggings in jersey.", ["Tights", "Black", "jersey"], "contradictions", ["leggings (keywords: tights)"]),
     ("Solid denier tights. Denier tights. Legs tights.", ["tights", "Black", "Solid"], "stuffing", ["“tights” written 3 times"]),
