@@ -10,7 +10,7 @@ import warnings
 from pathlib import Path
 
 from .config import (DECODING_FIELDS, LM_NAMES, DEFAULT_ADAPTER, DEFAULT_IMAGE_ENCODER, DEFAULT_IMAGE_WEIGHT, DEFAULT_LM, DEMO_CATALOG_DB,
-                     REPEAT_UNITS, SAMPLING, WRITERS, COPY_GUARDS, SamplingConfig)
+                     REPEAT_UNITS, SAMPLING, WRITERS, COPY_GUARDS, KEYWORD_MODES, SamplingConfig)
 from .errors import EcomcopyError, InputError
 
 
@@ -137,6 +137,8 @@ def add_decoding_options(parser: argparse.ArgumentParser) -> None:
     the shipped default: absent options are left to SamplingConfig's defaults)."""
     parser.add_argument("--keyword-boost", type=float, default=None,
                         help="logit bonus for the keywords until a draft has used them (0 = off; default: the shipped setting)")
+    parser.add_argument("--keyword-mode", choices=KEYWORD_MODES, default=None,
+                        help="when emphasis lets a keyword go: phrase (default), word, once")
     parser.add_argument("--copy-guard", choices=COPY_GUARDS, default=None,
                         help="keep drafts from repeating 8 words (words) or 8 tokens (tokens) of the reference "
                              "(default: the shipped setting)")

@@ -35,6 +35,7 @@ WRITERS = ("modict", "prompt")  # the trained adapter, or the plain in-context p
 TOP_K = 50  # candidates per step before top-p: transformers' default, so the distribution is the same
 COPY_GUARDS = ("tokens", "words")  # how drafts are kept from copying the reference
 REPEAT_UNITS = ("words", "tokens")
+KEYWORD_MODES = ("phrase", "word", "once")  # when keyword emphasis lets a keyword go (`constraints.KeywordBoost`)
 
 # -- serving ------------------------------------------------------------------------------------
 QUEUE_SIZE = 32  # requests waiting for the model; one more is told the queue is full (HTTP 503)
@@ -54,6 +55,8 @@ class SamplingConfig:
     max_new_tokens: int = 60
     seed: int | None = None  # same seed, same drafts (on the same machine)
     keyword_boost: float = 4.0  # logit nudge towards the merchant's keywords (`constraints.KeywordBoost`); 0 = off
+    keyword_mode: str = "phrase"  # emphasis stops once the whole keyword ("phrase") or any of its words ("word") is
+    # written; "once": as "word", and a written keyword is then pushed away (no keyword twice)
     copy_guard: str = "words"  # "words": no 8-word run of the reference (`WordRunGuard`); "tokens": no 8-token run (`NgramBan`)
     no_repeat: int = 4  # a draft may not repeat a run of this many of its own words or tokens (0 = allowed)
     no_repeat_unit: str = "words"  # "words" (`constraints.WordRepeatGuard`) or "tokens" (transformers' processor)
@@ -73,13 +76,15 @@ class SamplingConfig:
             raise InputError("The repetition limit must be 0 (off) or between 2 and 20.")
         if self.no_repeat_unit not in REPEAT_UNITS:
             raise InputError("The repetition limit counts words or tokens.")
+        if self.keyword_mode not in KEYWORD_MODES:
+            raise InputError(f"Keyword mode must be one of: {', '.join(KEYWORD_MODES)}.")
         if self.copy_guard not in COPY_GUARDS:
             raise InputError(f"Copy guard must be one of: {', '.join(COPY_GUARDS)}.")
         return self
 
 
 SAMPLING = SamplingConfig()  # the shipped defaults, for the UI's sliders and the CLI's options
-DECODING_FIELDS = ("keyword_boost", "copy_guard", "no_repeat", "no_repeat_unit")  # the decoding rules of SamplingConfig
+DECODING_FIELDS = ("keyword_boost", "keyword_mode", "copy_guard", "no_repeat", "no_repeat_unit")  # the decoding rules of SamplingConfig
 
 
 def cache_dir(env: Mapping[str, str] = os.environ) -> Path:

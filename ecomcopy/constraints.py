@@ -20,6 +20,7 @@ from .config import TOP_K, SamplingConfig
 from .metrics import words
 from .text import STOP, visible_text
 
+
 class KeywordBoost:
     """A soft lexical constraint: the merchant's keywords get a logit bonus until a draft has written them.
 
@@ -30,17 +31,20 @@ class KeywordBoost:
     the first token of each spelling gets +strength, and a spelling it has begun gets +strength on its next
     token instead; once written, the keyword is left alone. A nudge, not a rule (unlike constrained beam
     search): the model still decides, and `NgramBan` wins. Stateful per `decode` call: it tracks which
-    keywords each draft has written.
+    keywords each draft has written. `mode` "word": a keyword counts as written once any of its words is
+    ("khaki" of "Khaki green"), so a half-written keyword is not pushed in again; "once": also pushed away after.
     """
 
-    def __init__(self, tokenizer, keywords: list[str], strength: float) -> None:
-        self.strength = strength
+    def __init__(self, tokenizer, keywords: list[str], strength: float, mode: str = "phrase") -> None:
+        self.strength, self.mode = strength, mode
         self.spellings: list[list[tuple[int, ...]]] = []  # per keyword: its spellings' token ids
+        self.word_spellings: list[list[tuple[int, ...]]] = []  # per keyword: its words' (mode "word"/"once")
         for k in keywords:
-            forms = {k, k.lower(), k[:1].upper() + k[1:]}
-            seqs = {tuple(tokenizer(" " + f, add_special_tokens=False).input_ids) for f in forms}
-            if any(seqs):
-                self.spellings.append(sorted(s for s in seqs if s))
+            seqs = _spellings(tokenizer, [k])
+            if seqs:
+                self.spellings.append(seqs)
+                words = [w for w in re.findall(r"[A-Za-z0-9][A-Za-z0-9'-]*", k) if len(w) > 2]
+                self.word_spellings.append(_spellings(tokenizer, words) or seqs)
         self._written: list[set[int]] = []
 
     def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
@@ -52,19 +56,36 @@ class KeywordBoost:
             for k, spellings in enumerate(self.spellings):
                 if k in written:
                     continue
-                if any(tuple(seq[-len(s):]) == s for s in spellings if len(seq) >= len(s)):
+                done = self.word_spellings[k] if self.mode != "phrase" else spellings
+                if any(tuple(seq[-len(s):]) == s for s in done if len(seq) >= len(s)):
                     written.add(k)
                     continue
-                for s in spellings:
-                    nxt = s[0]
-                    for j in range(min(len(s) - 1, len(seq)), 0, -1):  # the longest begun part of this spelling
-                        if tuple(seq[-j:]) == s[:j]:
-                            nxt = s[j]
-                            break
-                    boosted.add(nxt)
+                boosted.update(_next_tokens(seq, spellings))
             if boosted:
                 scores[b, list(boosted)] += self.strength
+            if self.mode == "once" and written:  # written: let it go, and do not write it again
+                again = {s[0] for k in written for s in self.spellings[k]} - boosted
+                scores[b, list(again)] -= self.strength
         return scores
+
+
+def _spellings(tokenizer, phrases: list[str]) -> list[tuple[int, ...]]:
+    """Each phrase's mid-sentence spellings (as typed, lower-case, capitalised) as token ids."""
+    forms = {f for p in phrases for f in (p, p.lower(), p[:1].upper() + p[1:])}
+    return sorted({tuple(tokenizer(" " + f, add_special_tokens=False).input_ids) for f in forms} - {()})
+
+
+def _next_tokens(seq: list[int], spellings: list[tuple[int, ...]]) -> set[int]:
+    """For each spelling, the token that continues its longest begun part, or its first token."""
+    out = set()
+    for s in spellings:
+        nxt = s[0]
+        for j in range(min(len(s) - 1, len(seq)), 0, -1):
+            if tuple(seq[-j:]) == s[:j]:
+                nxt = s[j]
+                break
+        out.add(nxt)
+    return out
 
 
 def reference_ngram_ban(tokenizer, reference: str, n: int = 8) -> list[list[int]]:
@@ -242,7 +263,7 @@ class LogitRules:
 def logit_rules(tokenizer, cfg: SamplingConfig, keywords: list[str] = (), reference: str | None = None) -> LogitRules | None:
     """The rules for one request (None when there are none): `cfg.keyword_boost` towards `keywords`, the
     repetition limit `cfg.no_repeat`, and `cfg.copy_guard` against `reference` (None: no reference to guard)."""
-    boost = KeywordBoost(tokenizer, list(keywords), cfg.keyword_boost) if keywords and cfg.keyword_boost > 0 else None
+    boost = KeywordBoost(tokenizer, list(keywords), cfg.keyword_boost, cfg.keyword_mode) if keywords and cfg.keyword_boost > 0 else None
     hard = []
     if cfg.no_repeat:
         if cfg.no_repeat_unit == "words":

@@ -100,6 +100,26 @@ def test_keyword_boost_nudges_each_unwritten_keyword_then_lets_go(pipeline):
     assert nxt[1, satin[0]] == 0.0 and nxt[1, tie_belt[0]] == 3.0  # satin is written: only tie belt still pulls
 
 
+def test_keyword_modes_let_a_half_written_keyword_go(pipeline):
+    """After "khaki" of "khaki green": "phrase" pushes on to "green"; "word" counts the keyword as written and
+    lets it go; "once" also pushes its first tokens away."""
+    import torch
+
+    from ecomcopy.constraints import KeywordBoost
+
+    tok = pipeline.lm.tokenizer
+    khaki = tok(" khaki", add_special_tokens=False).input_ids
+    seq = torch.tensor([[0] + khaki])
+    for mode, on_green, on_starts in (("phrase", 3.0, None), ("word", 0.0, 0.0), ("once", 0.0, -3.0)):
+        boost = KeywordBoost(tok, ["khaki green"], 3.0, mode)
+        boost(torch.empty(1, 0, dtype=torch.long), torch.zeros(1, len(tok)))
+        scores = boost(seq, torch.zeros(1, len(tok)))
+        green = next(sp[len(khaki)] for sp in boost.spellings[0] if list(sp[: len(khaki)]) == khaki)
+        assert scores[0, green] == on_green, mode
+        if on_starts is not None:
+            assert scores[0, sorted({sp[0] for sp in boost.spellings[0]})].eq(on_starts).all(), mode
+
+
 def _same_length(a: list[int], b: list[int]):
     import torch
 
