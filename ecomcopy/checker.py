@@ -175,8 +175,7 @@ def _stuffing(draft: str, keywords: list[str]) -> list[str]:
         n = len(re.findall(pattern, draft.lower())) if pattern else 0
         if n >= 3 or (n == 2 and any(len(re.findall(pattern, x)) > 1 for x in sentences)):
             out.append(f"“{k}” written {n} times")
-    words = _words(draft)
-    runs = Counter(tuple(words[i:i + 3]) for i in range(len(words) - 2))
+    runs = Counter(tuple(w[i:i + 3]) for w in map(_words, sentences) for i in range(len(w) - 2))  # within a sentence
     repeated = [" ".join(r) for r, c in runs.items() if c > 1 and sum(w not in STOP for w in r) >= 2]
     if repeated:
         out.append("repeats “" + repeated[0] + "”")

@@ -38,6 +38,8 @@ def test_known_flags(checker, draft, keywords, field, expected):
 
 def test_a_keyword_twice_in_two_sentences_is_not_stuffing(checker):
     assert checker.check("Tights with a waist. The tights have a trim.", ["Tights"]).stuffing == []
+    # a 3-word run counts within a sentence only (the hand check found "wool socks in" read across a full stop)
+    assert checker.check("Soft wool socks in wool. Socks in a cotton blend.", ["Socks"]).stuffing == []
 
 
 def test_truncated(checker):
