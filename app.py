@@ -15,9 +15,10 @@ import gradio as gr
 from starlette.middleware import Middleware
 
 from ecomcopy.config import CATALOG_IMAGES, DEFAULT_ADAPTER, QUEUE_SIZE, SAMPLING, AppConfig
-from ecomcopy.handlers import (BULK_HEADERS, HISTORY_HEADERS, REVIEW_HEADERS, WriteView, api_approve, api_generate,
-                               approve, bulk, delete, examples, export, get_pipeline, history_rows, pick, pipeline_loading,
-                               regenerate_with, reopen, write)
+from ecomcopy.handlers import (BULK_HEADERS, REVIEW_HEADERS, WriteView, api_approve, api_generate, approve, bulk, examples,
+                               pick, regenerate_with, strike_claims, write)
+from ecomcopy.history_tab import HISTORY_HEADERS, delete, export, history_rows, reopen
+from ecomcopy.session import get_pipeline, pipeline_loading
 from ecomcopy.components import PhotoInput, UploadFile
 from ecomcopy.images import MAX_FILE_BYTES
 from ecomcopy.keywords import MAX_KEYWORDS_CHARS
@@ -55,7 +56,7 @@ def _write_tab(ui: SimpleNamespace) -> None:
             with gr.Row():
                 ui.ref_photo = gr.Image(label="Reference photo", interactive=False, height=220, elem_classes="ref-photo")
                 with gr.Column():
-                    ui.ref_title = gr.Textbox(label="Product", interactive=False)
+                    ui.ref_title = gr.Textbox(elem_id="ref-title", label="Product", interactive=False)
                     ui.ref_keywords = gr.Textbox(label="Its keywords", interactive=False)
             ui.ref_description = gr.Textbox(elem_id="ref-description", label="Its description", interactive=False, lines=3)
     ui.status = gr.Textbox(elem_id="status", label="Status", interactive=False, lines=1)
@@ -63,6 +64,8 @@ def _write_tab(ui: SimpleNamespace) -> None:
     ui.drafts = gr.Radio(elem_id="drafts", label="Pick a draft", choices=[], type="value")
     ui.review = gr.Dataframe(elem_id="review", headers=REVIEW_HEADERS, datatype="str", label="Review of the drafts", interactive=False, wrap=True)
     ui.chosen = gr.Textbox(elem_id="chosen", label="Your description (editable)", lines=4, buttons=["copy"], interactive=True)
+    ui.claims = gr.CheckboxGroup(elem_id="claims", choices=[], value=[], label="Claims to check",
+                                 info="Specifics your keywords do not give: untick one that is not true to strike it from your description")
     with gr.Row():
         ui.keep_out = gr.Checkbox(label="Keep this product out of the catalog (never use it as a reference)", value=False)
         ui.approve_btn = gr.Button("Approve", variant="primary", elem_id="approve")
@@ -123,7 +126,8 @@ def _wire(ui: SimpleNamespace, demo: gr.Blocks) -> None:
     again = [ui.ref_choice, ui.photo, ui.keywords, *settings, ui.exclude_group]
     ui.regen.click(regenerate_with, inputs=again, outputs=outputs, **private)
     ui.ref_choice.input(regenerate_with, inputs=again, outputs=outputs, **private)
-    ui.drafts.change(pick, inputs=ui.drafts, outputs=ui.chosen, **private)
+    ui.drafts.change(pick, inputs=[ui.drafts, ui.state], outputs=[ui.chosen, ui.claims], **private)
+    ui.claims.input(strike_claims, inputs=[ui.claims, ui.chosen, ui.drafts, ui.state], outputs=[ui.chosen, ui.claims], **private)
     ui.approve_btn.click(approve, inputs=[ui.state, ui.chosen, ui.keep_out, ui.query, ui.drafts], outputs=[ui.approve_status, ui.history], **private)
     # filled on each page load, not when the page is built: the page is served while the models (and the
     # working catalog that holds the approvals) still load

@@ -8,15 +8,16 @@
   sampler, `stop_strings`, `bad_words_ids` for the reference ban), the reference's photo encoded again on
   every request. (transformers keeps a KV cache inside each `generate` call by default; it is left on.)
 
-"one_batch_of_4_drafts" times our model call alone (one batch of 4 drafts, no review, no re-sampling of
-near-duplicates), the same work as one naive request's four `generate` calls.
+"one_batch_of_4_drafts" times our model call alone (one batch of 4 drafts shown, sampled from 3 x 4
+candidates and ranked, no review, no re-sampling of near-duplicates). "ours_no_rank" is our path sampling only
+the 4 drafts shown (`--candidates 1`), in the same run: what sample-and-rank costs.
 
 Both write 4 drafts of up to 60 new tokens for each of the same products (H&M and IKEA dev) with the
 shipped ModICT adapter, seeds fixed. "First draft visible": ours streams, so the first words; the naive path
 shows a draft only when its `generate` returns.
 
     python bench/generation.py [--products 10] [--out bench/results/performance/generation.json] [--copy-guard words|tokens] [--no-repeat N]
-                               [--skip-naive]   (ours only: ~1 min instead of ~4)
+                               [--skip-naive]   (ours only: ~1 min instead of ~4) [--skip-no-rank]
 """
 
 from __future__ import annotations
@@ -58,11 +59,11 @@ def ours(pipe, photo: Path, kw: list[str], cfg, log: dict) -> tuple[float, float
         if first is None and isinstance(step, Progress) and any(step.partial):
             first = time.perf_counter() - t0
     total = time.perf_counter() - t0
-    log["rounds"].append(step.rounds)
+    log.setdefault("rounds", []).append(step.rounds)
     found = pipe.retrieve(load_image(photo), step.keywords)
     t1 = time.perf_counter()
     pipe.draft(found.draft_input(), cfg)
-    log["one_round"].append(time.perf_counter() - t1)
+    log.setdefault("one_round", []).append(time.perf_counter() - t1)
     return first or total, total, len(step.drafts)
 
 
@@ -103,6 +104,7 @@ def summary(pipe, cfg, runs: dict, log: dict, n_queries: int) -> dict:
         "command": " ".join(["python bench/generation.py"] + sys.argv[1:]),
         "copy_guard": cfg.copy_guard,
         "no_repeat": cfg.no_repeat,
+        "candidates": cfg.candidates,
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}",
         "threads": torch.get_num_threads(),
         "requests": n_queries,
@@ -111,8 +113,9 @@ def summary(pipe, cfg, runs: dict, log: dict, n_queries: int) -> dict:
     for name, r in runs.items():
         result[name] = {"all_drafts": stats(r["total"]), "first_draft_visible": stats(r["first"]),
                         "distinct_drafts_mean": round(statistics.fmean(r["drafts"]), 2)}
-    result["ours"]["sampling_rounds_mean"] = round(statistics.fmean(log["rounds"][1:]), 2)  # without the warm-up
-    result["ours"]["one_batch_of_4_drafts"] = stats(log["one_round"][1:])
+    for name in (n for n in runs if n.startswith("ours")):
+        result[name]["sampling_rounds_mean"] = round(statistics.fmean(log[name]["rounds"][1:]), 2)  # without the warm-up
+        result[name]["one_batch_of_4_drafts"] = stats(log[name]["one_round"][1:])
     if "naive" in result:
         result["speed_up_p50"] = round(result["naive"]["all_drafts"]["p50_s"] / result["ours"]["all_drafts"]["p50_s"], 2)
         result["speed_up_mean"] = round(result["naive"]["all_drafts"]["mean_s"] / result["ours"]["all_drafts"]["mean_s"], 2)
@@ -127,6 +130,7 @@ def main() -> None:
     ap.add_argument("--copy-guard", choices=COPY_GUARDS, default=SAMPLING.copy_guard, help="ours: default the shipped one")
     ap.add_argument("--no-repeat", type=int, default=SAMPLING.no_repeat, help="ours: the repetition limit in words (default: the shipped one)")
     ap.add_argument("--skip-naive", action="store_true", help="time our path only")
+    ap.add_argument("--skip-no-rank", action="store_true", help="leave out our path without sample-and-rank")
     args = ap.parse_args()
 
     from ecomcopy.config import DEFAULT_ADAPTER
@@ -139,13 +143,15 @@ def main() -> None:
     pipe = Pipeline(PipelineConfig())
     # every torch call on the pipeline's model thread, the naive path's too: a second thread running torch ops
     # slows both (see Pipeline.__init__)
-    paths = {"ours": lambda photo, kw, seed: ours(pipe, photo, kw, replace(cfg, seed=seed), log)}
+    paths = {"ours": lambda photo, kw, seed: ours(pipe, photo, kw, replace(cfg, seed=seed), log["ours"])}
+    if not args.skip_no_rank:
+        paths["ours_no_rank"] = lambda photo, kw, seed: ours(pipe, photo, kw, replace(cfg, seed=seed, candidates=1), log["ours_no_rank"])
     if not args.skip_naive:
         lm32 = pipe.on_model_thread(load_lm, ModICT.config_of(DEFAULT_ADAPTER).lm, False)
         naive_model = pipe.on_model_thread(ModICT.load, DEFAULT_ADAPTER, lm32, pipe.image_encoder.fingerprint)
         paths = {"naive": lambda photo, kw, seed: pipe.on_model_thread(naive, pipe, lm32, naive_model, photo, kw, seed), **paths}
     cfg = SamplingConfig(n=4, max_new_tokens=60, copy_guard=args.copy_guard, no_repeat=args.no_repeat)
-    log = {"rounds": [], "one_round": []}
+    log = {"ours": {}, "ours_no_rank": {}}
     queries = [(SHARED / source / p.image, merchant_keywords(p.keywords, p.attributes, p.description))
                for source in ("hm", "ikea") for p in read_products(SHARED / source, split="dev").products[: args.products // 2]]
     for fn in list(paths.values())[::-1]:

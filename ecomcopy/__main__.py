@@ -10,7 +10,7 @@ import warnings
 from pathlib import Path
 
 from .config import (DECODING_FIELDS, LM_NAMES, DEFAULT_ADAPTER, DEFAULT_IMAGE_ENCODER, DEFAULT_IMAGE_WEIGHT, DEFAULT_LM, DEMO_CATALOG_DB,
-                     REPEAT_UNITS, SAMPLING, WRITERS, COPY_GUARDS, KEYWORD_MODES, SamplingConfig)
+                     MIN_REFERENCE_SCORE, REPEAT_UNITS, SAMPLING, WRITERS, COPY_GUARDS, KEYWORD_MODES, SamplingConfig)
 from .errors import EcomcopyError, InputError
 
 
@@ -37,7 +37,8 @@ def cmd_index(args: argparse.Namespace) -> int:
 
 def sampling_config(args: argparse.Namespace) -> SamplingConfig:
     """The sampling settings that `generate` and `bulk` share."""
-    return SamplingConfig(args.n, args.temperature, args.top_p, args.max_tokens, args.seed, **decoding_settings(args)).validate()
+    return SamplingConfig(n=args.n, temperature=args.temperature, top_p=args.top_p, max_new_tokens=args.max_tokens, seed=args.seed,
+                          **decoding_settings(args)).validate()
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
@@ -52,13 +53,17 @@ def cmd_generate(args: argparse.Namespace) -> int:
     if image is None and not parse_keywords(args.keywords):
         raise InputError("Give a product photo (--image) or a few keywords (--keywords), or both.")
     adapter = None if args.adapter == "none" else Path(args.adapter)
-    pipe = Pipeline(PipelineConfig(catalog=Path(args.db), adapter=adapter, lm=args.lm, image_weight=args.image_weight))
+    pipe = Pipeline(PipelineConfig(catalog=Path(args.db), adapter=adapter, lm=args.lm, image_weight=args.image_weight,
+                                   min_reference_score=args.min_reference_score))
     result = pipe.suggest(image, args.keywords, sampling, writer=args.writer)
     if args.json:
         print(json.dumps(result.to_dict(), ensure_ascii=False))
         return 0
     ref = result.reference
-    print(f"Reference: {ref.product.id}  {ref.product.name}  (similarity {ref.score:.3f}); drafts by: {result.writer}")
+    if not result.reference_used:
+        print("No similar product in the catalog: the drafts are written from the photo and keywords only.")
+    print(f"{'Reference' if result.reference_used else 'Most similar'}: {ref.product.id}  {ref.product.name}  "
+          f"(similarity {ref.score:.3f}); drafts by: {result.writer}")
     print(f"  keywords: {', '.join(ref.product.keywords)}")
     print(f"  description: {ref.product.description}")
     print(f"  source: {ref.product.source}")
@@ -92,7 +97,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         raise InputError(f"Unknown method(s) {', '.join(unknown)}; choose among: {', '.join(METHODS + EXTRA_METHODS)}.")
     read_products(args.data)  # a wrong folder fails now, not after the models load
     adapter = None if args.adapter == "none" else Path(args.adapter)
-    pipe = Pipeline(PipelineConfig(catalog=Path(args.db), adapter=adapter, lm=args.lm))
+    pipe = Pipeline(PipelineConfig(catalog=Path(args.db), adapter=adapter, lm=args.lm, min_reference_score=args.min_reference_score))
     result = evaluate(pipe, args.data, split=args.split, limit=args.limit, n=args.n, keywords=args.keywords, methods=methods,
                       progress=not args.json, decoding=decoding_settings(args))
     if args.json:
@@ -115,7 +120,7 @@ def cmd_bulk(args: argparse.Namespace) -> int:
     sampling = sampling_config(args)
     rows = read_rows(args.csv)  # bad uploads fail now, before the models load
     adapter = None if args.adapter == "none" else Path(args.adapter)
-    cfg = PipelineConfig(catalog=Path(args.db), adapter=adapter, **({"threads": args.threads} if args.threads else {}))
+    cfg = PipelineConfig(catalog=Path(args.db), adapter=adapter, min_reference_score=args.min_reference_score, **({"threads": args.threads} if args.threads else {}))
     from tqdm import tqdm
 
     with PhotoArchive(args.zip) as archive:
@@ -133,8 +138,10 @@ def cmd_bulk(args: argparse.Namespace) -> int:
 
 
 def add_decoding_options(parser: argparse.ArgumentParser) -> None:
-    """`--keyword-boost`, `--copy-guard` and `--no-repeat(-unit)`, for every command that writes drafts (None =
-    the shipped default: absent options are left to SamplingConfig's defaults)."""
+    """`--candidates`, `--keyword-boost`, `--copy-guard` and `--no-repeat(-unit)`, for every command that writes
+    drafts (None = the shipped default: absent options are left to SamplingConfig's defaults)."""
+    parser.add_argument("--candidates", type=int, default=None,
+                        help="drafts sampled per draft shown, the best shown (1 = no ranking; default: the shipped setting)")
     parser.add_argument("--keyword-boost", type=float, default=None,
                         help="logit bonus for the keywords until a draft has used them (0 = off; default: the shipped setting)")
     parser.add_argument("--keyword-mode", choices=KEYWORD_MODES, default=None,
@@ -164,6 +171,8 @@ def add_sampling_options(parser: argparse.ArgumentParser, drafts_help: str) -> N
 def add_models_options(parser: argparse.ArgumentParser, db_help: str) -> None:
     parser.add_argument("--db", default=str(DEMO_CATALOG_DB), help=db_help)
     parser.add_argument("--adapter", default=str(DEFAULT_ADAPTER), help="ModICT adapter (path stem), or 'none'")
+    parser.add_argument("--min-reference-score", type=float, default=MIN_REFERENCE_SCORE,
+                        help="a best catalog match under this similarity is not used as the reference (0 = always use it)")
 
 
 def _index_and_train(sub) -> None:

@@ -196,7 +196,8 @@ def process_row(pipeline, row: BulkRow, archive: PhotoArchive, sampling: Samplin
     if not s.drafts:
         return BulkResult(row.id, "error", "no draft could be written", row.keywords, s.reference.product.id)
     best = max(range(len(s.drafts)), key=lambda i: s.reviews[i].rank())  # first of the best on ties
-    return BulkResult(row.id, "ok", "", ", ".join(s.keywords), s.reference.product.id, s.drafts[best], s.reviews[best].coverage,
+    ref, note = (s.reference.product.id, "") if s.reference_used else ("", "no similar catalog product: written without a reference")
+    return BulkResult(row.id, "ok", note, ", ".join(s.keywords), ref, s.drafts[best], s.reviews[best].coverage,
                       s.drafts, "; ".join(s.reviews[best].check.flags()))
 
 

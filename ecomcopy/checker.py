@@ -33,6 +33,15 @@ braided brim castors ceiling charging coffee compartments double-sided fabric fl
 lighting longue outdoor pad pair peaked pile sections storage string wall wedge flop file knob lid ledge module holder
 frame board stand door doors drawers shelf shelves hood top
 """.split())  # "top": any upper-body garment (a T-shirt's description may open "Top in...")
+# parts a product has or lacks: a draft giving socks sleeves or a lamp a drawer invents one
+PARTS = frozenset("""
+sleeve sleeves cuff cuffs collar hood pocket pockets button buttons zip zipper hem waistband waist leg legs shoulder
+shoulders neckline neck lining strap straps buckle heel heels sole soles toe toecap laces drawstring belt gusset cups
+underwire brim lapels yoke placket drawer drawers door doors shelf shelves handle handles lid cushion cushions armrest
+armrests backrest castor castors wheel wheels bulb cord cable plug switch spout blade blades hinge hinges mattress
+""".split())
+PART_MIN_PRODUCTS = 10  # a product type's parts are known from this many catalog products of it
+PART_RARE = 0.02  # a part named in under 2% of a type's catalog descriptions is one that type does not have
 UNITS = r"(?:%|cm|mm|m|km|ml|cl|l|litres?|liters?|g|kg|oz|lbs?|w|v|mah|denier|den|inch(?:es)?|in|ft|x\s*\d+(?:[.,]\d+)?)"
 NUMBER_CLAIM = re.compile(rf"\b\d+(?:[.,]\d+)?\s*-?\s*{UNITS}(?![a-z])", re.IGNORECASE)
 COUNT_CLAIM = re.compile(r"\b(?:pack|set) of (?:\d+|two|three|four|five|six|seven|eight|ten|twelve)\b|\b\d+-pack\b", re.IGNORECASE)
@@ -71,10 +80,12 @@ class DraftCheck:
     contradictions: list[str] = field(default_factory=list)  # "blue (keywords: black)"
     stuffing: list[str] = field(default_factory=list)  # repeated keywords or phrases, keyword lists
     truncated: bool = False
+    unlikely: list[str] = field(default_factory=list)  # parts the catalog's products of this type never have
+    product_type: str = ""  # the type the keywords name, when `unlikely` was checked against it
 
     @property
     def clean(self) -> bool:
-        return not (self.non_words or self.unsupported or self.contradictions or self.stuffing or self.truncated)
+        return not (self.non_words or self.unsupported or self.contradictions or self.stuffing or self.truncated or self.unlikely)
 
     def flags(self) -> list[str]:
         """Short lines an editor reads at a glance."""
@@ -85,10 +96,18 @@ class DraftCheck:
             out.append("contradicts keywords: " + ", ".join(self.contradictions))
         if self.unsupported:
             out.append("check: " + ", ".join(self.unsupported))
+        if self.unlikely:
+            out.append(f"unusual on {self.product_type}: " + ", ".join(self.unlikely))
         out += self.stuffing
         if self.truncated:
             out.append("cut off")
         return out
+
+    def claims(self) -> list[tuple[str, str]]:
+        """(label, claim) of each specific an editor must confirm or strike from the text."""
+        said = [(c.split(" (keywords: ")[0], c.split(" (keywords: ")[-1].rstrip(")")) for c in self.contradictions]
+        return ([(f"{c}: your keywords say {k}", c) for c, k in said] + [(f"{c}: not in your keywords", c) for c in self.unsupported]
+                + [(f"{c}: unusual on {self.product_type}", c) for c in self.unlikely])
 
     def to_dict(self) -> dict:
         return asdict(self) | {"clean": self.clean, "flags": self.flags()}
@@ -98,16 +117,18 @@ class DraftChecker:
     """Built once per catalog: its words count as words (brand names, 'elastane', 'lyocell'), its product
     types as product types."""
 
-    def __init__(self, vocabulary: Iterable[str] = (), product_types: Iterable[str] = ()) -> None:
+    def __init__(self, vocabulary: Iterable[str] = (), product_types: Iterable[str] = (),
+                 parts: dict[str, dict[str, float]] | None = None) -> None:
         self.vocabulary = frozenset(w.lower() for w in vocabulary)
         self.product_types = frozenset(t.lower() for t in product_types if t and len(t) > 2) - COLOURS - MATERIALS
+        self.parts = parts or {}  # product type -> part -> share of its catalog descriptions naming the part
 
     @classmethod
     def from_texts(cls, texts: Iterable[str], types: Iterable[str] = ()) -> "DraftChecker":
         """`types`: the catalog's product type names; each one's head noun ('Underwear Tights' -> tights,
         'Quilt cover and pillowcase' -> cover, pillowcase) is a product type."""
         counts = Counter(w for t in texts for w in _words(t))
-        heads = Counter(_words(part)[-1] for t in types for part in re.split(r"/|,| and ", t) if _words(part))
+        heads = Counter(h for t in types for h in _heads(t))
         common = {h for h, c in heads.items() if c >= TYPE_MIN_PRODUCTS}
         return cls([w for w, c in counts.items() if c >= VOCABULARY_MIN_COUNT], common - GENERIC_TYPES)
 
@@ -117,7 +138,10 @@ class DraftChecker:
         products = list(products)
         texts = [t for p in products for t in (p.description, p.name, *p.keywords)]
         types = [str((p.attributes or {}).get("product_type") or (p.attributes or {}).get("type") or "") for p in products]
-        return cls.from_texts(texts, types)
+        checker = cls.from_texts(texts, types)
+        shares = _part_shares((_heads(t), f"{p.name} {p.description}") for p, t in zip(products, types))
+        checker.parts = {t: s for t, s in shares.items() if t in checker.product_types}
+        return checker
 
     def check(self, draft: str, keywords: list[str], given: str = "") -> DraftCheck:
         """`given`: anything else the user typed about the product (counts as support for a claim)."""
@@ -132,7 +156,17 @@ class DraftChecker:
             contradictions=contradictions,
             stuffing=_stuffing(draft, keywords),
             truncated=bool(draft.strip()) and not draft.rstrip().endswith(SENTENCE_END),
+            **self._unlikely(words, said),
         )
+
+    def _unlikely(self, words: list[str], said: set[str]) -> dict:
+        """Parts that the catalog's products of the keywords' type (every one of them, if several) never name."""
+        types = sorted(t for t in self.parts if t in said)
+        if not types:
+            return {}
+        rare = [w for w in dict.fromkeys(words) if (_forms(w) & PARTS) and not (_forms(w) & said)
+                and all(max(self.parts[t].get(f, 0.0) for f in _forms(w)) < PART_RARE for t in types)]
+        return {"unlikely": rare, "product_type": "/".join(types)} if rare else {}
 
     def _non_words(self, words: list[str], said: set[str]) -> list[str]:
         return sorted({w for w in words if len(w) > 2 and not all(self._is_word(part, said) for part in w.split("-") if part)})
@@ -162,6 +196,22 @@ class DraftChecker:
         if given_types and first and not (_forms(first) & said):
             out.append(f"{first} (keywords: {', '.join(given_types)})")
         return out
+
+
+def _heads(product_type: str) -> list[str]:
+    """The head nouns of a type name: 'Underwear Tights' -> tights; 'Quilt cover and pillowcase' -> cover, pillowcase."""
+    return [_words(part)[-1] for part in re.split(r"/|,| and ", product_type) if _words(part)]
+
+
+def _part_shares(typed: Iterable[tuple[list[str], str]]) -> dict[str, dict[str, float]]:
+    """Per product type with enough catalog products: the share of their descriptions naming each part."""
+    products, named = Counter(), {}
+    for heads, text in typed:
+        parts = {f for w in _words(text) for f in _forms(w)} & PARTS
+        for h in heads:
+            products[h] += 1
+            named.setdefault(h, Counter()).update(parts)
+    return {h: {p: c / n for p, c in named[h].items()} for h, n in products.items() if n >= PART_MIN_PRODUCTS}
 
 
 def _number_given(claim: str, support: str) -> bool:
@@ -194,7 +244,7 @@ def check_metrics(checks: list[list[DraftCheck]]) -> dict:
     n = max(len(flat), 1)
     return {
         "non_words_per_100": 100 * sum(len(c.non_words) for c in flat) / n,
-        "unsupported_per_draft": sum(len(c.unsupported) for c in flat) / n,
+        "unsupported_per_draft": sum(len(c.unsupported) + len(c.unlikely) for c in flat) / n,
         "contradiction_rate": sum(bool(c.contradictions) for c in flat) / n,
         "stuffing_rate": sum(bool(c.stuffing) for c in flat) / n,
         "truncation_rate": sum(c.truncated for c in flat) / n,

@@ -29,6 +29,9 @@ LM_NAMES = ("smollm2-135m", "gemma3-270m", "qwen2.5-0.5b")  # the frozen LMs pip
 DEFAULT_LM = "qwen2.5-0.5b"  # chosen by measurement (README, "Why Qwen2.5-0.5B"); an adapter names its own
 DEFAULT_IMAGE_ENCODER = "efficientnet-lite0"
 DEFAULT_IMAGE_WEIGHT = 0.5  # share of image similarity in the fused search; 1.0 = image-only, as in the paper
+# a best catalog match scoring under this (fused cosine) is nothing alike: drafts are written without a reference
+# (bench/reference_threshold.py, docs/EVALUATION.md "No reference when nothing is alike")
+MIN_REFERENCE_SCORE = 0.475
 WRITERS = ("modict", "prompt")  # the trained adapter, or the plain in-context prompt on the frozen LM
 
 # -- decoding -----------------------------------------------------------------------------------
@@ -60,10 +63,13 @@ class SamplingConfig:
     copy_guard: str = "words"  # "words": no 8-word run of the reference (`WordRunGuard`); "tokens": no 8-token run (`NgramBan`)
     no_repeat: int = 4  # a draft may not repeat a run of this many of its own words or tokens (0 = allowed)
     no_repeat_unit: str = "words"  # "words" (`constraints.WordRepeatGuard`) or "tokens" (transformers' processor)
+    candidates: int = 3  # drafts sampled per draft shown; the best n by the checker, keywords and fluency are shown
 
     def validate(self) -> "SamplingConfig":
         if not 1 <= self.n <= 8:
             raise InputError("Number of drafts must be between 1 and 8.")
+        if not 1 <= self.candidates <= 4:
+            raise InputError("Candidates per draft must be between 1 (no ranking) and 4.")
         if not 0.05 <= self.temperature <= 2.0:
             raise InputError("Temperature must be between 0.05 and 2.")
         if not 0.1 <= self.top_p <= 1.0:
@@ -84,7 +90,8 @@ class SamplingConfig:
 
 
 SAMPLING = SamplingConfig()  # the shipped defaults, for the UI's sliders and the CLI's options
-DECODING_FIELDS = ("keyword_boost", "keyword_mode", "copy_guard", "no_repeat", "no_repeat_unit")  # the decoding rules of SamplingConfig
+# the decoding rules of SamplingConfig (options of every command that writes drafts)
+DECODING_FIELDS = ("candidates", "keyword_boost", "keyword_mode", "copy_guard", "no_repeat", "no_repeat_unit")
 
 
 def cache_dir(env: Mapping[str, str] = os.environ) -> Path:

@@ -26,8 +26,9 @@ from .products import Product, read_products
 from .request import DraftInput, Retrieval
 
 METHODS = ["copy_reference", "icl_prompt", "modict_no_reference", "modict_random_reference", "modict_no_visual", "modict"]
-# on request: ModICT full and the plain prompt without the copy guard (what the guard costs each of them)
-EXTRA_METHODS = ["modict_no_ban", "icl_prompt_no_ban"]
+# on request: ModICT full and the plain prompt without the copy guard (what the guard costs each of them), and
+# ModICT given the best match as its reference even when it is not alike (what `MIN_REFERENCE_SCORE` spares it)
+EXTRA_METHODS = ["modict_no_ban", "icl_prompt_no_ban", "modict_always_reference"]
 
 
 def product_type(p) -> str:
@@ -71,6 +72,8 @@ def method_input(method: str, found: Retrieval, random_reference) -> tuple[str, 
         return "modict", replace(inp, reference=None)
     if method == "modict_random_reference":
         return "modict", replace(inp, reference=random_reference)
+    if method == "modict_always_reference":
+        return "modict", replace(inp, reference=found.reference.product)
     if method == "modict_no_visual":
         return "modict", replace(inp, visual=None, reference_visual=False)
     return "modict", replace(inp, guard_reference=method != "modict_no_ban")
@@ -97,7 +100,8 @@ def _evaluate(pipe: Pipeline, folder: str | Path, split: str, limit: int, n: int
         kws.append(kw)
         refs.append(ref.description)
         relevant.append(product_type(ref).lower() == product_type(p).lower())
-        chosen.append({"id": p.id, "keywords": kw, "reference": ref.id, "random_reference": rand.id})
+        chosen.append({"id": p.id, "keywords": kw, "reference": ref.id, "random_reference": rand.id,
+                       "reference_used": found.use_reference})
         for m in methods:
             if m == "copy_reference":
                 g, s = [ref.description], [ref.description]
@@ -118,6 +122,8 @@ def _result(pipe: Pipeline, out: dict[str, Drafts], truths: list[str], kws: list
         "rows": {m: row_metrics(truths, kws, refs, d, pipe.lm, pipe.checker) for m, d in out.items()},
         "n_products": len(truths),
         "reference_relevance": round(statistics.mean(relevant), 4) if relevant else 0.0,
+        # share of products whose best match was alike enough to be the reference (`MIN_REFERENCE_SCORE`)
+        "reference_used_rate": round(statistics.mean(c["reference_used"] for c in chosen), 4) if chosen else 0.0,
         # how many of the merchant keywords the human descriptions themselves contain: a ceiling for coverage
         "human_keyword_coverage": round(statistics.mean(keyword_coverage(k, t) for k, t in zip(kws, truths)), 4) if truths else 0.0,
         # how often the shop's own description repeats 8 words in a row of the reference: the copy rate of the truth

@@ -1,69 +1,36 @@
-"""The app's request handlers: page inputs -> the pipeline -> page updates, and package errors -> plain messages.
+"""The app's request handlers for the Write and Bulk tabs and the API: page inputs -> the pipeline -> page updates.
 
 `app.py` lays the page out and wires these to its components; everything a handler decides lives in the
-package. The pipeline loads once per process, on its own thread, while the page is built and served.
+package. The pipeline loads once per process, on its own thread, while the page is built and served
+(`session.py`); the History tab's handlers are in `history_tab.py`.
 """
 
 from __future__ import annotations
 
-import logging
 import random
-import shutil
-import tempfile
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, fields
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
 
 from .bulk import PhotoArchive, read_rows, run_bulk, write_results
-from .config import DEMO_CATALOG_DB, OUTPUTS_MAX_AGE_S, SAMPLING, AppConfig, SamplingConfig
+from .checker import DraftCheck
+from .config import DEMO_CATALOG_DB, SAMPLING, SamplingConfig
 from .errors import EcomcopyError
-from .pipeline import Pipeline, PipelineConfig
+from .history_tab import history_rows, output_folder
 from .products import read_products
 from .request import Progress, Suggestion
 from .search import Hit
-from .server_log import log_failure
-
-log = logging.getLogger("ecomcopy.app")
-
-
-@lru_cache(maxsize=1)
-def pipeline_loading() -> Future:
-    """Models load once per process, on their own thread, and are shared by every request; a request sent before
-    they are ready waits for them. The catalog searched is a working copy in the data folder, seeded from the
-    shipped one, so approvals (which join it) never touch the repo."""
-    app = AppConfig.from_env()
-    cfg = PipelineConfig(catalog=app.catalog, seed=app.seed, photos=app.photos, lm=app.lm, image_weight=app.image_weight)
-    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="ecomcopy-load").submit(Pipeline, cfg)
-
-
-def get_pipeline() -> Pipeline:
-    return pipeline_loading().result()
-
-
-@contextmanager
-def user_errors(what: str):
-    """Package errors become their own message; anything else a plain sentence (the details go to the log)."""
-    try:
-        yield
-    except (gr.Error, GeneratorExit):
-        raise
-    except EcomcopyError as e:
-        raise gr.Error(str(e), print_exception=False) from None
-    except Exception as e:  # noqa: BLE001 - log for us, a plain sentence for the user
-        log_failure(what, e)
-        raise gr.Error(f"Something went wrong while {what}; please try again. The details are in the server log.",
-                       print_exception=False) from None
+from .session import get_pipeline, pipeline_loading, user_errors
+from .text import strike
 
 
 def sampling(n, temperature, top_p, max_tokens, keyword_boost=SAMPLING.keyword_boost) -> SamplingConfig:
     try:
-        return SamplingConfig(int(n), float(temperature), float(top_p), int(max_tokens), keyword_boost=float(keyword_boost))
+        return SamplingConfig(n=int(n), temperature=float(temperature), top_p=float(top_p), max_new_tokens=int(max_tokens),
+                              keyword_boost=float(keyword_boost))
     except (TypeError, ValueError):
         raise EcomcopyError("Number of drafts, creativity, top-p, length and keyword emphasis must be numbers.") from None
 
@@ -91,6 +58,7 @@ def api_approve(result, final, chosen="", image_path=None, add_to_catalog=True):
 
 # -- Write tab -----------------------------------------------------------------------------------------
 KEEP = object()  # a WriteView field left as it is on the page (gr.skip())
+NO_REFERENCE = "No similar product in your catalog: drafts are written from your photo and keywords only."
 REVIEW_HEADERS = ["#", "keywords covered", "missing keywords", "words", "copies the reference?", "to check before publishing"]
 
 
@@ -107,6 +75,7 @@ class WriteView:
     drafts: Any = KEEP
     review: Any = KEEP
     chosen: Any = KEEP
+    claims: Any = KEEP
     result: Any = KEEP
     state: Any = KEEP
     approve_status: Any = KEEP
@@ -119,12 +88,15 @@ class WriteView:
         return tuple(gr.skip() if (v := getattr(self, name)) is KEEP else v for name in self.names())
 
     @staticmethod
-    def reference_panel(refs: list[Hit], chosen: int) -> dict:
+    def reference_panel(refs: list[Hit], chosen: int, used: bool = True) -> dict:
+        """The reference; when none was used, the most similar product, with a notice (none of them is picked)."""
         p, score = refs[chosen].product, refs[chosen].score
+        title = f"{p.name} ({p.id}): similarity {score:.2f}"
         return {
-            "ref_choice": gr.update(choices=[(f"{h.product.name} ({h.product.id}) · similarity {h.score:.2f}", h.product.id) for h in refs], value=p.id),
+            "ref_choice": gr.update(choices=[(f"{h.product.name} ({h.product.id}) · similarity {h.score:.2f}", h.product.id) for h in refs],
+                                    value=p.id if used else None),
             "ref_photo": str(p.image_path) if p.image_path and Path(p.image_path).is_file() else None,
-            "ref_title": f"{p.name} ({p.id}): similarity {score:.2f}",
+            "ref_title": title if used else f"{NO_REFERENCE} The most similar one: {title}. Pick it above to write with it anyway.",
             "ref_keywords": ", ".join(p.keywords),
             "ref_description": p.description,
         }
@@ -136,12 +108,15 @@ def _finished(step: Suggestion, image_path) -> WriteView:
              f"yes: “{r.copied}”" if r.copied else "no", "; ".join(r.check.flags()) or "nothing found"]
             for i, r in enumerate(step.reviews)]
     overlap = result["mean_overlap"]
+    source = "with the reference above" if step.reference_used else "from your photo and keywords only (no similar product)"
     status = (f"{len(step.drafts)} draft(s) in {step.seconds:.1f} s, written by "
-              f"{'ModICT' if step.writer == 'modict' else 'the plain prompt'} with the reference above. "
+              f"{'ModICT' if step.writer == 'modict' else 'the plain prompt'} {source}. "
               + (f"How alike they are (mean pairwise ROUGE-L, lower = more varied): {overlap:.2f}." if overlap is not None else ""))
     first = step.drafts[0] if step.drafts else ""
-    return WriteView(status, **WriteView.reference_panel(step.references, step.chosen_reference),
-                     drafts=gr.update(choices=step.drafts, value=first or None), review=rows, chosen=first, result=result,
+    claims = step.reviews[0].check.claims() if step.reviews else []
+    return WriteView(status, **WriteView.reference_panel(step.references, step.chosen_reference, step.reference_used),
+                     drafts=gr.update(choices=step.drafts, value=first or None), review=rows, chosen=first,
+                     claims=gr.update(choices=claims, value=[c for _, c in claims]), result=result,
                      state={"result": result, "photo": image_path}, approve_status="")
 
 
@@ -160,14 +135,35 @@ def write(image_path, keywords, n, temperature, top_p, max_tokens, writer="modic
             if isinstance(step, Progress):
                 words = sum(len(d.split()) for d in step.partial)
                 status = f"Writing {int(n)} draft(s)… {words} words so far ({time.time() - t0:.1f} s)"
-                yield WriteView(status, **WriteView.reference_panel(step.references, step.chosen_reference),
-                                drafts=gr.update(choices=[d for d in step.partial if d], value=None)).updates()
+                yield WriteView(status, **WriteView.reference_panel(step.references, step.chosen_reference, step.reference_used),
+                                drafts=gr.update(choices=[d for d in step.partial if d], value=None),
+                                claims=gr.update(choices=[], value=[])).updates()
             else:
                 yield _finished(step, image_path).updates()
 
 
-def pick(draft: str) -> str:
-    return draft or ""
+def claims_of(state, draft: str) -> list[tuple[str, str]]:
+    """The claims the checker found in one of the result's drafts, as (label, claim)."""
+    result = (state or {}).get("result") or {}
+    drafts, reviews = result.get("drafts") or [], result.get("reviews") or []
+    if draft not in drafts or len(reviews) != len(drafts):
+        return []
+    check = reviews[drafts.index(draft)].get("check") or {}
+    return DraftCheck(unsupported=list(check.get("unsupported") or []), contradictions=list(check.get("contradictions") or [])).claims()
+
+
+def pick(draft: str, state=None):
+    """The picked draft into the editable text, with its claims to check, all ticked."""
+    claims = claims_of(state, draft)
+    return draft or "", gr.update(choices=claims, value=[c for _, c in claims])
+
+
+def strike_claims(ticked: list[str], text: str, draft: str, state):
+    """An unticked claim is struck from the editable text (`text.strike`) and leaves the list."""
+    ticked = ticked or []
+    claims = claims_of(state, draft)
+    kept = [(label, c) for label, c in claims if c in ticked]
+    return strike(text or "", [c for _, c in claims if c not in ticked]), gr.update(choices=kept, value=[c for _, c in kept])
 
 
 def regenerate_with(reference_id, image_path, keywords, n, temperature, top_p, max_tokens, writer, keyword_boost, exclude_group):
@@ -185,65 +181,6 @@ def approve(state, final, keep_out, query="", picked=""):
     where = f"added to the catalog as {a.product_id}" if a.product_id else "kept out of the catalog"
     gr.Info(f"Approved #{a.id}")
     return f"Approved as #{a.id} ({where}).", history_rows(query)
-
-
-# -- History tab ---------------------------------------------------------------------------------------
-HISTORY_HEADERS = ["#", "approved (UTC)", "keywords", "final description", "reference", "in catalog"]
-
-
-def history_rows(query: str = "") -> list[list]:
-    try:
-        store = get_pipeline().approvals
-        items = store.list(query or "") if store is not None else []
-    except EcomcopyError as e:
-        raise gr.Error(str(e), print_exception=False) from None
-    return [[a.id, time.strftime("%Y-%m-%d %H:%M", time.gmtime(a.created_at)), ", ".join(a.keywords), a.final,
-             a.reference.get("id") or "", "yes" if a.product_id else "no"] for a in items]
-
-
-def _approval_id(value) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise gr.Error("Type the number (#) of an approval from the table.", print_exception=False) from None
-
-
-def reopen(approval_id):
-    """Back to the Write tab with the approval's photo, keywords and text."""
-    with user_errors("opening the approval"):
-        a = get_pipeline().approvals.get(_approval_id(approval_id))
-    photo = a.photo if a.photo and Path(a.photo).is_file() else None
-    return gr.Tabs(selected="write"), photo, ", ".join(a.keywords), a.final, f"Re-opened approval #{a.id}: write new drafts or edit the text."
-
-
-def delete(approval_id, query=""):
-    with user_errors("deleting the approval"):
-        aid = _approval_id(approval_id)
-        if not get_pipeline().approvals.delete(aid):
-            raise gr.Error(f"There is no approval #{aid}.", print_exception=False)
-    return f"Deleted approval #{aid} (and its catalog product).", history_rows(query)
-
-
-def output_folder() -> Path:
-    """A new folder for one export or bulk result, in a folder of ours whose entries older than a day are
-    deleted each time (Gradio's clean-up only deletes the copies it served)."""
-    root = Path(tempfile.gettempdir()) / "ecomcopy-outputs"
-    root.mkdir(mode=0o700, exist_ok=True)
-    cutoff = time.time() - OUTPUTS_MAX_AGE_S
-    for old in root.iterdir():
-        if old.stat().st_mtime < cutoff:
-            shutil.rmtree(old, ignore_errors=True)
-    return Path(tempfile.mkdtemp(dir=root))
-
-
-def export(kind: str, query: str = "") -> str:
-    with user_errors("exporting"):
-        folder = output_folder()
-        store = get_pipeline().approvals
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        if kind == "csv":
-            return str(store.export_csv(folder / f"approvals-{stamp}.csv", query or ""))
-        return str(store.export_json(folder / f"approvals-{stamp}.json", query or ""))
 
 
 # -- Bulk tab ------------------------------------------------------------------------------------------

@@ -25,7 +25,8 @@ from PIL import Image
 from .approvals import Approval, ApprovalStore
 from .catalog import open_catalog
 from .checker import DraftChecker
-from .config import DEFAULT_ADAPTER, DEFAULT_IMAGE_ENCODER, DEFAULT_IMAGE_WEIGHT, DEFAULT_LM, DEMO_CATALOG_DB, WRITERS, SamplingConfig
+from .config import (DEFAULT_ADAPTER, DEFAULT_IMAGE_ENCODER, DEFAULT_IMAGE_WEIGHT, DEFAULT_LM, DEMO_CATALOG_DB, MIN_REFERENCE_SCORE,
+                     WRITERS, SamplingConfig)
 from .encoders import TextEncoder, VisualFeatures, create_image_encoder
 from .errors import CatalogError, InputError
 from .images import load_image
@@ -34,6 +35,7 @@ from .lm import load_lm
 from .metrics import load_scorers
 from .model import ModICT
 from .prompt import Example, icl_prompt
+from .ranking import best_drafts
 from .request import ApprovalRequest, DraftInput, Progress, Retrieval, Suggestion
 from .review import drop_near_duplicates, review_draft
 from .sampler import DraftStreamer, modict_drafts, prompt_drafts, stop_ids
@@ -52,6 +54,7 @@ class PipelineConfig:
     lm: str = DEFAULT_LM  # used when there is no adapter (an adapter names its own LM)
     image_encoder: str = DEFAULT_IMAGE_ENCODER
     image_weight: float = DEFAULT_IMAGE_WEIGHT
+    min_reference_score: float = MIN_REFERENCE_SCORE  # a best match under this fused score is no reference (0 = always one)
     quantize: bool = True  # int8 dynamic quantisation of the LM for inference
     threads: int = field(default_factory=lambda: os.cpu_count() or 2)
 
@@ -118,7 +121,9 @@ class Pipeline:
     def retrieve(self, image: Image.Image | None, keywords: list[str], k: int = 3, exclude_group: str | None = None,
                  reference_id: str | None = None) -> Retrieval:
         """Encode the photo once, find the top-k similar catalog products, and choose the reference: the best
-        match, or `reference_id` (one of them)."""
+        match, or `reference_id` (one of them). When the best match scores under `cfg.min_reference_score`
+        (nothing alike: a laptop battery against a fashion catalog) and no reference was asked for, the drafts
+        are written without one: an unrelated reference lends them its details (a belt's buckle)."""
         features = self.image_encoder.encode([image]) if image is not None else None
         hits = self.references(image, keywords, k=k, exclude_group=exclude_group, features=features)
         chosen = 0
@@ -127,7 +132,8 @@ class Pipeline:
             if reference_id not in ids:
                 raise InputError(f"{reference_id!r} is not among this product's similar catalog products; regenerate first.")
             chosen = ids.index(reference_id)
-        return Retrieval(keywords, features, hits, chosen)
+        alike = bool(reference_id) or hits[0].score >= self.cfg.min_reference_score
+        return Retrieval(keywords, features, hits, chosen, use_reference=alike)
 
     @_torch_method
     def references(self, image: Image.Image | None, keywords: list[str], k: int = 3, exclude_group: str | None = None,
@@ -161,15 +167,21 @@ class Pipeline:
     @_torch_method
     def draft(self, inp: DraftInput, cfg: SamplingConfig, writer: str = "modict", greedy: bool = False,
               streamer: DraftStreamer | None = None) -> list[str]:
-        """Drafts for one product: n sampled (1 when `greedy`), by `writer` ("modict" or "prompt")."""
+        """Drafts for one product by `writer` ("modict" or "prompt"): the best n of n x `cfg.candidates` sampled
+        (`ranking.best_drafts`), or 1 greedy."""
         ref = inp.reference
         guarded = ref.description if ref is not None and inp.guard_reference else None
+        rows = 1 if greedy else cfg.n * cfg.candidates
         if self.writer_for(writer) == "prompt":
             prompt = icl_prompt(ref.keywords if ref else None, ref.description if ref else None, inp.keywords)
-            return prompt_drafts(self.lm, prompt, cfg, greedy, streamer, keywords=inp.keywords, reference=guarded)
-        ref_visual = self.reference_tokens(ref) if ref is not None and inp.reference_visual else None
-        example = Example(inp.keywords, inp.visual, ref.keywords if ref else None, ref.description if ref else None, ref_visual)
-        return modict_drafts(self.modict, example, cfg, inp.guard_reference, greedy, streamer)
+            drafts = prompt_drafts(self.lm, prompt, cfg, greedy, streamer, inp.keywords, guarded, rows)
+        else:
+            ref_visual = self.reference_tokens(ref) if ref is not None and inp.reference_visual else None
+            example = Example(inp.keywords, inp.visual, ref.keywords if ref else None, ref.description if ref else None, ref_visual)
+            drafts = modict_drafts(self.modict, example, cfg, inp.guard_reference, greedy, streamer, rows)
+        if greedy or cfg.candidates == 1:
+            return [d.text for d in drafts]
+        return best_drafts(drafts, cfg.n, inp.keywords, self.checker)
 
     def suggest(self, *args, **kwargs) -> Suggestion:
         """Validate inputs, retrieve the reference, and sample drafts conditioned on it (see `suggest_stream`)."""
@@ -201,24 +213,24 @@ class Pipeline:
             raise InputError("Upload a product photo or type a few keywords (or both).")
         with self._model_lock:
             found = self.retrieve(img, kw, k=k, exclude_group=exclude_group, reference_id=reference_id)
-            yield Progress(found.references, found.chosen, [])
+            yield Progress(found.references, found.chosen, [], found.use_reference)
             drafts, rounds = yield from self._rounds(found, sampling, writer)
         ref = found.reference.product
-        reviews = [review_draft(d, kw, ref.description, self.checker) for d in drafts]
-        yield Suggestion(kw, found.references, drafts, time.time() - t0, writer, reviews, found.chosen, rounds)
+        reviews = [review_draft(d, kw, ref.description if found.use_reference else "", self.checker) for d in drafts]
+        yield Suggestion(kw, found.references, drafts, time.time() - t0, writer, reviews, found.chosen, rounds, found.use_reference)
 
     def _rounds(self, found: Retrieval, sampling: SamplingConfig, writer: str):
         """Sample on the model thread while streaming Progress; near-duplicate drafts are dropped and re-sampled
         (two more rounds at most, none when seeded). Returns (drafts, rounds)."""
         drafts: list[str] = []
         for rounds in range(1, 4):
-            streamer = DraftStreamer(self.lm.tokenizer)
             cfg = replace(sampling, n=sampling.n - len(drafts))
+            streamer = DraftStreamer(self.lm.tokenizer, shown=cfg.n)
             job = self._model_thread.submit(self.draft, found.draft_input(), cfg, writer, False, streamer)
             job.add_done_callback(lambda _: streamer.end())
             try:
                 while not streamer.finished.wait(0.2):
-                    yield Progress(found.references, found.chosen, drafts + [t for t in streamer.texts() if t])
+                    yield Progress(found.references, found.chosen, drafts + [t for t in streamer.texts() if t], found.use_reference)
                 new = job.result()
             finally:
                 streamer.cancel()  # if the consumer went away: stop at the next token,

@@ -38,6 +38,7 @@ class Retrieval:
     features: VisualFeatures | None  # the photo's encoding (None without a photo)
     references: list[Hit]  # top-k similar catalog products
     chosen: int = 0  # index in `references` of the reference
+    use_reference: bool = True  # False: nothing in the catalog is alike enough; write from the photo and keywords only
 
     @property
     def reference(self) -> Hit:
@@ -45,7 +46,7 @@ class Retrieval:
 
     def draft_input(self) -> DraftInput:
         visual = self.features.tokens[0] if self.features is not None else None
-        return DraftInput(self.keywords, visual, self.reference.product)
+        return DraftInput(self.keywords, visual, self.reference.product if self.use_reference else None)
 
 
 @dataclass
@@ -58,6 +59,7 @@ class Suggestion:
     reviews: list[DraftReview] = field(default_factory=list)  # one per draft
     chosen_reference: int = 0  # index in `references` of the one the drafts were conditioned on
     rounds: int = 1  # sampling rounds: more than 1 when near-duplicate drafts were dropped and re-sampled
+    reference_used: bool = True  # False: no catalog product was alike enough; the drafts had no reference
 
     @property
     def reference(self) -> Hit:
@@ -70,6 +72,7 @@ class Suggestion:
             "keywords": self.keywords,
             "reference": self.reference.to_dict(),
             "alternatives": [h.to_dict() for i, h in enumerate(self.references) if i != self.chosen_reference],
+            "reference_used": self.reference_used,  # false: "reference" is only the most similar product
             "drafts": self.drafts,
             "reviews": [r.to_dict() for r in self.reviews],
             "mean_overlap": round(overlap, 3) if overlap is not None else None,
@@ -85,6 +88,7 @@ class Progress:
     references: list[Hit]
     chosen_reference: int
     partial: list[str]  # drafts so far (empty until the first token)
+    reference_used: bool = True
 
 
 MAX_DRAFTS = 8  # SamplingConfig's most drafts a request

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -22,8 +23,9 @@ class DraftStreamer:
     Also a stop switch: `cancel()` (e.g. the browser went away) ends generation at the next token.
     """
 
-    def __init__(self, tokenizer) -> None:
+    def __init__(self, tokenizer, shown: int | None = None) -> None:
         self.tokenizer = tokenizer
+        self.shown = shown  # stream only the first `shown` rows (the rest are extra candidates for ranking)
         self._tokens: list[list[int]] = []
         self._lock = threading.Lock()
         self.finished = threading.Event()
@@ -46,7 +48,7 @@ class DraftStreamer:
     def texts(self) -> list[str]:
         """The drafts so far, each cut to its first line (the unfinished sentence is kept: it is still growing)."""
         with self._lock:
-            seqs = [list(s) for s in self._tokens]
+            seqs = [list(s) for s in self._tokens[: self.shown]]
         return [clean_partial(t) for t in self.tokenizer.batch_decode(seqs, skip_special_tokens=True)]
 
 
@@ -114,15 +116,24 @@ def pick_next(scores: torch.Tensor, temperature: float, top_p: float, greedy: bo
     return idx.gather(-1, choice).squeeze(-1)
 
 
+@dataclass
+class Draft:
+    """A sampled draft and how likely the LM finds it: ranking prefers fluent drafts among equally clean ones."""
+
+    text: str
+    logprob: float  # mean log-probability per token under the LM's own distribution (before the logit rules)
+
+
 @torch.inference_mode()
 def decode(lm_model, prompt: dict, n: int, max_new_tokens: int, stop: torch.Tensor, temperature: float = 0.8,
            top_p: float = 0.9, greedy: bool = False, rules: LogitRules | None = None, pad_id: int = 0,
-           streamer: DraftStreamer | None = None) -> torch.Tensor:
+           streamer: DraftStreamer | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """n drafts after one prompt: the prompt is run once, its KV cache copied to n rows, then all n are
     sampled together, one token a step, until each has ended its line (or was cancelled).
 
     prompt: `input_ids` or `inputs_embeds` of batch 1 for the HF causal LM; rules: `constraints.logit_rules`.
-    Returns (n, new) token ids, padded with `pad_id` after a draft's end.
+    Returns (n, new) token ids, padded with `pad_id` after a draft's end, and (n,) each draft's mean
+    log-probability per token under the unruled LM.
     """
     cache = DynamicCache(config=lm_model.config)
     logits = lm_model(**prompt, past_key_values=cache, use_cache=True, logits_to_keep=1).logits[:, -1]  # (1, V)
@@ -130,11 +141,15 @@ def decode(lm_model, prompt: dict, n: int, max_new_tokens: int, stop: torch.Tens
     logits = logits.expand(n, -1)
     out = torch.empty(n, 0, dtype=torch.long)
     done = torch.zeros(n, dtype=torch.bool)
+    logprob, length = torch.zeros(n), torch.zeros(n)
     for _ in range(max_new_tokens):
         scores = logits.float()
+        lm_scores = scores.log_softmax(-1)  # (n, V) the LM's own, before the rules move it
         if rules is not None:
             scores = rules(out, scores)
         nxt = pick_next(scores, temperature, top_p, greedy).masked_fill(done, pad_id)  # (n,)
+        logprob += lm_scores.gather(-1, nxt[:, None]).squeeze(-1).masked_fill(done, 0.0)
+        length += (~done).float()
         out = torch.cat([out, nxt[:, None]], dim=1)
         if streamer is not None:
             streamer.put(nxt)
@@ -142,32 +157,46 @@ def decode(lm_model, prompt: dict, n: int, max_new_tokens: int, stop: torch.Tens
         if bool(done.all()) or (streamer is not None and streamer.cancelled.is_set()):
             break
         logits = lm_model(input_ids=nxt[:, None], past_key_values=cache, use_cache=True).logits[:, -1]  # (n, V)
-    return out
+    return out, logprob / length.clamp(min=1)
 
 
 @torch.inference_mode()
 def prompt_drafts(lm: LoadedLM, prompt: str, cfg: SamplingConfig, greedy: bool = False,
-                  streamer: DraftStreamer | None = None, keywords: list[str] = (), reference: str | None = None) -> list[str]:
-    """The plain in-context prompt on the frozen LM: n drafts (1 when greedy) after one prefill, nudged
-    towards `keywords` (the product's, already in the prompt) and kept from copying `reference` (the
-    in-context example's description; None = unguarded), like ModICT's."""
+                  streamer: DraftStreamer | None = None, keywords: list[str] = (), reference: str | None = None,
+                  rows: int | None = None) -> list[Draft]:
+    """The plain in-context prompt on the frozen LM: `rows` drafts (`cfg.n` by default, 1 when greedy) after
+    one prefill, nudged towards `keywords` (the product's, already in the prompt) and kept from copying
+    `reference` (the in-context example's description; None = unguarded), like ModICT's."""
     _start(cfg)
     tok = lm.tokenizer
     enc = tok(prompt, return_tensors="pt")
-    out = decode(lm.model, {"input_ids": enc.input_ids}, 1 if greedy else cfg.n, cfg.max_new_tokens, stop_ids(tok),
-                 cfg.temperature, cfg.top_p, greedy, logit_rules(tok, cfg, keywords, reference), tok.pad_token_id or 0, streamer)
-    return dedupe([clean_draft(t) for t in tok.batch_decode(out, skip_special_tokens=True)])
+    out, logprob = decode(lm.model, {"input_ids": enc.input_ids}, 1 if greedy else rows or cfg.n, cfg.max_new_tokens, stop_ids(tok),
+                          cfg.temperature, cfg.top_p, greedy, logit_rules(tok, cfg, keywords, reference), tok.pad_token_id or 0, streamer)
+    return drafts_of(tok.batch_decode(out, skip_special_tokens=True), logprob.tolist())
 
 
 def modict_drafts(model, example, cfg: SamplingConfig, guard_reference: bool = True, greedy: bool = False,
-                  streamer: DraftStreamer | None = None) -> list[str]:
-    """Drafts from a ModICT model (`model.ModICT`) for one `prompt.Example`: sampled (n) or greedy (1), kept by
-    `cfg.copy_guard` from copying the example's reference unless `guard_reference` is off."""
+                  streamer: DraftStreamer | None = None, rows: int | None = None) -> list[Draft]:
+    """Drafts from a ModICT model (`model.ModICT`) for one `prompt.Example`: sampled (`rows`, `cfg.n` by
+    default) or greedy (1), kept by `cfg.copy_guard` from copying the example's reference unless
+    `guard_reference` is off."""
     _start(cfg)
     rules = logit_rules(model.lm.tokenizer, cfg, example.keywords, example.ref_description if guard_reference else None)
-    texts = model.generate(example, n=cfg.n, temperature=cfg.temperature, top_p=cfg.top_p, max_new_tokens=cfg.max_new_tokens,
-                           do_sample=not greedy, streamer=streamer, rules=rules)
-    return dedupe([clean_draft(t) for t in texts])
+    texts, logprob = model.generate(example, n=rows or cfg.n, temperature=cfg.temperature, top_p=cfg.top_p,
+                                    max_new_tokens=cfg.max_new_tokens, do_sample=not greedy, streamer=streamer, rules=rules)
+    return drafts_of(texts, logprob.tolist())
+
+
+def drafts_of(texts: list[str], logprobs: list[float]) -> list[Draft]:
+    """Cleaned drafts, empty ones and exact duplicates dropped (the first kept)."""
+    cleaned = [clean_draft(t) for t in texts]
+    kept = set(dedupe(cleaned))
+    out = []
+    for text, lp in zip(cleaned, logprobs):
+        if text in kept:
+            kept.discard(text)
+            out.append(Draft(text, lp))
+    return out
 
 
 def _start(cfg: SamplingConfig) -> None:

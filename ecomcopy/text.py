@@ -39,3 +39,42 @@ def dedupe(drafts: list[str]) -> list[str]:
             seen.add(key)
             out.append(d)
     return out
+
+
+_SENTENCES = re.compile(r"(?<=[.!?])\s+")
+
+
+def strike(text: str, claims: list[str]) -> str:
+    """The text without the claims an editor struck. A word (a colour, a material) goes alone, with the 'and'
+    that joined it; a specific ("330 ml", "pack of 3") takes the comma-separated part of its sentence that
+    says it, or the whole sentence when nothing else is in it (or only the words, if nothing would be left)."""
+    for claim in claims:
+        found = re.compile(rf"(?<![\w-]){re.escape(claim)}(?![\w-])", re.IGNORECASE)
+        if not claim.strip() or not found.search(text):
+            continue
+        if " " not in claim.strip():
+            w = found.pattern  # "blue and white" / "white, blue and black" / "white and blue" / "blue"
+            joined = rf"{w}\s+(?:and|or)\s+|,\s*{w}(?=\s+(?:and|or)\b)|\s+(?:and|or)\s+{w}|{w}\s*"
+            text = re.sub(joined, "", text, flags=re.IGNORECASE)
+        else:
+            kept = [s for s in (_without(s, found) for s in _SENTENCES.split(text)) if s]
+            text = " ".join(kept) if kept else found.sub("", text)
+    return _tidy(text)
+
+
+def _without(sentence: str, found: re.Pattern) -> str:
+    """A sentence without its comma-separated parts that match (empty when none is left)."""
+    if not found.search(sentence):
+        return sentence
+    end = sentence[-1] if sentence[-1] in ".!?" else ""
+    parts = [p for p in sentence.rstrip(".!?").split(",") if p.strip() and not found.search(p)]
+    if not parts:
+        return ""
+    out = ",".join(parts).strip()
+    return out[0].upper() + out[1:] + end
+
+
+def _tidy(text: str) -> str:
+    """Spacing and punctuation after a cut, each sentence starting with a capital."""
+    text = re.sub(r",\s*([.!?])", r"\1", re.sub(r"\s+([,.!?])", r"\1", " ".join(text.split()))).strip()
+    return " ".join(s[:1].upper() + s[1:] for s in _SENTENCES.split(text))

@@ -214,7 +214,7 @@ def test_server_log_holds_no_user_text(app_url, client, caplog, capfd):
 
 # -- 7 and 8. exports cleaned, spreadsheet look-alikes, no server paths ----------------------------
 def test_old_exports_are_deleted(pipeline):
-    from ecomcopy.handlers import export, output_folder
+    from ecomcopy.history_tab import export, output_folder
 
     old = output_folder()
     (old / "approvals.csv").write_text("x")

@@ -80,6 +80,35 @@ def test_write_pick_edit_approve_find_export(page, tmp_path):
     _shot(page, "05-exported")
 
 
+def test_flags_claims_and_no_reference_notice(page):
+    """A product unlike anything in the catalog: the page says the drafts have no reference, the review names
+    each draft's flags, and unticking a claim strikes it from the editable text."""
+    page.reload()  # a fresh page: no photo
+    page.wait_for_selector("#keywords textarea")
+    page.locator("#keywords textarea").fill("Laptop battery, Lithium-ion, Black, 4400 mAh")
+    page.locator("#write").click()
+    page.wait_for_function("() => (document.querySelector('#status textarea')?.value || '').includes('draft(s) in')")
+    assert "No similar product in your catalog" in page.locator("#ref-title textarea").input_value()
+    assert "photo and keywords only" in page.locator("#status textarea").input_value()
+    review = page.locator("#review").inner_text()
+    assert "to check before publishing" in review
+    labels = page.locator("#drafts label")
+    for i in range(labels.count()):  # the first draft with a claim to check
+        labels.nth(i).click()
+        page.wait_for_function("(t) => document.querySelector('#chosen textarea').value === t", arg=labels.nth(i).inner_text().strip())
+        if page.locator("#claims input[type=checkbox]").count():
+            break
+    _shot(page, "06-no-reference-flags-claims")
+    boxes = page.locator("#claims label")
+    if boxes.count():  # drafts are sampled: a round without any claim leaves the striking to test_checker.py
+        claim = boxes.first.inner_text().split(":")[0].strip()
+        before = page.locator("#chosen textarea").input_value()
+        boxes.first.click()
+        page.wait_for_function("(t) => document.querySelector('#chosen textarea').value !== t", arg=before)
+        assert claim.lower() not in page.locator("#chosen textarea").input_value().lower()
+        _shot(page, "07-claim-struck")
+
+
 XSS = "<img src=x onerror=window.__xss=1>"
 
 

@@ -80,3 +80,43 @@ def test_api_returns_the_flags(client):
     result = api_generate(client, ROOT / "tests" / "corpus" / "images" / "cmyk.jpg", "mug, white", max_tokens=30)
     for review in result["reviews"]:
         assert set(review["check"]) >= {"non_words", "unsupported", "contradictions", "stuffing", "truncated", "clean", "flags"}
+
+
+def test_claims_can_be_struck_from_the_text(checker):
+    """Each unsupported specific and contradiction is a claim the editor confirms or strikes; a struck claim
+    leaves the text with the part of the sentence that said it (a word alone, with the 'and' that joined it)."""
+    from ecomcopy.handlers import claims_of, strike_claims
+    from ecomcopy.review import review_draft
+    from ecomcopy.text import strike
+
+    draft = "Dress in blue and black jersey with a V-neck. Holds 330 ml of tea."
+    review = review_draft(draft, ["Dress", "Black", "jersey"], "", checker)
+    assert review.check.claims() == [("blue: your keywords say black", "blue"), ("330 ml: not in your keywords", "330 ml")]
+    assert strike(draft, ["blue"]) == "Dress in black jersey with a V-neck. Holds 330 ml of tea."
+    assert strike(draft, ["blue", "330 ml"]) == "Dress in black jersey with a V-neck."
+    assert strike("Tights in soft jersey, 80 denier, with a wide waist.", ["80 denier"]) == "Tights in soft jersey, with a wide waist."
+    assert strike("A mug with 330 ml capacity.", ["330 ml"]) == "A mug with capacity."  # nothing else to keep: the words go
+    # the page: unticking a claim strikes it from the edited text (the editor's own edits stay) and drops it from the list
+    state = {"result": {"drafts": [draft], "reviews": [review.to_dict()]}}
+    assert [c for _, c in claims_of(state, draft)] == ["blue", "330 ml"] and claims_of(state, "another text") == []
+    text, listed = strike_claims(["blue"], draft.replace("V-neck", "deep V-neck"), draft, state)
+    assert text == "Dress in blue and black jersey with a deep V-neck." and listed["choices"] == [("blue: your keywords say black", "blue")]
+
+
+def test_parts_a_product_type_never_has():
+    """Learnt from the catalog: no sock there names a sleeve, so socks with sleeves are invented (the blind
+    read's "buttons on socks"); a top's sleeves are not; a type with too few catalog products is not judged."""
+    from types import SimpleNamespace
+
+    def product(kind, text):
+        return SimpleNamespace(name=kind, description=text, keywords=[kind], attributes={"product_type": kind})
+
+    catalog = ([product("Socks", "Socks in a soft knit with a ribbed top.")] * 10
+               + [product("Top", "Top in jersey with long sleeves and a round neckline.")] * 10 + [product("Lamp", "Lamp with a cord.")] * 3)
+    checker = DraftChecker.from_products(catalog)
+    socks = checker.check("Socks in a soft knit with long sleeves.", ["Socks", "Black"])
+    assert socks.unlikely == ["sleeves"] and "unusual on socks: sleeves" in socks.flags() and not socks.clean
+    assert ("sleeves: unusual on socks", "sleeves") in socks.claims()
+    assert checker.check("Top in jersey with long sleeves.", ["Top"]).unlikely == []
+    assert checker.check("Socks with sleeves.", ["Socks", "sleeves"]).unlikely == []  # the merchant said so
+    assert checker.check("Lamp with a drawer.", ["Lamp"]).unlikely == []  # 3 lamps: their parts are not known

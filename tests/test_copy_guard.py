@@ -65,8 +65,8 @@ def test_plain_prompt_writer_is_guarded_too(pipeline):
     cfg = SamplingConfig(n=1, max_new_tokens=40, seed=0, keyword_boost=0)
     free = pipeline.on_model_thread(prompt_drafts, pipeline.lm, prompt, cfg, greedy=True)
     guarded = pipeline.on_model_thread(prompt_drafts, pipeline.lm, prompt, cfg, greedy=True, reference=REF)
-    assert copies(REF, free[0])  # the failure the guard exists for
-    assert guarded and not copies(REF, guarded[0])
+    assert copies(REF, free[0].text)  # the failure the guard exists for
+    assert guarded and not copies(REF, guarded[0].text)
 
 
 def test_constraints_order_and_repetition_limit(tokenizer):

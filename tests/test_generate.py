@@ -2,6 +2,7 @@ import pytest
 
 from ecomcopy.errors import InputError
 from ecomcopy.config import SamplingConfig
+from ecomcopy.review import drop_near_duplicates
 from ecomcopy.text import clean_draft, clean_partial, dedupe
 from ecomcopy.prompt import icl_prompt
 
@@ -40,7 +41,9 @@ def test_pipeline_suggest_real_models(pipeline):
         pytest.skip("../shared/data is not beside the checkout")
     s = pipeline.suggest(photo, "Leggings, Black, Solid", SamplingConfig(n=4, max_new_tokens=40, seed=1))
     assert s.reference.product.description and len(s.references) == 3
-    assert 1 <= len(s.drafts) <= 4
+    # sample-and-rank: 12 candidates in one decode, the 4 best distinct ones shown, best first
+    assert len(s.drafts) == 4 and len(drop_near_duplicates(s.drafts)) == 4
+    assert s.reviews[0].rank() >= max(r.rank() for r in s.reviews[1:])
     with pytest.raises(InputError, match="photo or type"):
         pipeline.suggest(None, " , ;")
 
@@ -134,8 +137,8 @@ def test_keyword_boost_steers_decoding_into_the_keyword(tiny_lm):
 
     tok = tiny_lm.tokenizer
     prompt = {"input_ids": tok("Keywords: dress, red\nDescription:", return_tensors="pt").input_ids}
-    plain = decode(tiny_lm.model, prompt, 1, 6, stop_ids(tok), greedy=True)
-    steered = decode(tiny_lm.model, prompt, 1, 6, stop_ids(tok), greedy=True, rules=LogitRules(KeywordBoost(tok, ["tie belt"], 10.0), []))
+    plain, _ = decode(tiny_lm.model, prompt, 1, 6, stop_ids(tok), greedy=True)
+    steered, _ = decode(tiny_lm.model, prompt, 1, 6, stop_ids(tok), greedy=True, rules=LogitRules(KeywordBoost(tok, ["tie belt"], 10.0), []))
     text = tok.decode(steered[0])
     assert "tie belt" in text.lower() and "tie belt" not in tok.decode(plain[0]).lower()
     assert text.lower().count("tie belt") == 1  # once written, the keyword is no longer pushed
@@ -164,3 +167,21 @@ def test_stop_ids_are_saved_beside_our_converted_tokenizer(pipeline, tmp_path):
     assert stop_ids(fresh()).tolist() == scanned.tolist()
     (tmp_path / "ecomcopy_stop_ids.json").write_text("{not json")
     assert stop_ids(fresh()).tolist() == scanned.tolist()
+
+
+def test_nothing_alike_writes_without_a_reference(pipeline, monkeypatch):
+    """Under the threshold the drafts get no reference (the app says so and still shows the similar products);
+    a reference the user picks is used whatever its score."""
+    from ecomcopy import handlers
+
+    monkeypatch.setattr(pipeline.cfg, "min_reference_score", 1.01)  # no catalog product is alike enough
+    kw = ["Laptop battery", "Lithium-ion", "Black"]
+    found = pipeline.retrieve(None, kw)
+    assert not found.use_reference and found.draft_input().reference is None and len(found.references) == 3
+    picked = found.references[1].product.id
+    assert pipeline.retrieve(None, kw, reference_id=picked).draft_input().reference.id == picked
+    steps = list(handlers.write(None, ", ".join(kw), 2, 0.8, 0.9, 30))
+    page = dict(zip(handlers.WriteView.names(), steps[-1]))
+    assert page["result"]["reference_used"] is False and page["result"]["drafts"]
+    assert handlers.NO_REFERENCE in page["ref_title"] and page["ref_choice"]["value"] is None
+    assert "from your photo and keywords only" in page["status"]

@@ -38,7 +38,7 @@ def test_default_lm_loads_from_pip_and_generates(pipeline):
     prompt = icl_prompt(["T-shirt", "White", "Cotton"], "Straight-cut T-shirt in soft cotton jersey with a round neckline.", ["Dress", "Black", "Jersey"])
     drafts = prompt_drafts(lm, prompt, SamplingConfig(n=3, max_new_tokens=40, seed=0))
     assert 1 <= len(drafts) <= 3
-    assert all(len(d.split()) >= 3 and "\n" not in d for d in drafts)
+    assert all(len(d.text.split()) >= 3 and "\n" not in d.text and d.logprob < 0 for d in drafts)
 
 
 def test_missing_weight_package_names_the_install_command(tmp_path, monkeypatch):

@@ -114,9 +114,9 @@ def test_checkpoint_round_trip_and_mismatch(model, tiny_lm, tmp_path):
 
 
 def test_generate_n_drafts(model):
-    drafts = model.generate(example(target=None), n=3, max_new_tokens=8)
-    assert len(drafts) == 3 and all(isinstance(d, str) for d in drafts)
-    assert len(model.generate(example(target=None), do_sample=False, max_new_tokens=8)) == 1
+    drafts, logprob = model.generate(example(target=None), n=3, max_new_tokens=8)
+    assert len(drafts) == 3 and all(isinstance(d, str) for d in drafts) and logprob.shape == (3,)
+    assert len(model.generate(example(target=None), do_sample=False, max_new_tokens=8)[0]) == 1
 
 
 def test_generate_with_cached_prefill_matches_full_recompute(model, tiny_lm):
@@ -127,16 +127,21 @@ def test_generate_with_cached_prefill_matches_full_recompute(model, tiny_lm):
         for p in model.prompts.parameters():
             p.add_(0.05 * torch.randn_like(p))
     ex = example(target=None)
-    fast = model.generate(ex, do_sample=False, max_new_tokens=12)[0]
+    texts, logprob = model.generate(ex, do_sample=False, max_new_tokens=12)
     e, _, s = model.build(ex)
     emb = tiny_lm.model.get_input_embeddings()
     ids: list[int] = []
+    lps: list[float] = []
     with torch.no_grad():
         model._prefix = model.prompts(s[None])
         for _ in range(12):
             seq = torch.cat([e, emb(torch.tensor(ids, dtype=torch.long))]) if ids else e
-            ids.append(int(tiny_lm.model(inputs_embeds=seq[None], use_cache=False).logits[0, -1].argmax()))
+            scores = tiny_lm.model(inputs_embeds=seq[None], use_cache=False).logits[0, -1].float().log_softmax(-1)
+            ids.append(int(scores.argmax()))
+            lps.append(float(scores.max()))
         model._prefix = None
     stop = set(stop_ids(tiny_lm.tokenizer).tolist())
     cut = next((i + 1 for i, t in enumerate(ids) if t in stop), len(ids))
-    assert fast == tiny_lm.tokenizer.decode(ids[:cut], skip_special_tokens=True)
+    assert texts[0] == tiny_lm.tokenizer.decode(ids[:cut], skip_special_tokens=True)
+    # the ranking's fluency: the mean log-probability of the draft's tokens, its end included
+    assert logprob[0].item() == pytest.approx(sum(lps[:cut]) / cut, abs=1e-4)

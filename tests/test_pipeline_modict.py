@@ -50,6 +50,7 @@ def test_stream_reference_first_then_growing_drafts(modict_pipeline):
     assert isinstance(steps[0], Progress) and steps[0].partial == [] and len(steps[0].references) == 3
     final = steps[-1]
     assert isinstance(final, Suggestion) and len(final.reviews) == len(final.drafts)
+    assert all(len(s.partial) <= 2 for s in steps[:-1])  # the extra candidates are ranked, not streamed
     assert all(isinstance(s, Progress) for s in steps[:-1])
     # picking another similar product conditions on it
     alt = final.references[2].product.id

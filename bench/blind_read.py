@@ -1,0 +1,104 @@
+"""A blind read: the drafts of test products shuffled with the shop's own copy, sources hidden, each text rated
+as a copy editor would before anyone sees which is which.
+
+`sheet` writes, per product (the first PER_DOMAIN of each result), its photo, its keywords and its texts (the
+row's sampled drafts, as shown in the app, and the human description) in a random order under letters;
+the sources go to a separate key file the reader never opens. The reader writes one rating per text into
+ratings.json: `{"product": 1, "text": "B", "rating": "publish" | "light edit" | "rewrite", "problems": [...]}`,
+problems among PROBLEMS. `unblind` refuses until every text is rated, then joins the key and counts per
+source: publishable as it stands, usable (publish or light edit), garbled, each problem, and the share of
+products with a usable draft among those shown.
+
+    python bench/blind_read.py sheet HM.json IKEA.json --out bench/results/blind-read/NAME [--per-domain 30]
+    python bench/blind_read.py unblind bench/results/blind-read/NAME      (reads NAME/ratings.json)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+from collections import Counter
+from pathlib import Path
+
+from ecomcopy.products import read_products
+
+RATINGS = ("publish", "light edit", "rewrite")
+PROBLEMS = ("garbled", "invented", "contradicts", "stuffing", "unrelated detail", "repetition", "cut off", "other")
+
+
+def sheet(results: list[str], out: Path, per_domain: int, row: str, seed: int = 0) -> None:
+    rng = random.Random(seed)
+    products, key = [], {}
+    for path in results:
+        result = json.load(open(path))
+        data = Path(result["data"])
+        truth = {p.id: p for p in read_products(data, split=result["split"]).products}
+        for rec in result["products"][:per_domain]:
+            p = truth[rec["id"]]
+            texts = [(row, d) for d in rec["drafts"][row]["sampled"]] + [("human", p.description)]
+            rng.shuffle(texts)
+            n = len(products) + 1
+            letters = "ABCDEFGHIJ"[: len(texts)]
+            products.append({"product": n, "photo": str((data / p.image).resolve()), "keywords": rec["keywords"],
+                             "texts": {letter: text for letter, (_, text) in zip(letters, texts)}})
+            key[n] = {"id": p.id, "domain": p.domain, **{letter: source for letter, (source, _) in zip(letters, texts)}}
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "sheet.json").write_text(json.dumps({"ratings": RATINGS, "problems": PROBLEMS, "products": products}, indent=1, ensure_ascii=False))
+    (out / "key.json").write_text(json.dumps(key, indent=1))
+    print(f"{len(products)} products, {sum(len(p['texts']) for p in products)} texts -> {out}/sheet.json (key: {out}/key.json)")
+
+
+def unblind(out: Path) -> dict:
+    sheet_ = json.loads((out / "sheet.json").read_text())
+    key = json.loads((out / "key.json").read_text())
+    ratings = {(r["product"], r["text"]): r for r in json.loads((out / "ratings.json").read_text())}
+    missing = [(p["product"], t) for p in sheet_["products"] for t in p["texts"] if (p["product"], t) not in ratings]
+    bad = [k for k, r in ratings.items() if r.get("rating") not in RATINGS or not set(r.get("problems", [])) <= set(PROBLEMS)]
+    if missing or bad:
+        raise SystemExit(f"not unblinded: {len(missing)} text(s) unrated (first {missing[:3]}), {len(bad)} invalid rating(s) {bad[:3]}")
+    by_source: dict[str, list[dict]] = {}
+    usable_products: dict[str, list[bool]] = {}
+    for p in sheet_["products"]:
+        k = key[str(p["product"])]
+        per_source: dict[str, list[dict]] = {}
+        for letter in p["texts"]:
+            per_source.setdefault(k[letter], []).append(ratings[(p["product"], letter)])
+        for source, rs in per_source.items():
+            by_source.setdefault(source, []).extend(rs)
+            usable_products.setdefault(source, []).append(any(r["rating"] != "rewrite" for r in rs))
+    table = {}
+    for source, rs in by_source.items():
+        n = len(rs)
+        problems = Counter(x for r in rs for x in r.get("problems", []))
+        table[source] = {"texts": n, "publish": round(sum(r["rating"] == "publish" for r in rs) / n, 3),
+                         "usable": round(sum(r["rating"] != "rewrite" for r in rs) / n, 3),
+                         "garbled": round(problems["garbled"] / n, 3),
+                         "products_with_a_usable_text": round(sum(usable_products[source]) / len(usable_products[source]), 3),
+                         "problems": {x: round(problems[x] / n, 3) for x in PROBLEMS}}
+    (out / "table.json").write_text(json.dumps(table, indent=1))
+    return table
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    s = sub.add_parser("sheet")
+    s.add_argument("results", nargs="+", help="`evaluate --json` results (one per domain)")
+    s.add_argument("--out", type=Path, required=True)
+    s.add_argument("--per-domain", type=int, default=30)
+    s.add_argument("--row", default="modict")
+    u = sub.add_parser("unblind")
+    u.add_argument("out", type=Path)
+    args = ap.parse_args()
+    if args.cmd == "sheet":
+        sheet(args.results, args.out, args.per_domain, args.row)
+        return
+    table = unblind(args.out)
+    print("| texts by | texts | publish as is | usable (publish + light edit) | garbled | products with a usable text |\n|---|---|---|---|---|---|")
+    for source, t in table.items():
+        print(f"| {source} | {t['texts']} | {t['publish']:.0%} | {t['usable']:.0%} | {t['garbled']:.0%} | {t['products_with_a_usable_text']:.0%} |")
+
+
+if __name__ == "__main__":
+    main()

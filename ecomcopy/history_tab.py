@@ -1,0 +1,74 @@
+"""The History tab's handlers: the approvals table, re-opening and deleting an approval, and exports (written
+to a folder of ours that is cleaned of day-old files)."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import gradio as gr
+
+from .config import OUTPUTS_MAX_AGE_S
+from .errors import EcomcopyError
+from .session import get_pipeline, user_errors
+
+HISTORY_HEADERS = ["#", "approved (UTC)", "keywords", "final description", "reference", "in catalog"]
+
+
+def history_rows(query: str = "") -> list[list]:
+    try:
+        store = get_pipeline().approvals
+        items = store.list(query or "") if store is not None else []
+    except EcomcopyError as e:
+        raise gr.Error(str(e), print_exception=False) from None
+    return [[a.id, time.strftime("%Y-%m-%d %H:%M", time.gmtime(a.created_at)), ", ".join(a.keywords), a.final,
+             a.reference.get("id") or "", "yes" if a.product_id else "no"] for a in items]
+
+
+def _approval_id(value) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise gr.Error("Type the number (#) of an approval from the table.", print_exception=False) from None
+
+
+def reopen(approval_id):
+    """Back to the Write tab with the approval's photo, keywords and text."""
+    with user_errors("opening the approval"):
+        a = get_pipeline().approvals.get(_approval_id(approval_id))
+    photo = a.photo if a.photo and Path(a.photo).is_file() else None
+    return gr.Tabs(selected="write"), photo, ", ".join(a.keywords), a.final, f"Re-opened approval #{a.id}: write new drafts or edit the text."
+
+
+def delete(approval_id, query=""):
+    with user_errors("deleting the approval"):
+        aid = _approval_id(approval_id)
+        if not get_pipeline().approvals.delete(aid):
+            raise gr.Error(f"There is no approval #{aid}.", print_exception=False)
+    return f"Deleted approval #{aid} (and its catalog product).", history_rows(query)
+
+
+def output_folder() -> Path:
+    """A new folder for one export or bulk result, in a folder of ours whose entries older than a day are
+    deleted each time (Gradio's clean-up only deletes the copies it served)."""
+    root = Path(tempfile.gettempdir()) / "ecomcopy-outputs"
+    root.mkdir(mode=0o700, exist_ok=True)
+    cutoff = time.time() - OUTPUTS_MAX_AGE_S
+    for old in root.iterdir():
+        if old.stat().st_mtime < cutoff:
+            shutil.rmtree(old, ignore_errors=True)
+    return Path(tempfile.mkdtemp(dir=root))
+
+
+def export(kind: str, query: str = "") -> str:
+    with user_errors("exporting"):
+        folder = output_folder()
+        store = get_pipeline().approvals
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        if kind == "csv":
+            return str(store.export_csv(folder / f"approvals-{stamp}.csv", query or ""))
+        return str(store.export_json(folder / f"approvals-{stamp}.json", query or ""))
+
+

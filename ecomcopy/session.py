@@ -1,0 +1,49 @@
+"""The app's process-wide pipeline and how a handler's failures reach the user: the package's own errors as
+their message, anything else as a plain sentence (the details go to the server log)."""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
+from functools import lru_cache
+
+import gradio as gr
+
+from .config import AppConfig
+from .errors import EcomcopyError
+from .pipeline import Pipeline, PipelineConfig
+from .server_log import log_failure
+
+log = logging.getLogger("ecomcopy.app")
+
+
+@lru_cache(maxsize=1)
+def pipeline_loading() -> Future:
+    """Models load once per process, on their own thread, and are shared by every request; a request sent before
+    they are ready waits for them. The catalog searched is a working copy in the data folder, seeded from the
+    shipped one, so approvals (which join it) never touch the repo."""
+    app = AppConfig.from_env()
+    cfg = PipelineConfig(catalog=app.catalog, seed=app.seed, photos=app.photos, lm=app.lm, image_weight=app.image_weight)
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="ecomcopy-load").submit(Pipeline, cfg)
+
+
+def get_pipeline() -> Pipeline:
+    return pipeline_loading().result()
+
+
+@contextmanager
+def user_errors(what: str):
+    """Package errors become their own message; anything else a plain sentence (the details go to the log)."""
+    try:
+        yield
+    except (gr.Error, GeneratorExit):
+        raise
+    except EcomcopyError as e:
+        raise gr.Error(str(e), print_exception=False) from None
+    except Exception as e:  # noqa: BLE001 - log for us, a plain sentence for the user
+        log_failure(what, e)
+        raise gr.Error(f"Something went wrong while {what}; please try again. The details are in the server log.",
+                       print_exception=False) from None
+
+
