@@ -10,7 +10,7 @@ source: publishable as it stands, usable (publish or light edit), garbled, each 
 products with a usable draft among those shown.
 
     python bench/blind_read.py sheet HM.json IKEA.json --out bench/results/blind-read/NAME [--per-domain 30]
-    python bench/blind_read.py unblind bench/results/blind-read/NAME      (reads NAME/ratings.json)
+    python bench/blind_read.py unblind bench/results/blind-read/NAME [...]  (reads NAME/ratings.json; several: one table)
 """
 
 from __future__ import annotations
@@ -49,24 +49,11 @@ def sheet(results: list[str], out: Path, per_domain: int, row: str, seed: int = 
     print(f"{len(products)} products, {sum(len(p['texts']) for p in products)} texts -> {out}/sheet.json (key: {out}/key.json)")
 
 
-def unblind(out: Path) -> dict:
-    sheet_ = json.loads((out / "sheet.json").read_text())
-    key = json.loads((out / "key.json").read_text())
-    ratings = {(r["product"], r["text"]): r for r in json.loads((out / "ratings.json").read_text())}
-    missing = [(p["product"], t) for p in sheet_["products"] for t in p["texts"] if (p["product"], t) not in ratings]
-    bad = [k for k, r in ratings.items() if r.get("rating") not in RATINGS or not set(r.get("problems", [])) <= set(PROBLEMS)]
-    if missing or bad:
-        raise SystemExit(f"not unblinded: {len(missing)} text(s) unrated (first {missing[:3]}), {len(bad)} invalid rating(s) {bad[:3]}")
+def unblind(outs: list[Path]) -> dict:
     by_source: dict[str, list[dict]] = {}
     usable_products: dict[str, list[bool]] = {}
-    for p in sheet_["products"]:
-        k = key[str(p["product"])]
-        per_source: dict[str, list[dict]] = {}
-        for letter in p["texts"]:
-            per_source.setdefault(k[letter], []).append(ratings[(p["product"], letter)])
-        for source, rs in per_source.items():
-            by_source.setdefault(source, []).extend(rs)
-            usable_products.setdefault(source, []).append(any(r["rating"] != "rewrite" for r in rs))
+    for out in outs:
+        _rated(out, by_source, usable_products)
     table = {}
     for source, rs in by_source.items():
         n = len(rs)
@@ -76,8 +63,26 @@ def unblind(out: Path) -> dict:
                          "garbled": round(problems["garbled"] / n, 3),
                          "products_with_a_usable_text": round(sum(usable_products[source]) / len(usable_products[source]), 3),
                          "problems": {x: round(problems[x] / n, 3) for x in PROBLEMS}}
-    (out / "table.json").write_text(json.dumps(table, indent=1))
     return table
+
+
+def _rated(out: Path, by_source: dict, usable_products: dict) -> None:
+    """One sheet's ratings joined with its key, once every text is rated."""
+    sheet_ = json.loads((out / "sheet.json").read_text())
+    key = json.loads((out / "key.json").read_text())
+    ratings = {(r["product"], r["text"]): r for r in json.loads((out / "ratings.json").read_text())}
+    missing = [(p["product"], t) for p in sheet_["products"] for t in p["texts"] if (p["product"], t) not in ratings]
+    bad = [k for k, r in ratings.items() if r.get("rating") not in RATINGS or not set(r.get("problems", [])) <= set(PROBLEMS)]
+    if missing or bad:
+        raise SystemExit(f"{out}: not unblinded: {len(missing)} text(s) unrated (first {missing[:3]}), {len(bad)} invalid rating(s) {bad[:3]}")
+    for p in sheet_["products"]:
+        k = key[str(p["product"])]
+        per_source: dict[str, list[dict]] = {}
+        for letter in p["texts"]:
+            per_source.setdefault(k[letter], []).append(ratings[(p["product"], letter)])
+        for source, rs in per_source.items():
+            by_source.setdefault(source, []).extend(rs)
+            usable_products.setdefault(source, []).append(any(r["rating"] != "rewrite" for r in rs))
 
 
 def main() -> None:
@@ -89,12 +94,15 @@ def main() -> None:
     s.add_argument("--per-domain", type=int, default=30)
     s.add_argument("--row", default="modict")
     u = sub.add_parser("unblind")
-    u.add_argument("out", type=Path)
+    u.add_argument("outs", type=Path, nargs="+")
+    u.add_argument("--save", type=Path, help="write the table as JSON here")
     args = ap.parse_args()
     if args.cmd == "sheet":
         sheet(args.results, args.out, args.per_domain, args.row)
         return
-    table = unblind(args.out)
+    table = unblind(args.outs)
+    if args.save:
+        args.save.write_text(json.dumps(table, indent=1))
     print("| texts by | texts | publish as is | usable (publish + light edit) | garbled | products with a usable text |\n|---|---|---|---|---|---|")
     for source, t in table.items():
         print(f"| {source} | {t['texts']} | {t['publish']:.0%} | {t['usable']:.0%} | {t['garbled']:.0%} | {t['products_with_a_usable_text']:.0%} |")

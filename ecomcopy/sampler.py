@@ -129,7 +129,9 @@ def decode(lm_model, prompt: dict, n: int, max_new_tokens: int, stop: torch.Tens
            top_p: float = 0.9, greedy: bool = False, rules: LogitRules | None = None, pad_id: int = 0,
            streamer: DraftStreamer | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """n drafts after one prompt: the prompt is run once, its KV cache copied to n rows, then all n are
-    sampled together, one token a step, until each has ended its line (or was cancelled).
+    sampled together, one token a step, until each has ended its line (or was cancelled). A draft that has
+    ended leaves the batch (its cache row is dropped), so the steps left cost only the drafts still growing:
+    with 3 candidates per draft shown the batch is wide, and its longest drafts end last.
 
     prompt: `input_ids` or `inputs_embeds` of batch 1 for the HF causal LM; rules: `constraints.logit_rules`.
     Returns (n, new) token ids, padded with `pad_id` after a draft's end, and (n,) each draft's mean
@@ -138,25 +140,31 @@ def decode(lm_model, prompt: dict, n: int, max_new_tokens: int, stop: torch.Tens
     cache = DynamicCache(config=lm_model.config)
     logits = lm_model(**prompt, past_key_values=cache, use_cache=True, logits_to_keep=1).logits[:, -1]  # (1, V)
     cache.batch_repeat_interleave(n)
-    logits = logits.expand(n, -1)
+    logits = logits.expand(n, -1)  # (A, V): one row per draft still growing
+    active = torch.arange(n)  # (A,) which drafts the batch's rows are
     out = torch.empty(n, 0, dtype=torch.long)
-    done = torch.zeros(n, dtype=torch.bool)
     logprob, length = torch.zeros(n), torch.zeros(n)
     for _ in range(max_new_tokens):
-        scores = logits.float()
-        lm_scores = scores.log_softmax(-1)  # (n, V) the LM's own, before the rules move it
+        lm_scores = logits.float().log_softmax(-1)  # the LM's own, before the rules move it
+        scores = torch.full((n, logits.shape[-1]), float("-inf"))
+        scores[active] = logits.float()  # the rules keep per-draft state: they see every draft, in order
         if rules is not None:
             scores = rules(out, scores)
-        nxt = pick_next(scores, temperature, top_p, greedy).masked_fill(done, pad_id)  # (n,)
-        logprob += lm_scores.gather(-1, nxt[:, None]).squeeze(-1).masked_fill(done, 0.0)
-        length += (~done).float()
+        step = pick_next(scores[active], temperature, top_p, greedy)  # (A,)
+        logprob[active] += lm_scores.gather(-1, step[:, None]).squeeze(-1)
+        length[active] += 1
+        nxt = torch.full((n,), pad_id, dtype=torch.long).index_put_((active,), step)
         out = torch.cat([out, nxt[:, None]], dim=1)
         if streamer is not None:
             streamer.put(nxt)
-        done |= torch.isin(nxt, stop)
-        if bool(done.all()) or (streamer is not None and streamer.cancelled.is_set()):
+        growing = ~torch.isin(step, stop)
+        if not bool(growing.any()) or (streamer is not None and streamer.cancelled.is_set()):
             break
-        logits = lm_model(input_ids=nxt[:, None], past_key_values=cache, use_cache=True).logits[:, -1]  # (n, V)
+        if not bool(growing.all()):
+            keep = growing.nonzero().squeeze(-1)
+            cache.batch_select_indices(keep)
+            active, step = active[keep], step[keep]
+        logits = lm_model(input_ids=step[:, None], past_key_values=cache, use_cache=True).logits[:, -1]  # (A, V)
     return out, logprob / length.clamp(min=1)
 
 

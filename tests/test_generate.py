@@ -185,3 +185,30 @@ def test_nothing_alike_writes_without_a_reference(pipeline, monkeypatch):
     assert page["result"]["reference_used"] is False and page["result"]["drafts"]
     assert handlers.NO_REFERENCE in page["ref_title"] and page["ref_choice"]["value"] is None
     assert "from your photo and keywords only" in page["status"]
+
+
+def test_ended_drafts_leave_the_batch_and_keep_their_own_cache(tiny_lm):
+    """A draft that has ended is dropped from the batch; the others keep their own cache rows: each draft's
+    log-probability is what a full forward pass over that draft alone gives."""
+    import torch
+
+    from ecomcopy.sampler import decode
+
+    tok = tiny_lm.tokenizer
+    prompt = tok("Keywords: dress, red\nDescription:", return_tensors="pt").input_ids
+    stop = torch.arange(0, len(tok), 3)  # a third of the vocabulary ends a draft: drafts end at different steps
+    sizes = []
+    hook = tiny_lm.model.register_forward_pre_hook(lambda m, a, kw: sizes.append(kw["input_ids"].shape[0]), with_kwargs=True)
+    torch.manual_seed(3)
+    try:
+        out, logprob = decode(tiny_lm.model, {"input_ids": prompt}, 6, 12, stop, temperature=1.0, top_p=1.0, pad_id=-1)
+    finally:
+        hook.remove()
+    steps = sizes[1:]  # after the prefill
+    assert steps == sorted(steps, reverse=True) and 0 < steps[-1] < 6  # the batch shrinks as drafts end
+    for row, lp in zip(out.tolist(), logprob.tolist()):
+        toks = [t for t in row if t != -1]
+        with torch.no_grad():
+            scores = tiny_lm.model(input_ids=torch.tensor([prompt[0].tolist() + toks])).logits[0].float().log_softmax(-1)
+        own = sum(float(scores[prompt.shape[1] - 1 + i, t]) for i, t in enumerate(toks)) / len(toks)
+        assert lp == pytest.approx(own, abs=1e-3)
