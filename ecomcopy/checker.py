@@ -42,7 +42,8 @@ armrests backrest castor castors wheel wheels bulb cord cable plug switch spout 
 """.split())
 PART_MIN_PRODUCTS = 10  # a product type's parts are known from this many catalog products of it
 PART_RARE = 0.02  # a part named in under 2% of a type's catalog descriptions is one that type does not have
-UNITS = r"(?:%|cm|mm|m|km|ml|cl|l|litres?|liters?|g|kg|oz|lbs?|w|v|mah|denier|den|inch(?:es)?|in|ft|x\s*\d+(?:[.,]\d+)?)"
+UNITS = (r"(?:%|cm|mm|m|km|ml|cl|l|litres?|liters?|g|kg|oz|lbs?|w|kw|kwh|wh|v|mah|hz|khz|mhz|ghz|kb|mb|gb|tb|denier|den"
+         r"|inch(?:es)?|in|ft|°\s*[cf]|degrees?|h|hours?|min|minutes?|days?|weeks?|months?|years?|x\s*\d+(?:[.,]\d+)?(?!\d))")
 NUMBER_CLAIM = re.compile(rf"\b\d+(?:[.,]\d+)?\s*-?\s*{UNITS}(?![a-z])", re.IGNORECASE)
 COUNT_CLAIM = re.compile(r"\b(?:pack|set) of (?:\d+|two|three|four|five|six|seven|eight|ten|twelve)\b|\b\d+-pack\b", re.IGNORECASE)
 WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*[A-Za-z]|[A-Za-z]")
@@ -215,7 +216,8 @@ def _part_shares(typed: Iterable[tuple[list[str], str]]) -> dict[str, dict[str, 
 
 
 def _number_given(claim: str, support: str) -> bool:
-    return all(n in support for n in re.findall(r"\d+(?:[.,]\d+)?", claim))
+    """Every number of the claim is one the user gave (whole numbers: '40' is not given by '4400')."""
+    return all(re.search(rf"(?<![\d.,]){re.escape(n)}(?![\d])", support) for n in re.findall(r"\d+(?:[.,]\d+)?", claim))
 
 
 def _stuffing(draft: str, keywords: list[str]) -> list[str]:

@@ -23,6 +23,8 @@ def clean_draft(text: str) -> str:
     """Keep the first line; if the length limit cut a sentence, drop the unfinished tail."""
     text = clean_partial(text)
     text = re.split(r"\s*(?:Keywords|Description):", text, maxsplit=1)[0].strip()
+    if text.count('"') % 2:  # a quote the model opened (or closed) and never matched
+        text = text[1:].lstrip() if text.startswith('"') else text[:-1].rstrip() if text.endswith('"') else text
     if text and text[-1] not in ".!?":
         ends = list(_SENTENCE_END.finditer(text))
         if ends:

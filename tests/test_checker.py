@@ -120,3 +120,14 @@ def test_parts_a_product_type_never_has():
     assert checker.check("Top in jersey with long sleeves.", ["Top"]).unlikely == []
     assert checker.check("Socks with sleeves.", ["Socks", "sleeves"]).unlikely == []  # the merchant said so
     assert checker.check("Lamp with a drawer.", ["Lamp"]).unlikely == []  # 3 lamps: their parts are not known
+
+
+@pytest.mark.parametrize("draft, claims", [
+    ("It offers 16, 32, 64 and 128 GB of storage.", ["128 GB"]),
+    ("Full warranty: 36 weeks on the battery.", ["36 weeks"]),
+    ("Machine wash at 40°C.", ["40°C"]),  # '40' is not given by '4400 mAh'
+    ("A 4400 mAh battery, 60x49x13 cm.", []),  # given, dimensions included
+    ("A rug of 100x200 cm.", ["100x200"]),
+])
+def test_numbers_with_units_are_claims_unless_given(checker, draft, claims):
+    assert checker.check(draft, ["Laptop battery", "4400 mAh", "60x49x13 cm"]).unsupported == claims

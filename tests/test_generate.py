@@ -212,3 +212,8 @@ def test_ended_drafts_leave_the_batch_and_keep_their_own_cache(tiny_lm):
             scores = tiny_lm.model(input_ids=torch.tensor([prompt[0].tolist() + toks])).logits[0].float().log_softmax(-1)
         own = sum(float(scores[prompt.shape[1] - 1 + i, t]) for i, t in enumerate(toks)) / len(toks)
         assert lp == pytest.approx(own, abs=1e-3)
+
+
+def test_clean_draft_drops_an_unmatched_quote():
+    assert clean_draft('"Unleash the 4400 mAh battery. Black.') == "Unleash the 4400 mAh battery. Black."
+    assert clean_draft('A "soft" top.') == 'A "soft" top.'
