@@ -37,7 +37,7 @@ def _write_tab(ui: SimpleNamespace) -> None:
             ui.photo = PhotoInput(elem_id="photo", label="Product photo", type="filepath", image_mode=None, sources=["upload", "clipboard"], height=300)
             ui.keywords = gr.Textbox(elem_id="keywords", label="Keywords", placeholder="e.g. dress, black, jersey, V-neck", max_length=MAX_KEYWORDS_CHARS, lines=2)
             with gr.Accordion("Settings", open=False):
-                ui.n = gr.Slider(1, 8, value=SAMPLING.n, step=1, label="Number of drafts")
+                ui.n = gr.Slider(1, 8, value=SAMPLING.n, step=1, label="Number of drafts", elem_id="n-drafts")
                 ui.temperature = gr.Slider(0.1, 1.5, value=SAMPLING.temperature, step=0.05, label="Creativity (temperature)")
                 ui.top_p = gr.Slider(0.5, 1.0, value=SAMPLING.top_p, step=0.05, label="Top-p")
                 ui.max_tokens = gr.Slider(20, 120, value=SAMPLING.max_new_tokens, step=5, label="Maximum length (tokens)")

@@ -123,6 +123,7 @@ class NgramBan:
 COPY_RUN = 8  # words: the copy rate's run length (metrics.copies)
 _ENDS_IN_WORD = re.compile(r"[a-z0-9]$")  # the characters metrics.words counts
 _CHECKED = TOP_K  # candidates checked per round: those the sampler could pick
+_ROUNDS = 8  # rounds of checking before a guard gives up on a draft (400 candidates all breaking its rule)
 
 
 def _split(text: str) -> tuple[list[str], str]:
@@ -161,13 +162,15 @@ class _WordGuard:
             if not self._near(done) and not (partial and self._near(done + [partial])):
                 continue
             checked: set[int] = set()
-            while True:
+            for _ in range(_ROUNDS):
                 top = [t for t in scores[b].topk(min(_CHECKED, scores.shape[-1])).indices.tolist() if t not in checked]
                 checked.update(top)
                 bad = [t for t in top if self.breaks(visible_text(text + self._piece(t)))]
                 if not bad:
                     break
                 scores[b, bad] = -float("inf")
+            else:  # every likely token breaks the rule (e.g. inside markup the reader never sees): no token is left,
+                scores[b] = -float("inf")  # and the sampler ends the draft here
         return scores
 
 

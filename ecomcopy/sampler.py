@@ -150,7 +150,9 @@ def decode(lm_model, prompt: dict, n: int, max_new_tokens: int, stop: torch.Tens
         scores[active] = logits.float()  # the rules keep per-draft state: they see every draft, in order
         if rules is not None:
             scores = rules(out, scores)
-        step = pick_next(scores[active], temperature, top_p, greedy)  # (A,)
+        rows = scores[active]
+        rows[~torch.isfinite(rows).any(-1), stop[0]] = 0.0  # a rule left a draft no token: it ends here
+        step = pick_next(rows, temperature, top_p, greedy)  # (A,)
         logprob[active] += lm_scores.gather(-1, step[:, None]).squeeze(-1)
         length[active] += 1
         nxt = torch.full((n,), pad_id, dtype=torch.long).index_put_((active,), step)

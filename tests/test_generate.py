@@ -217,3 +217,21 @@ def test_ended_drafts_leave_the_batch_and_keep_their_own_cache(tiny_lm):
 def test_clean_draft_drops_an_unmatched_quote():
     assert clean_draft('"Unleash the 4400 mAh battery. Black.') == "Unleash the 4400 mAh battery. Black."
     assert clean_draft('A "soft" top.') == 'A "soft" top.'
+
+
+def test_a_rule_that_leaves_a_draft_no_token_ends_it(tiny_lm):
+    """Markup the reader never sees can make every continuation break a guard; the draft then ends instead of
+    the sampler failing on a row with nothing to draw (seen with HTML typed as keywords)."""
+    import torch
+
+    from ecomcopy.sampler import decode, stop_ids
+
+    tok = tiny_lm.tokenizer
+
+    def ban_everything_in_the_first_draft(ids, scores):
+        scores[0] = -float("inf")
+        return scores
+
+    prompt = {"input_ids": tok("Keywords: dress\nDescription:", return_tensors="pt").input_ids}
+    out, _ = decode(tiny_lm.model, prompt, 2, 5, stop_ids(tok), rules=ban_everything_in_the_first_draft)
+    assert out[0, 0].item() == stop_ids(tok)[0].item() and torch.isfinite(out).all()
