@@ -86,7 +86,7 @@ def test_flags_claims_and_no_reference_notice(page):
     page.reload()  # a fresh page: no photo
     page.wait_for_selector("#keywords textarea")
     page.locator("#keywords textarea").fill("Laptop battery, Lithium-ion, Black, 4400 mAh")
-    page.get_by_text("Settings").click()
+    page.get_by_text("Settings", exact=True).first.click()  # the Write tab's settings (the footer has one too)
     page.locator("#n-drafts input[type=number]").fill("8")  # the most drafts: the likelier one has a claim to strike
     page.locator("#n-drafts input[type=number]").press("Enter")
     page.locator("#write").click()
