@@ -29,9 +29,10 @@ ROWS = ["modict", "modict_always_reference"]  # for products whose best match is
 DOMAIN_MIN_PRODUCTS = 3
 
 
-def one_domain_catalog(domain: str) -> Path:
-    """A copy of the shipped catalog holding only `domain`'s products (photos stay where they are)."""
-    path = cache_dir() / "cross-domain" / f"{domain}.db"
+def one_domain_catalog(folder: Path) -> Path:
+    """A copy of the shipped catalog holding only the products of `folder`'s domain (photos stay where they are)."""
+    domain = read_products(folder, split="train").products[0].domain  # as the catalog names it
+    path = cache_dir() / "cross-domain" / f"{folder.name}.db"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.unlink(missing_ok=True)
     catalog = Catalog(path, create=True)
@@ -75,7 +76,7 @@ def main() -> None:
     for query, catalog_domain in (("ikea", "hm"), ("hm", "ikea")):
         name = f"{query} against {catalog_domain}"
         if name not in done:
-            db, data = one_domain_catalog(catalog_domain), Path(args.data) / query
+            db, data = one_domain_catalog(Path(args.data) / catalog_domain), Path(args.data) / query
             pipe = Pipeline(PipelineConfig(catalog=db, min_reference_score=args.min_reference_score))
             result = evaluate(pipe, data, args.split, args.limit, methods=ROWS)
             result["leaks"] = leaks(result, domain_words(db, data))
