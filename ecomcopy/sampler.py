@@ -145,13 +145,13 @@ def decode(lm_model, prompt: dict, n: int, max_new_tokens: int, stop: torch.Tens
     out = torch.empty(n, 0, dtype=torch.long)
     logprob, length = torch.zeros(n), torch.zeros(n)
     for _ in range(max_new_tokens):
-        lm_scores = logits.float().log_softmax(-1)  # the LM's own, before the rules move it
-        scores = torch.full((n, logits.shape[-1]), float("-inf"))
-        scores[active] = logits.float()  # the rules keep per-draft state: they see every draft, in order
-        if rules is not None:
-            scores = rules(out, scores)
-        rows = scores[active]
-        rows[~torch.isfinite(rows).any(-1), stop[0]] = 0.0  # a rule left a draft no token: it ends here
+        rows = logits.float()  # (A, V)
+        lm_scores = rows.log_softmax(-1)  # the LM's own, before the rules move it
+        if rules is not None:  # the rules keep per-draft state: they see every draft, in order
+            scores = torch.full((n, rows.shape[-1]), float("-inf"))
+            scores[active] = rows
+            rows = rules(out, scores)[active]
+            rows[~torch.isfinite(rows).any(-1), stop[0]] = 0.0  # a rule left a draft no token: it ends here
         step = pick_next(rows, temperature, top_p, greedy)  # (A,)
         logprob[active] += lm_scores.gather(-1, step[:, None]).squeeze(-1)
         length[active] += 1
