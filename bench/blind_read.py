@@ -10,6 +10,7 @@ source: publishable as it stands, usable (publish or light edit), garbled, each 
 products with a usable draft among those shown.
 
     python bench/blind_read.py sheet HM.json IKEA.json --out bench/results/blind-read/NAME [--per-domain 30]
+        [--versus HM_BEFORE.json IKEA_BEFORE.json --versus-name before]  (both settings in one sheet, one reader)
     python bench/blind_read.py unblind bench/results/blind-read/NAME [...]  (reads NAME/ratings.json; several: one table)
 """
 
@@ -27,9 +28,13 @@ RATINGS = ("publish", "light edit", "rewrite")
 PROBLEMS = ("garbled", "invented", "contradicts", "stuffing", "unrelated detail", "repetition", "cut off", "other")
 
 
-def sheet(results: list[str], out: Path, per_domain: int, row: str, seed: int = 0) -> None:
+def sheet(results: list[str], out: Path, per_domain: int, row: str, seed: int = 0,
+          versus: list[str] = (), versus_name: str = "before") -> None:
+    """`versus`: earlier results of the same products; their drafts join each product's texts as `versus_name`,
+    so one reader rates both settings side by side (a paired comparison, not two readers' scales)."""
     rng = random.Random(seed)
     products, key = [], {}
+    earlier = {rec["id"]: rec["drafts"][row]["sampled"] for path in versus for rec in json.load(open(path))["products"]}
     for path in results:
         result = json.load(open(path))
         data = Path(result["data"])
@@ -37,6 +42,7 @@ def sheet(results: list[str], out: Path, per_domain: int, row: str, seed: int = 
         for rec in result["products"][:per_domain]:
             p = truth[rec["id"]]
             texts = [(row, d) for d in rec["drafts"][row]["sampled"]] + [("human", p.description)]
+            texts += [(versus_name, d) for d in earlier.get(rec["id"], [])]
             rng.shuffle(texts)
             n = len(products) + 1
             letters = "ABCDEFGHIJ"[: len(texts)]
@@ -93,12 +99,14 @@ def main() -> None:
     s.add_argument("--out", type=Path, required=True)
     s.add_argument("--per-domain", type=int, default=30)
     s.add_argument("--row", default="modict")
+    s.add_argument("--versus", nargs="*", default=[], help="earlier results of the same products, rated in the same sheet")
+    s.add_argument("--versus-name", default="before", help="the source name of the --versus drafts")
     u = sub.add_parser("unblind")
     u.add_argument("outs", type=Path, nargs="+")
     u.add_argument("--save", type=Path, help="write the table as JSON here")
     args = ap.parse_args()
     if args.cmd == "sheet":
-        sheet(args.results, args.out, args.per_domain, args.row)
+        sheet(args.results, args.out, args.per_domain, args.row, versus=args.versus, versus_name=args.versus_name)
         return
     table = unblind(args.outs)
     if args.save:

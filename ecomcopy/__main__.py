@@ -138,10 +138,12 @@ def cmd_bulk(args: argparse.Namespace) -> int:
 
 
 def add_decoding_options(parser: argparse.ArgumentParser) -> None:
-    """`--candidates`, `--keyword-boost`, `--copy-guard` and `--no-repeat(-unit)`, for every command that writes
+    """`--candidates`, `--max-words`, `--keyword-boost`, `--copy-guard` and `--no-repeat(-unit)`, for every command that writes
     drafts (None = the shipped default: absent options are left to SamplingConfig's defaults)."""
     parser.add_argument("--candidates", type=int, default=None,
                         help="drafts sampled per draft shown, the best shown (1 = no ranking; default: the shipped setting)")
+    parser.add_argument("--max-words", type=int, default=None,
+                        help="a shown draft keeps its whole sentences up to this many words (0 = all; default: the shipped setting)")
     parser.add_argument("--keyword-boost", type=float, default=None,
                         help="logit bonus for the keywords until a draft has used them (0 = off; default: the shipped setting)")
     parser.add_argument("--keyword-mode", choices=KEYWORD_MODES, default=None,

@@ -52,6 +52,15 @@ STOP = frozenset("a an the and or with in on of for to at by from its it is are 
 VOCABULARY_MIN_COUNT = 2  # a catalog word seen once may be a typo of its own
 OPENING_WORDS = 3  # a product draft names what it is at its start ("Leggings in soft jersey...")
 TYPE_MIN_PRODUCTS = 3  # a product type names at least this many catalog products (one-off names are descriptions)
+REPEAT_WINDOW = 3  # a keyword's word again within this many words is a stammer ("a tummy and thighs tummy tight")
+GLUED = re.compile(r"\b[A-Za-z]{3,}\d+\b")  # a word run into a number ("four0 denier")
+# a part can have one of these at a time: a draft giving both ("short sleeves ... long sleeves") contradicts itself
+EXCLUSIVE = {
+    "sleeves": ("short", "long", "sleeveless", "3/4-length", "three-quarter-length", "cap"),
+    "waist": ("high", "low", "mid", "regular"),
+    "dress": ("short", "mini", "midi", "maxi", "long", "knee-length", "calf-length", "ankle-length"),
+    "skirt": ("short", "mini", "midi", "maxi", "long", "knee-length", "calf-length", "ankle-length"),
+}
 
 
 @lru_cache(maxsize=1)
@@ -82,11 +91,13 @@ class DraftCheck:
     stuffing: list[str] = field(default_factory=list)  # repeated keywords or phrases, keyword lists
     truncated: bool = False
     unlikely: list[str] = field(default_factory=list)  # parts the catalog's products of this type never have
+    conflicts: list[str] = field(default_factory=list)  # the draft contradicts itself: "short sleeves / long sleeves"
     product_type: str = ""  # the type the keywords name, when `unlikely` was checked against it
 
     @property
     def clean(self) -> bool:
-        return not (self.non_words or self.unsupported or self.contradictions or self.stuffing or self.truncated or self.unlikely)
+        return not (self.non_words or self.unsupported or self.contradictions or self.stuffing or self.truncated
+                    or self.unlikely or self.conflicts)
 
     def flags(self) -> list[str]:
         """Short lines an editor reads at a glance."""
@@ -95,6 +106,8 @@ class DraftCheck:
             out.append("not words: " + ", ".join(self.non_words))
         if self.contradictions:
             out.append("contradicts keywords: " + ", ".join(self.contradictions))
+        if self.conflicts:
+            out.append("says both: " + ", ".join(self.conflicts))
         if self.unsupported:
             out.append("check: " + ", ".join(self.unsupported))
         if self.unlikely:
@@ -152,11 +165,12 @@ class DraftChecker:
         contradictions = self._contradictions(words, said)
         contradicted = {c.split(" (")[0] for c in contradictions}
         return DraftCheck(
-            non_words=self._non_words(words, said),
+            non_words=self._non_words(words, said) + [g.lower() for g in GLUED.findall(draft)],
             unsupported=[c for c in self._unsupported(draft, words, said, support) if c not in contradicted],
             contradictions=contradictions,
             stuffing=_stuffing(draft, keywords),
             truncated=bool(draft.strip()) and not draft.rstrip().endswith(SENTENCE_END),
+            conflicts=_conflicts(draft),
             **self._unlikely(words, said),
         )
 
@@ -227,6 +241,12 @@ def _stuffing(draft: str, keywords: list[str]) -> list[str]:
         n = len(re.findall(pattern, draft.lower())) if pattern else 0
         if n >= 3 or (n == 2 and any(len(re.findall(pattern, x)) > 1 for x in sentences)):
             out.append(f"“{k}” written {n} times")
+    keyword_words = {w for k in keywords for w in _words(k)} - STOP
+    for w in (_words(x) for x in re.split(r"[,;:.!?()–]", draft.lower())):  # between punctuation: lists may repeat
+        stammer = next((x for i, x in enumerate(w) if x in keyword_words and x in w[i + 1:i + 1 + REPEAT_WINDOW]), None)
+        if stammer:
+            out.append(f"repeats “{stammer}”")
+            break
     runs = Counter(tuple(w[i:i + 3]) for w in map(_words, sentences) for i in range(len(w) - 2))  # within a sentence
     repeated = [" ".join(r) for r, c in runs.items() if c > 1 and sum(w not in STOP for w in r) >= 2]
     if repeated:
@@ -240,6 +260,19 @@ def _stuffing(draft: str, keywords: list[str]) -> list[str]:
     return out
 
 
+def _conflicts(draft: str) -> list[str]:
+    """Parts given two exclusive forms in one draft ("short sleeves / long sleeves")."""
+    out = []
+    for part, forms in EXCLUSIVE.items():
+        alternatives = "|".join(re.escape(f) for f in forms)
+        found = {m.lower() for m in re.findall(rf"\b({alternatives})(?:,? [a-z-]+)? {part}\b", draft, re.IGNORECASE)}
+        if part == "sleeves" and re.search(r"\bsleeveless\b", draft, re.IGNORECASE):
+            found.add("sleeveless")
+        if len(found) > 1:
+            out.append(" / ".join(f"{f} {part}" if f != "sleeveless" else f for f in sorted(found)))
+    return out
+
+
 def check_metrics(checks: list[list[DraftCheck]]) -> dict:
     """A row's checker metrics over its products (each a list of its drafts' checks)."""
     flat = [c for per_product in checks for c in per_product]
@@ -247,7 +280,7 @@ def check_metrics(checks: list[list[DraftCheck]]) -> dict:
     return {
         "non_words_per_100": 100 * sum(len(c.non_words) for c in flat) / n,
         "unsupported_per_draft": sum(len(c.unsupported) + len(c.unlikely) for c in flat) / n,
-        "contradiction_rate": sum(bool(c.contradictions) for c in flat) / n,
+        "contradiction_rate": sum(bool(c.contradictions or c.conflicts) for c in flat) / n,
         "stuffing_rate": sum(bool(c.stuffing) for c in flat) / n,
         "truncation_rate": sum(c.truncated for c in flat) / n,
         "clean": sum(c.clean for c in flat) / n,

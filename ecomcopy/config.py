@@ -63,13 +63,16 @@ class SamplingConfig:
     copy_guard: str = "words"  # "words": no 8-word run of the reference (`WordRunGuard`); "tokens": no 8-token run (`NgramBan`)
     no_repeat: int = 4  # a draft may not repeat a run of this many of its own words or tokens (0 = allowed)
     no_repeat_unit: str = "words"  # "words" (`constraints.WordRepeatGuard`) or "tokens" (transformers' processor)
-    candidates: int = 3  # drafts sampled per draft shown; the best n by the checker, keywords and fluency are shown
+    candidates: int = 3  # drafts sampled per draft shown; the best n by length, the checker and fluency are shown
+    max_words: int = 16  # a shown draft keeps its whole sentences up to this many words (`text.first_sentences`); 0 = all
 
     def validate(self) -> "SamplingConfig":
         if not 1 <= self.n <= 8:
             raise InputError("Number of drafts must be between 1 and 8.")
         if not 1 <= self.candidates <= 4:
             raise InputError("Candidates per draft must be between 1 (no ranking) and 4.")
+        if not (self.max_words == 0 or 5 <= self.max_words <= 200):
+            raise InputError("The word limit must be 0 (off) or between 5 and 200 words.")
         if not 0.05 <= self.temperature <= 2.0:
             raise InputError("Temperature must be between 0.05 and 2.")
         if not 0.1 <= self.top_p <= 1.0:
@@ -91,7 +94,7 @@ class SamplingConfig:
 
 SAMPLING = SamplingConfig()  # the shipped defaults, for the UI's sliders and the CLI's options
 # the decoding rules of SamplingConfig (options of every command that writes drafts)
-DECODING_FIELDS = ("candidates", "keyword_boost", "keyword_mode", "copy_guard", "no_repeat", "no_repeat_unit")
+DECODING_FIELDS = ("candidates", "max_words", "keyword_boost", "keyword_mode", "copy_guard", "no_repeat", "no_repeat_unit")
 
 
 def cache_dir(env: Mapping[str, str] = os.environ) -> Path:

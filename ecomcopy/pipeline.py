@@ -40,6 +40,7 @@ from .request import ApprovalRequest, DraftInput, Progress, Retrieval, Suggestio
 from .review import drop_near_duplicates, review_draft
 from .sampler import DraftStreamer, modict_drafts, prompt_drafts, stop_ids
 from .search import Hit
+from .text import first_sentences
 
 log = logging.getLogger(__name__)
 SAME_PHOTO = 0.999  # image cosine above which two photos are the same picture
@@ -168,7 +169,7 @@ class Pipeline:
     def draft(self, inp: DraftInput, cfg: SamplingConfig, writer: str = "modict", greedy: bool = False,
               streamer: DraftStreamer | None = None) -> list[str]:
         """Drafts for one product by `writer` ("modict" or "prompt"): the best n of n x `cfg.candidates` sampled
-        (`ranking.best_drafts`), or 1 greedy."""
+        (`ranking.best_drafts`), each cut to `cfg.max_words`, or 1 greedy (whole)."""
         ref = inp.reference
         guarded = ref.description if ref is not None and inp.guard_reference else None
         rows = 1 if greedy else cfg.n * cfg.candidates
@@ -179,9 +180,11 @@ class Pipeline:
             ref_visual = self.reference_tokens(ref) if ref is not None and inp.reference_visual else None
             example = Example(inp.keywords, inp.visual, ref.keywords if ref else None, ref.description if ref else None, ref_visual)
             drafts = modict_drafts(self.modict, example, cfg, inp.guard_reference, greedy, streamer, rows)
-        if greedy or cfg.candidates == 1:
+        if greedy:  # what evaluate scores with ROUGE-L: the LM's own draft, whole
             return [d.text for d in drafts]
-        return best_drafts(drafts, cfg.n, inp.keywords, self.checker)
+        if cfg.candidates == 1:
+            return [first_sentences(d.text, cfg.max_words) for d in drafts]
+        return best_drafts(drafts, cfg.n, inp.keywords, self.checker, cfg.max_words)
 
     def suggest(self, *args, **kwargs) -> Suggestion:
         """Validate inputs, retrieve the reference, and sample drafts conditioned on it (see `suggest_stream`)."""

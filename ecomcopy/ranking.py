@@ -1,8 +1,9 @@
 """Sample-and-rank: of the candidates sampled for a request, show the best n distinct ones.
 
-An editor reads the drafts shown, not the ones sampled: a draft the checker flags, that misses the merchant's
-keywords or that the LM itself finds unlikely (garbled wording scores low) is replaced by a better candidate
-from the same batched decode, at the cost of a wider batch rather than another request.
+An editor reads the drafts shown, not the ones sampled: a draft that rambles, that the checker flags or that
+the LM itself finds unlikely is replaced by a better candidate from the same batched decode, at the cost of a
+wider batch rather than another request. Each candidate is first cut to its whole sentences within the word
+limit (`text.first_sentences`): the model's first sentence is its best, and what follows is where it rambles.
 """
 
 from __future__ import annotations
@@ -10,14 +11,19 @@ from __future__ import annotations
 from .checker import DraftChecker
 from .review import drop_near_duplicates, review_draft
 from .sampler import Draft
+from .text import first_sentences
 
 
-def draft_rank(draft: Draft, keywords: list[str], checker: DraftChecker | None) -> tuple:
-    """Higher is better: clean by the checker, fewer flags, keyword coverage, then the LM's mean log-probability."""
-    return review_draft(draft.text, keywords, "", checker).rank() + (draft.logprob,)
+def draft_rank(draft: Draft, keywords: list[str], checker: DraftChecker | None, max_words: int = 0) -> tuple:
+    """Higher is better: within the word limit (a longer one is a single run-on sentence), clean by the checker,
+    fewer flags, then the LM's mean log-probability."""
+    fits = not max_words or len(draft.text.split()) <= max_words
+    return (fits,) + review_draft(draft.text, keywords, "", checker).rank() + (draft.logprob,)
 
 
-def best_drafts(candidates: list[Draft], n: int, keywords: list[str], checker: DraftChecker | None) -> list[str]:
-    """The n best distinct candidates, best first (fewer when fewer distinct ones were sampled)."""
-    ranked = sorted(candidates, key=lambda d: draft_rank(d, keywords, checker), reverse=True)
+def best_drafts(candidates: list[Draft], n: int, keywords: list[str], checker: DraftChecker | None,
+                max_words: int = 0) -> list[str]:
+    """The n best distinct candidates, each cut to `max_words`, best first (fewer when fewer distinct ones)."""
+    cut = [Draft(first_sentences(d.text, max_words), d.logprob) for d in candidates]
+    ranked = sorted(cut, key=lambda d: draft_rank(d, keywords, checker, max_words), reverse=True)
     return drop_near_duplicates([d.text for d in ranked])[:n]

@@ -34,8 +34,9 @@ class DraftReview:
         return asdict(self) | {"coverage": round(self.coverage, 3), "check": self.check.to_dict()}
 
     def rank(self) -> tuple:
-        """Higher is better: clean first, then fewer flags, then keyword coverage."""
-        return (self.check.clean, -len(self.check.flags()), self.coverage)
+        """Higher is better: clean first, then fewer flags. Not keyword coverage: in a blind read the drafts that
+        covered more keywords were the garbled ones (keywords crammed in), so coverage picks worse drafts."""
+        return (self.check.clean, -len(self.check.flags()))
 
     def summary(self) -> str:
         """One line for the draft list: coverage, length, and a warning when it copies the reference."""

@@ -31,6 +31,10 @@ def checker():
     ("A soft jersey dress, black, solid, jersey.", ["Dress", "Black", "Solid"], "stuffing", ["a list of keywords, not a sentence"]),
     ("Tights in soft black jersey and a trim in soft black jersey.", ["Tights"], "stuffing", ["repeats “in soft black”"]),
     ("Tights with a waist and tights with a trim.", ["Tights"], "stuffing", ["“Tights” written 2 times"]),
+    ("A tummy and thighs tummy tight.", ["Tights", "tummy and thighs"], "stuffing", ["repeats “tummy”"]),
+    ("Tights in four0 denier.", ["Tights", "Black"], "non_words", ["four0"]),
+    ("Dress with short sleeves and a bow. Long sleeves.", ["Dress"], "conflicts", ["long sleeves / short sleeves"]),
+    ("Bikini bottoms with a mid waist and a low waist.", ["Bikini bottoms"], "conflicts", ["low waist / mid waist"]),
 ])
 def test_known_flags(checker, draft, keywords, field, expected):
     assert getattr(checker.check(draft, keywords), field) == expected
@@ -53,6 +57,8 @@ def test_truncated(checker):
     ("Tights in 40 denier with a reinforced trim.", ["Tights", "Black", "40 denier"]),  # a given number
     ("A button-down shirt with long sleeves.", ["Shirt", "button-down"]),  # compounds of known words
     ("Black leggings with a high waist.", ["Leggings", "Black"]),
+    ("Trousers with fake front pockets, real back pockets and a high waist.", ["Trousers", "front pockets"]),  # a list may repeat
+    ("Dress with short sleeves and a long skirt.", ["Dress", "short sleeves"]),  # different parts, no conflict
 ])
 def test_clean_drafts_stay_clean(checker, draft, keywords):
     result = checker.check(draft, keywords)

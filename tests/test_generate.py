@@ -3,7 +3,7 @@ import pytest
 from ecomcopy.errors import InputError
 from ecomcopy.config import SamplingConfig
 from ecomcopy.review import drop_near_duplicates
-from ecomcopy.text import clean_draft, clean_partial, dedupe
+from ecomcopy.text import clean_draft, clean_partial, dedupe, first_sentences
 from ecomcopy.prompt import icl_prompt
 
 
@@ -17,11 +17,18 @@ def test_clean_draft_keeps_first_line_and_whole_sentences():
     assert clean_partial("A dress, alert('x')</scri") == "A dress, alert('x')"  # a tag cut off by the length limit
 
 
+def test_first_sentences_keep_whole_sentences_within_the_limit():
+    text = "Socks in soft cotton with a foldover shaft. Soft terry inside. Anti-slip protectors at the toe and heel."
+    assert first_sentences(text, 12) == "Socks in soft cotton with a foldover shaft. Soft terry inside."
+    assert first_sentences(text, 3) == "Socks in soft cotton with a foldover shaft."  # the first sentence always stays
+    assert first_sentences(text, 0) == text and first_sentences(text, 200) == text
+
+
 def test_dedupe_ignores_case_and_spacing():
     assert dedupe(["A top.", "a  top.", "", "Another."]) == ["A top.", "Another."]
 
 
-@pytest.mark.parametrize("kw", [dict(n=0), dict(n=9), dict(temperature=0), dict(top_p=0.01), dict(max_new_tokens=500)])
+@pytest.mark.parametrize("kw", [dict(n=0), dict(n=9), dict(temperature=0), dict(top_p=0.01), dict(max_new_tokens=500), dict(max_words=3), dict(max_words=201)])
 def test_sampling_bounds(kw):
     with pytest.raises(InputError):
         SamplingConfig(**kw).validate()

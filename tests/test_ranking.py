@@ -10,13 +10,23 @@ KW = ["Mug", "White", "Stoneware"]
 
 
 def test_clean_beats_flagged_and_fluency_breaks_ties():
-    flagged = Draft("Mug in white stoneware. Holds 330 ml of tea.", -0.2)  # an unsupported specific
+    flagged = Draft("Mug in white stoneware with a wide handle, for tea, coffee and cocoa: holds 330 ml.", -0.2)  # unsupported
     clumsy = Draft("Mug in white stoneware with handle for the drinks that you like.", -2.5)
     fluent = Draft("Mug in white stoneware with a comfortable handle.", -0.9)
-    missing = Draft("A cup for your morning coffee.", -0.1)  # clean, but no keyword
-    ranked = best_drafts([flagged, clumsy, missing, fluent], 4, KW, CHECKER)
-    assert ranked == [fluent.text, clumsy.text, missing.text, flagged.text]
+    short = Draft("A cup for your morning coffee.", -0.1)  # clean, no keyword: coverage does not rank (see review.rank)
+    ranked = best_drafts([flagged, clumsy, short, fluent], 4, KW, CHECKER, max_words=16)
+    assert ranked == [short.text, fluent.text, clumsy.text, flagged.text]
     assert draft_rank(fluent, KW, CHECKER) > draft_rank(clumsy, KW, CHECKER)
+
+
+def test_drafts_are_cut_to_whole_sentences_and_a_run_on_ranks_last():
+    rambling = Draft("Mug in white stoneware with a handle. Glazed inside and out. It has a saucer, a lid and a spoon "
+                     "and a handle at the top and the bottom.", -1.5)
+    run_on = Draft("Mug in white stoneware with a handle that is glazed inside and out and sits well in the hand.", -0.1)
+    clumsy = Draft("Mug in white stoneware with handle for the drinks that you like.", -2.5)
+    shown = best_drafts([run_on, rambling, clumsy], 3, KW, CHECKER, max_words=12)
+    assert shown == ["Mug in white stoneware with a handle. Glazed inside and out.", clumsy.text, run_on.text]
+    assert best_drafts([rambling], 1, KW, CHECKER) == [rambling.text]  # 0: no limit
 
 
 def test_returns_n_distinct_drafts():
