@@ -1,7 +1,7 @@
 """Which automatic signals see what a blind reader marked garbled (or not usable)?
 
 Joins a blind read's ratings with its key and scores every machine text with: the checker (clean, flag count),
-keyword coverage, and the frozen LM's mean log-probability per token, alone and after the keywords (a
+keyword coverage, brevity (fewer words), and the frozen LM's mean log-probability per token, alone and after the keywords (a
 garbled sentence is improbable English). Reports each signal's AUC (the chance that a text the reader found
 fine outscores one marked garbled), so a ranking or a metric rests on what an editor sees.
 
@@ -64,11 +64,12 @@ def main() -> None:
                     "clean": float(review.check.clean),
                     "flags": -len(review.check.flags()),
                     "coverage": review.coverage,
+                    "shorter": -review.words,
                     "lp_alone": mean_logprob(lm, text),
                     "lp_after_keywords": mean_logprob(lm, text, "Keywords: " + ", ".join(p["keywords"]) + "\nDescription:"),
                 })
     report = {}
-    for signal in ("clean", "flags", "coverage", "lp_alone", "lp_after_keywords"):
+    for signal in ("clean", "flags", "coverage", "shorter", "lp_alone", "lp_after_keywords"):
         report[signal] = {
             "auc_not_garbled": round(auc([r[signal] for r in rows if not r["garbled"]], [r[signal] for r in rows if r["garbled"]]), 3),
             "auc_usable": round(auc([r[signal] for r in rows if r["usable"]], [r[signal] for r in rows if not r["usable"]]), 3),

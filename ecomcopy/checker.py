@@ -251,6 +251,12 @@ def _stuffing(draft: str, keywords: list[str]) -> list[str]:
     repeated = [" ".join(r) for r, c in runs.items() if c > 1 and sum(w not in STOP for w in r) >= 2]
     if repeated:
         out.append("repeats “" + repeated[0] + "”")
+    # two keyword phrases back to back, not even a comma between: pasted, not written (the product's type
+    # is left out: "storage box fits in trofast frames" is a sentence)
+    phrases = "|".join(re.escape(" ".join(_words(k))) for k in keywords[1:] if len(_words(k)) >= 2)
+    joined = re.search(rf"(?<![\w-])({phrases}) ({phrases})(?![\w-])", draft.lower()) if phrases else None
+    if joined and joined.group(1) != joined.group(2):
+        out.append(f"keywords run together: “{joined.group(1)} {joined.group(2)}”")
     given = {" ".join(_words(k)) for k in keywords}
     for sentence in sentences:
         segments = [" ".join(_words(x)) for x in sentence.split(",")]

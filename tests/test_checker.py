@@ -31,6 +31,8 @@ def checker():
     ("A soft jersey dress, black, solid, jersey.", ["Dress", "Black", "Solid"], "stuffing", ["a list of keywords, not a sentence"]),
     ("Tights in soft black jersey and a trim in soft black jersey.", ["Tights"], "stuffing", ["repeats “in soft black”"]),
     ("Tights with a waist and tights with a trim.", ["Tights"], "stuffing", ["“Tights” written 2 times"]),
+    ("Childrens belongings organised space-saving baskets.", ["Basket", "childrens belongings organised", "space-saving baskets"],
+     "stuffing", ["keywords run together: “childrens belongings organised space-saving baskets”"]),
     ("A tummy and thighs tummy tight.", ["Tights", "tummy and thighs"], "stuffing", ["repeats “tummy”"]),
     ("Tights in four0 denier.", ["Tights", "Black"], "non_words", ["four0"]),
     ("Dress with short sleeves and a bow. Long sleeves.", ["Dress"], "conflicts", ["long sleeves / short sleeves"]),
@@ -59,6 +61,7 @@ def test_truncated(checker):
     ("Black leggings with a high waist.", ["Leggings", "Black"]),
     ("Trousers with fake front pockets, real back pockets and a high waist.", ["Trousers", "front pockets"]),  # a list may repeat
     ("Dress with short sleeves and a long skirt.", ["Dress", "short sleeves"]),  # different parts, no conflict
+    ("This storage box fits in the frames.", ["Storage box", "fits in the frames"]),  # the type then its verb: a sentence
 ])
 def test_clean_drafts_stay_clean(checker, draft, keywords):
     result = checker.check(draft, keywords)
