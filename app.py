@@ -40,7 +40,8 @@ def _write_tab(ui: SimpleNamespace) -> None:
                 ui.n = gr.Slider(1, 8, value=SAMPLING.n, step=1, label="Number of drafts", elem_id="n-drafts")
                 ui.temperature = gr.Slider(0.1, 1.5, value=SAMPLING.temperature, step=0.05, label="Creativity (temperature)")
                 ui.top_p = gr.Slider(0.5, 1.0, value=SAMPLING.top_p, step=0.05, label="Top-p")
-                ui.max_tokens = gr.Slider(20, 120, value=SAMPLING.max_new_tokens, step=5, label="Maximum length (tokens)")
+                ui.max_tokens = gr.Slider(20, 120, value=SAMPLING.max_new_tokens, step=5, label="Maximum length (tokens)",
+                                          info=f"Drafts shown keep their whole sentences up to {SAMPLING.max_words} words: longer ones ramble")
                 ui.keyword_boost = gr.Slider(0, 6, value=SAMPLING.keyword_boost, step=0.5, label="Keyword emphasis (0 = let the model choose)",
                                              info="How hard the drafts are pushed to use your keywords")
                 ui.writer = gr.Radio(

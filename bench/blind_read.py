@@ -10,7 +10,7 @@ source: publishable as it stands, usable (publish or light edit), garbled, each 
 products with a usable draft among those shown.
 
     python bench/blind_read.py sheet HM.json IKEA.json --out bench/results/blind-read/NAME [--per-domain 30]
-        [--versus HM_BEFORE.json IKEA_BEFORE.json --versus-name before]  (both settings in one sheet, one reader)
+        [--versus HM_B.json=b IKEA_B.json=b ...]  (other settings of the same products in one sheet, one reader)
     python bench/blind_read.py unblind bench/results/blind-read/NAME [...]  (reads NAME/ratings.json; several: one table)
 """
 
@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import string
 from collections import Counter
 from pathlib import Path
 
@@ -34,7 +35,11 @@ def sheet(results: list[str], out: Path, per_domain: int, row: str, seed: int = 
     so one reader rates both settings side by side (a paired comparison, not two readers' scales)."""
     rng = random.Random(seed)
     products, key = [], {}
-    earlier = {rec["id"]: rec["drafts"][row]["sampled"] for path in versus for rec in json.load(open(path))["products"]}
+    earlier: dict[str, list[tuple[str, str]]] = {}  # product id -> (source, draft) of the other settings
+    for entry in versus:
+        path, _, name = entry.partition("=")
+        for rec in json.load(open(path))["products"]:
+            earlier.setdefault(rec["id"], []).extend((name or versus_name, d) for d in rec["drafts"][row]["sampled"])
     for path in results:
         result = json.load(open(path))
         data = Path(result["data"])
@@ -42,10 +47,10 @@ def sheet(results: list[str], out: Path, per_domain: int, row: str, seed: int = 
         for rec in result["products"][:per_domain]:
             p = truth[rec["id"]]
             texts = [(row, d) for d in rec["drafts"][row]["sampled"]] + [("human", p.description)]
-            texts += [(versus_name, d) for d in earlier.get(rec["id"], [])]
+            texts += earlier.get(rec["id"], [])
             rng.shuffle(texts)
             n = len(products) + 1
-            letters = "ABCDEFGHIJ"[: len(texts)]
+            letters = string.ascii_uppercase[: len(texts)]
             products.append({"product": n, "photo": str((data / p.image).resolve()), "keywords": rec["keywords"],
                              "texts": {letter: text for letter, (_, text) in zip(letters, texts)}})
             key[n] = {"id": p.id, "domain": p.domain, **{letter: source for letter, (source, _) in zip(letters, texts)}}
@@ -99,7 +104,7 @@ def main() -> None:
     s.add_argument("--out", type=Path, required=True)
     s.add_argument("--per-domain", type=int, default=30)
     s.add_argument("--row", default="modict")
-    s.add_argument("--versus", nargs="*", default=[], help="earlier results of the same products, rated in the same sheet")
+    s.add_argument("--versus", nargs="*", default=[], help="other results of the same products (PATH or PATH=NAME), rated in the same sheet")
     s.add_argument("--versus-name", default="before", help="the source name of the --versus drafts")
     u = sub.add_parser("unblind")
     u.add_argument("outs", type=Path, nargs="+")

@@ -260,7 +260,8 @@ def _stuffing(draft: str, keywords: list[str]) -> list[str]:
     given = {" ".join(_words(k)) for k in keywords}
     for sentence in sentences:
         segments = [" ".join(_words(x)) for x in sentence.split(",")]
-        if len(segments) >= 3 and sum(seg in given for seg in segments) >= 2 and all(len(seg.split()) <= 4 for seg in segments[1:]):
+        listed = len(segments) >= 3 and sum(seg in given for seg in segments) >= 2 and all(len(seg.split()) <= 4 for seg in segments[1:])
+        if listed or (len(segments) >= 3 and segments[0] in given and segments[1] in given):  # "Tights, Black, Solid waist..."
             out.append("a list of keywords, not a sentence")
             break
     return out

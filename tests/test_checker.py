@@ -33,6 +33,8 @@ def checker():
     ("Tights with a waist and tights with a trim.", ["Tights"], "stuffing", ["“Tights” written 2 times"]),
     ("Childrens belongings organised space-saving baskets.", ["Basket", "childrens belongings organised", "space-saving baskets"],
      "stuffing", ["keywords run together: “childrens belongings organised space-saving baskets”"]),
+    ("Underwear Tights, Black, Solid elasticated waist with extra space.", ["Underwear Tights", "Black", "Solid"], "stuffing",
+     ["a list of keywords, not a sentence"]),
     ("A tummy and thighs tummy tight.", ["Tights", "tummy and thighs"], "stuffing", ["repeats “tummy”"]),
     ("Tights in four0 denier.", ["Tights", "Black"], "non_words", ["four0"]),
     ("Dress with short sleeves and a bow. Long sleeves.", ["Dress"], "conflicts", ["long sleeves / short sleeves"]),
