@@ -17,8 +17,8 @@ from .text import first_sentences
 def draft_rank(draft: Draft, keywords: list[str], checker: DraftChecker | None, max_words: int = 0) -> tuple:
     """Higher is better: within the word limit (a longer one is a single run-on sentence), clean by the checker,
     fewer flags, then the LM's mean log-probability."""
-    fits = not max_words or len(draft.text.split()) <= max_words
-    return (fits,) + review_draft(draft.text, keywords, "", checker).rank() + (draft.logprob,)
+    review = review_draft(draft.text, keywords, "", checker)
+    return (not max_words or review.words <= max_words,) + review.rank() + (draft.logprob,)
 
 
 def best_drafts(candidates: list[Draft], n: int, keywords: list[str], checker: DraftChecker | None,
