@@ -64,20 +64,25 @@ EXCLUSIVE = {
 
 
 @lru_cache(maxsize=1)
-def _dictionary():
+def dictionary():
     from spellchecker import SpellChecker  # pure Python, its English word list ships in the wheel
 
     return SpellChecker(language="en")
 
 
 def _words(text: str) -> list[str]:
-    return [w.lower().strip("'’-") for w in WORD.findall(text)]
+    return [w.lower().replace("’", "'").strip("'-") for w in WORD.findall(text)]
+
+
+def said_words(support: str) -> set[str]:
+    """The words (and their singulars) that the keywords give: a draft may use them whatever the dictionary says."""
+    return {f for w in _words(support) for f in _forms(w)}
 
 
 def _forms(word: str) -> set[str]:
-    """A word and its plain singular, so 'sleeves' finds 'sleeve' and 'boxes' finds 'box'."""
+    """A word, its plain singular and its owner, so 'sleeves' finds 'sleeve', 'boxes' 'box', 'women's' 'women'."""
     out = {word}
-    for suffix, repl in (("ies", "y"), ("es", ""), ("s", "")):
+    for suffix, repl in (("ies", "y"), ("es", ""), ("s", ""), ("'s", "")):
         if word.endswith(suffix) and len(word) > len(suffix) + 2:
             out.add(word[: -len(suffix)] + repl)
     return out
@@ -160,7 +165,7 @@ class DraftChecker:
     def check(self, draft: str, keywords: list[str], given: str = "") -> DraftCheck:
         """`given`: anything else the user typed about the product (counts as support for a claim)."""
         support = " ".join(keywords) + " " + given
-        said = {f for w in _words(support) for f in _forms(w)}
+        said = said_words(support)
         words = _words(draft)
         contradictions = self._contradictions(words, said)
         contradicted = {c.split(" (")[0] for c in contradictions}
@@ -184,11 +189,11 @@ class DraftChecker:
         return {"unlikely": rare, "product_type": "/".join(types)} if rare else {}
 
     def _non_words(self, words: list[str], said: set[str]) -> list[str]:
-        return sorted({w for w in words if len(w) > 2 and not all(self._is_word(part, said) for part in w.split("-") if part)})
+        return sorted({w for w in words if len(w) > 2 and not all(self.is_word(part, said) for part in w.split("-") if part)})
 
-    def _is_word(self, word: str, said: set[str]) -> bool:
+    def is_word(self, word: str, said: set[str]) -> bool:
         forms = _forms(word)
-        return len(word) < 3 or bool(forms & (self.vocabulary | said)) or bool(_dictionary().known(forms))
+        return len(word) < 3 or bool(forms & self.vocabulary or forms & said) or bool(dictionary().known(forms))
 
     def _unsupported(self, draft: str, words: list[str], said: set[str], support: str) -> list[str]:
         claims = [m.group(0) for m in NUMBER_CLAIM.finditer(draft) if not _number_given(m.group(0), support)]
@@ -241,14 +246,14 @@ def _stuffing(draft: str, keywords: list[str]) -> list[str]:
         n = len(re.findall(pattern, draft.lower())) if pattern else 0
         if n >= 3 or (n == 2 and any(len(re.findall(pattern, x)) > 1 for x in sentences)):
             out.append(f"“{k}” written {n} times")
-    keyword_words = {w for k in keywords for w in _words(k)} - STOP
+    keyword_words = {w for k in keywords for w in _words(k) if len(w) > 2} - STOP  # not the "x" of "60x50 cm"
     for w in (_words(x) for x in re.split(r"[,;:.!?()–]", draft.lower())):  # between punctuation: lists may repeat
         stammer = next((x for i, x in enumerate(w) if x in keyword_words and x in w[i + 1:i + 1 + REPEAT_WINDOW]), None)
         if stammer:
             out.append(f"repeats “{stammer}”")
             break
     runs = Counter(tuple(w[i:i + 3]) for w in map(_words, sentences) for i in range(len(w) - 2))  # within a sentence
-    repeated = [" ".join(r) for r, c in runs.items() if c > 1 and sum(w not in STOP for w in r) >= 2]
+    repeated = [" ".join(r) for r, c in runs.items() if c > 1 and sum(w not in STOP and len(w) > 2 for w in r) >= 2]
     if repeated:
         out.append("repeats “" + repeated[0] + "”")
     # two keyword phrases back to back, not even a comma between: pasted, not written (the product's type
