@@ -138,7 +138,7 @@ def cmd_bulk(args: argparse.Namespace) -> int:
 
 
 def add_decoding_options(parser: argparse.ArgumentParser) -> None:
-    """`--candidates`, `--max-words`, `--keyword-boost`, `--copy-guard` and `--no-repeat(-unit)`, for every command that writes
+    """`--candidates`, `--max-words`, `--keyword-boost`, `--copy-guard`, `--no-repeat(-unit)` and `--spelling`, for every command that writes
     drafts (None = the shipped default: absent options are left to SamplingConfig's defaults)."""
     parser.add_argument("--candidates", type=int, default=None,
                         help="drafts sampled per draft shown, the best shown (1 = no ranking; default: the shipped setting)")
@@ -155,6 +155,8 @@ def add_decoding_options(parser: argparse.ArgumentParser) -> None:
                         help="a draft may not repeat a run of this many of its own words (0 = off; default: the shipped setting)")
     parser.add_argument("--no-repeat-unit", choices=REPEAT_UNITS, default=None,
                         help="what --no-repeat counts (default: words)")
+    parser.add_argument("--spelling", action=argparse.BooleanOptionalAction, default=None,
+                        help="write only words the draft checker knows (default: the shipped setting, on)")
 
 
 def decoding_settings(args: argparse.Namespace) -> dict:

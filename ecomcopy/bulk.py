@@ -181,7 +181,7 @@ class PhotoArchive:
 
 
 def process_row(pipeline, row: BulkRow, archive: PhotoArchive, sampling: SamplingConfig) -> BulkResult:
-    """One product: reference + drafts; the best draft is a clean one (no checker flag) covering most keywords."""
+    """One product: reference + drafts; the best draft is the first the page would rank best (`DraftReview.rank`)."""
     if row.error:
         return BulkResult(row.id, "error", row.error, row.keywords)
     try:
@@ -195,7 +195,7 @@ def process_row(pipeline, row: BulkRow, archive: PhotoArchive, sampling: Samplin
         return BulkResult(row.id, "error", "internal error while writing drafts (see the server log)", row.keywords)
     if not s.drafts:
         return BulkResult(row.id, "error", "no draft could be written", row.keywords, s.reference.product.id)
-    best = max(range(len(s.drafts)), key=lambda i: s.reviews[i].rank())  # first of the best on ties
+    best = max(range(len(s.drafts)), key=lambda i: s.reviews[i].rank(sampling.max_words))  # the first of the best
     ref, note = (s.reference.product.id, "") if s.reference_used else ("", "no similar catalog product: written without a reference")
     return BulkResult(row.id, "ok", note, ", ".join(s.keywords), ref, s.drafts[best], s.reviews[best].coverage,
                       s.drafts, "; ".join(s.reviews[best].check.flags()))

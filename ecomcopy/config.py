@@ -64,6 +64,7 @@ class SamplingConfig:
     no_repeat: int = 4  # a draft may not repeat a run of this many of its own words or tokens (0 = allowed)
     no_repeat_unit: str = "words"  # "words" (`constraints.WordRepeatGuard`) or "tokens" (transformers' processor)
     candidates: int = 3  # drafts sampled per draft shown; the best n by length, the checker and fluency are shown
+    spelling: bool = True  # drafts write only words the draft checker knows (`spelling.SpellingGuard`)
     max_words: int = 16  # a shown draft keeps its whole sentences up to this many words (`text.first_sentences`); 0 = all
 
     def validate(self) -> "SamplingConfig":
@@ -94,7 +95,8 @@ class SamplingConfig:
 
 SAMPLING = SamplingConfig()  # the shipped defaults, for the UI's sliders and the CLI's options
 # the decoding rules of SamplingConfig (options of every command that writes drafts)
-DECODING_FIELDS = ("candidates", "max_words", "keyword_boost", "keyword_mode", "copy_guard", "no_repeat", "no_repeat_unit")
+DECODING_FIELDS = ("candidates", "max_words", "keyword_boost", "keyword_mode", "copy_guard", "no_repeat", "no_repeat_unit",
+                   "spelling")
 
 
 def cache_dir(env: Mapping[str, str] = os.environ) -> Path:

@@ -18,6 +18,7 @@ import torch
 
 from .config import TOP_K, SamplingConfig
 from .metrics import words
+from .spelling import SpellingGuard
 from .text import STOP, visible_text
 
 
@@ -263,9 +264,11 @@ class LogitRules:
         return scores
 
 
-def logit_rules(tokenizer, cfg: SamplingConfig, keywords: list[str] = (), reference: str | None = None) -> LogitRules | None:
+def logit_rules(tokenizer, cfg: SamplingConfig, keywords: list[str] = (), reference: str | None = None,
+                checker=None) -> LogitRules | None:
     """The rules for one request (None when there are none): `cfg.keyword_boost` towards `keywords`, the
-    repetition limit `cfg.no_repeat`, and `cfg.copy_guard` against `reference` (None: no reference to guard)."""
+    repetition limit `cfg.no_repeat`, `cfg.copy_guard` against `reference` (None: no reference to guard), and
+    `cfg.spelling` with the words `checker` (a `checker.DraftChecker`; None: no guard) knows."""
     boost = KeywordBoost(tokenizer, list(keywords), cfg.keyword_boost, cfg.keyword_mode) if keywords and cfg.keyword_boost > 0 else None
     hard = []
     if cfg.no_repeat:
@@ -277,6 +280,8 @@ def logit_rules(tokenizer, cfg: SamplingConfig, keywords: list[str] = (), refere
             hard.append(NoRepeatNGramLogitsProcessor(cfg.no_repeat))
     guard = reference_guard(tokenizer, reference, cfg.copy_guard)
     hard += [guard] if guard is not None else []
+    if cfg.spelling and checker is not None:
+        hard.append(SpellingGuard(tokenizer, checker, list(keywords)))
     return LogitRules(boost, hard) if boost is not None or hard else None
 
 

@@ -250,17 +250,17 @@ class ModICT(nn.Module):
     # -- generation ---------------------------------------------------------------------------
     @torch.inference_mode()
     def generate(self, ex: Example, n: int = 4, temperature: float = 0.8, top_p: float = 0.9, max_new_tokens: int = 60,
-                 do_sample: bool = True, rules: LogitRules | None = None, streamer=None) -> tuple[list[str], torch.Tensor]:
+                 do_sample: bool = True, rules: LogitRules | None = None, streamer=None, settled=None) -> tuple[list[str], torch.Tensor]:
         """n sampled continuations of one example (1 when greedy), after a single prefill of the prompt, and
         their (n,) mean log-probabilities per token.
 
-        rules: the logit rules of the request (`constraints.logit_rules`: keyword emphasis, repetition limit, copy guard)."""
+        rules: the request's logit rules (`constraints.logit_rules`); settled: `sampler.Settled`, the early end."""
         e, _, summary = self.build(ex)  # (T, H)
         tok = self.lm.tokenizer
         self._set_prefix(self.prompts(summary.unsqueeze(0)))  # (L, 1, P, H), shared by every draft
         try:
             out, logprob = decode(self.lm.model, {"inputs_embeds": e[None]}, n if do_sample else 1, max_new_tokens, stop_ids(tok),
-                                  temperature, top_p, not do_sample, rules, tok.pad_token_id or 0, streamer)  # (n, new)
+                                  temperature, top_p, not do_sample, rules, tok.pad_token_id or 0, streamer, settled)  # (n, new)
         finally:
             self._set_prefix(None)
         return tok.batch_decode(out, skip_special_tokens=True), logprob

@@ -39,6 +39,7 @@ from .ranking import best_drafts
 from .request import ApprovalRequest, DraftInput, Progress, Retrieval, Suggestion
 from .review import drop_near_duplicates, review_draft
 from .sampler import DraftStreamer, modict_drafts, prompt_drafts, stop_ids
+from .spelling import word_starts
 from .search import Hit
 from .text import first_sentences
 
@@ -103,6 +104,7 @@ class Pipeline:
         stop_ids(self.lm.tokenizer)  # its vocabulary scan happens now, not in the first request
         self.approvals = ApprovalStore(self.catalog, cfg.photos) if cfg.photos is not None else None
         self.checker = DraftChecker.from_products(self.catalog.products())  # the catalog's words are words
+        word_starts(self.checker.vocabulary)  # the spelling guard's table (about 1 s) is built now, not in a request
         self._ref_tokens: dict[str, torch.Tensor] = {}  # visual tokens of catalog products used as references
         log.info("pipeline ready in %.1f s (%d catalog products, LM %s)", time.time() - t0, len(self.catalog), self.lm.name)
 
@@ -175,11 +177,11 @@ class Pipeline:
         rows = 1 if greedy else cfg.n * cfg.candidates
         if self.writer_for(writer) == "prompt":
             prompt = icl_prompt(ref.keywords if ref else None, ref.description if ref else None, inp.keywords)
-            drafts = prompt_drafts(self.lm, prompt, cfg, greedy, streamer, inp.keywords, guarded, rows)
+            drafts = prompt_drafts(self.lm, prompt, cfg, greedy, streamer, inp.keywords, guarded, rows, self.checker)
         else:
             ref_visual = self.reference_tokens(ref) if ref is not None and inp.reference_visual else None
             example = Example(inp.keywords, inp.visual, ref.keywords if ref else None, ref.description if ref else None, ref_visual)
-            drafts = modict_drafts(self.modict, example, cfg, inp.guard_reference, greedy, streamer, rows)
+            drafts = modict_drafts(self.modict, example, cfg, inp.guard_reference, greedy, streamer, rows, self.checker)
         if greedy:  # what evaluate scores with ROUGE-L: the LM's own draft, whole
             return [d.text for d in drafts]
         if cfg.candidates == 1:

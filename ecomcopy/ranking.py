@@ -18,7 +18,7 @@ def draft_rank(draft: Draft, keywords: list[str], checker: DraftChecker | None, 
     """Higher is better: within the word limit (a longer one is a single run-on sentence), clean by the checker,
     fewer flags, then the LM's mean log-probability."""
     review = review_draft(draft.text, keywords, "", checker)
-    return (not max_words or review.words <= max_words,) + review.rank() + (draft.logprob,)
+    return review.rank(max_words) + (draft.logprob,)
 
 
 def best_drafts(candidates: list[Draft], n: int, keywords: list[str], checker: DraftChecker | None,

@@ -33,10 +33,11 @@ class DraftReview:
     def to_dict(self) -> dict:
         return asdict(self) | {"coverage": round(self.coverage, 3), "check": self.check.to_dict()}
 
-    def rank(self) -> tuple:
-        """Higher is better: clean first, then fewer flags. Not keyword coverage: in a blind read the drafts that
-        covered more keywords were the garbled ones (keywords crammed in), so coverage picks worse drafts."""
-        return (self.check.clean, -len(self.check.flags()))
+    def rank(self, max_words: int = 0) -> tuple:
+        """Higher is better: within `max_words` (0 = no limit; a longer draft is one run-on sentence), clean,
+        then fewer flags. Not keyword coverage: in a blind read the drafts that covered more keywords were the
+        garbled ones (keywords crammed in), so coverage picks worse drafts."""
+        return (not max_words or self.words <= max_words, self.check.clean, -len(self.check.flags()))
 
     def summary(self) -> str:
         """One line for the draft list: coverage, length, and a warning when it copies the reference."""

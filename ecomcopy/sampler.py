@@ -14,7 +14,7 @@ from transformers import DynamicCache
 from .config import TOP_K, SamplingConfig
 from .constraints import LogitRules, logit_rules
 from .lm import LoadedLM
-from .text import clean_draft, clean_partial, dedupe
+from .text import clean_draft, clean_partial, dedupe, settled
 
 
 class DraftStreamer:
@@ -116,6 +116,20 @@ def pick_next(scores: torch.Tensor, temperature: float, top_p: float, greedy: bo
     return idx.gather(-1, choice).squeeze(-1)
 
 
+class Settled:
+    """Which drafts still growing need no more tokens (`text.settled`): a sampled draft past `max_words` ends
+    at its next sentence end, the greedy one (never cut) only at a label. Up to half the decode steps of a
+    default request were spent on words the cut then dropped."""
+
+    def __init__(self, tokenizer, max_words: int) -> None:
+        self.tokenizer, self.max_words = tokenizer, max_words
+
+    def __call__(self, tokens: torch.Tensor) -> torch.Tensor:
+        """(A, t) tokens of the drafts still growing -> (A,) True where a draft is settled."""
+        texts = self.tokenizer.batch_decode(tokens, skip_special_tokens=True)
+        return torch.tensor([settled(t, self.max_words) for t in texts], dtype=torch.bool)
+
+
 @dataclass
 class Draft:
     """A sampled draft and how likely the LM finds it: ranking prefers fluent drafts among equally clean ones."""
@@ -127,11 +141,11 @@ class Draft:
 @torch.inference_mode()
 def decode(lm_model, prompt: dict, n: int, max_new_tokens: int, stop: torch.Tensor, temperature: float = 0.8,
            top_p: float = 0.9, greedy: bool = False, rules: LogitRules | None = None, pad_id: int = 0,
-           streamer: DraftStreamer | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+           streamer: DraftStreamer | None = None, settled: Settled | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """n drafts after one prompt: the prompt is run once, its KV cache copied to n rows, then all n are
-    sampled together, one token a step, until each has ended its line (or was cancelled). A draft that has
-    ended leaves the batch (its cache row is dropped), so the steps left cost only the drafts still growing:
-    with 3 candidates per draft shown the batch is wide, and its longest drafts end last.
+    sampled together, one token a step, until each has ended its line or is `settled` (or was cancelled). A
+    draft that has ended leaves the batch (its cache row is dropped), so the steps left cost only the drafts
+    still growing: with 3 candidates per draft shown the batch is wide, and its longest drafts end last.
 
     prompt: `input_ids` or `inputs_embeds` of batch 1 for the HF causal LM; rules: `constraints.logit_rules`.
     Returns (n, new) token ids, padded with `pad_id` after a draft's end, and (n,) each draft's mean
@@ -160,6 +174,8 @@ def decode(lm_model, prompt: dict, n: int, max_new_tokens: int, stop: torch.Tens
         if streamer is not None:
             streamer.put(nxt)
         growing = ~torch.isin(step, stop)
+        if settled is not None:
+            growing &= ~settled(out[active])
         if not bool(growing.any()) or (streamer is not None and streamer.cancelled.is_set()):
             break
         if not bool(growing.all()):
@@ -173,28 +189,36 @@ def decode(lm_model, prompt: dict, n: int, max_new_tokens: int, stop: torch.Tens
 @torch.inference_mode()
 def prompt_drafts(lm: LoadedLM, prompt: str, cfg: SamplingConfig, greedy: bool = False,
                   streamer: DraftStreamer | None = None, keywords: list[str] = (), reference: str | None = None,
-                  rows: int | None = None) -> list[Draft]:
+                  rows: int | None = None, checker=None) -> list[Draft]:
     """The plain in-context prompt on the frozen LM: `rows` drafts (`cfg.n` by default, 1 when greedy) after
-    one prefill, nudged towards `keywords` (the product's, already in the prompt) and kept from copying
-    `reference` (the in-context example's description; None = unguarded), like ModICT's."""
+    one prefill, nudged towards `keywords` (the product's, already in the prompt), kept from copying
+    `reference` (the in-context example's description; None = unguarded) and spelled with the words `checker`
+    knows, like ModICT's."""
     _start(cfg)
     tok = lm.tokenizer
     enc = tok(prompt, return_tensors="pt")
     out, logprob = decode(lm.model, {"input_ids": enc.input_ids}, 1 if greedy else rows or cfg.n, cfg.max_new_tokens, stop_ids(tok),
-                          cfg.temperature, cfg.top_p, greedy, logit_rules(tok, cfg, keywords, reference), tok.pad_token_id or 0, streamer)
+                          cfg.temperature, cfg.top_p, greedy, logit_rules(tok, cfg, keywords, reference, checker), tok.pad_token_id or 0, streamer,
+                          settled_for(tok, cfg, greedy))
     return drafts_of(tok.batch_decode(out, skip_special_tokens=True), logprob.tolist())
 
 
 def modict_drafts(model, example, cfg: SamplingConfig, guard_reference: bool = True, greedy: bool = False,
-                  streamer: DraftStreamer | None = None, rows: int | None = None) -> list[Draft]:
+                  streamer: DraftStreamer | None = None, rows: int | None = None, checker=None) -> list[Draft]:
     """Drafts from a ModICT model (`model.ModICT`) for one `prompt.Example`: sampled (`rows`, `cfg.n` by
     default) or greedy (1), kept by `cfg.copy_guard` from copying the example's reference unless
-    `guard_reference` is off."""
+    `guard_reference` is off, and spelled with the words `checker` knows."""
     _start(cfg)
-    rules = logit_rules(model.lm.tokenizer, cfg, example.keywords, example.ref_description if guard_reference else None)
+    rules = logit_rules(model.lm.tokenizer, cfg, example.keywords, example.ref_description if guard_reference else None, checker)
     texts, logprob = model.generate(example, n=rows or cfg.n, temperature=cfg.temperature, top_p=cfg.top_p,
-                                    max_new_tokens=cfg.max_new_tokens, do_sample=not greedy, streamer=streamer, rules=rules)
+                                    max_new_tokens=cfg.max_new_tokens, do_sample=not greedy, streamer=streamer, rules=rules,
+                                    settled=settled_for(model.lm.tokenizer, cfg, greedy))
     return drafts_of(texts, logprob.tolist())
+
+
+def settled_for(tokenizer, cfg: SamplingConfig, greedy: bool) -> Settled:
+    """The greedy draft is shown whole (evaluate scores it), so only sampled ones end at the word limit."""
+    return Settled(tokenizer, 0 if greedy else cfg.max_words)
 
 
 def drafts_of(texts: list[str], logprobs: list[float]) -> list[Draft]:

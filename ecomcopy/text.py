@@ -19,10 +19,13 @@ def clean_partial(text: str) -> str:
     return " ".join(visible_text(text).split())
 
 
+_LABEL = re.compile(r"\s*(?:Keywords|Description):")  # the model began the next example: the draft ended before it
+
+
 def clean_draft(text: str) -> str:
     """Keep the first line; if the length limit cut a sentence, drop the unfinished tail."""
     text = clean_partial(text)
-    text = re.split(r"\s*(?:Keywords|Description):", text, maxsplit=1)[0].strip()
+    text = _LABEL.split(text, maxsplit=1)[0].strip()
     if text.count('"') % 2:  # a quote the model opened (or closed) and never matched
         text = text[1:].lstrip() if text.startswith('"') else text[:-1].rstrip() if text.endswith('"') else text
     if text and text[-1] not in ".!?":
@@ -58,6 +61,21 @@ def first_sentences(text: str, max_words: int) -> str:
             break
         kept.append(sentence)
     return " ".join(kept)
+
+
+def settled(text: str, max_words: int) -> bool:
+    """Whether more tokens can no longer change what of this unfinished draft is shown (`clean_draft`, then
+    `first_sentences`): it began a label, or a whole sentence is kept and the words run past `max_words`, so
+    the sentence being written will be cut. Sampling it further would cost decode steps for nothing."""
+    text = clean_partial(text)
+    if _LABEL.search(text):
+        return True
+    words = 0
+    for i, sentence in enumerate(_SENTENCES.split(text.lstrip('"'))) if max_words else ():
+        words += len(sentence.split())
+        if i and words > max_words:
+            return True
+    return False
 
 
 def strike(text: str, claims: list[str]) -> str:

@@ -51,7 +51,7 @@ def test_pipeline_suggest_real_models(pipeline):
     # sample-and-rank: 12 candidates in one decode, the 4 best distinct ones shown, best first
     assert len(s.drafts) == 4 and len(drop_near_duplicates(s.drafts)) == 4
     # cut to whole sentences within the word limit; within it first, then clean by the checker
-    keys = [(len(d.split()) <= SamplingConfig.max_words, r.rank()) for d, r in zip(s.drafts, s.reviews)]
+    keys = [r.rank(SamplingConfig.max_words) for r in s.reviews]
     assert keys[0] >= max(keys[1:]) and all(k[0] or first_sentences(d, 1) == d for k, d in zip(keys, s.drafts))
     with pytest.raises(InputError, match="photo or type"):
         pipeline.suggest(None, " , ;")
@@ -221,6 +221,42 @@ def test_ended_drafts_leave_the_batch_and_keep_their_own_cache(tiny_lm):
             scores = tiny_lm.model(input_ids=torch.tensor([prompt[0].tolist() + toks])).logits[0].float().log_softmax(-1)
         own = sum(float(scores[prompt.shape[1] - 1 + i, t]) for i, t in enumerate(toks)) / len(toks)
         assert lp == pytest.approx(own, abs=1e-3)
+
+
+def test_a_settled_draft_ends_with_what_the_whole_draft_would_show():
+    """Ending a sampled draft once it is `settled` shows what sampling it to its end would have shown, at
+    every point where it settles, on the shop's own dev descriptions (H&M and IKEA)."""
+    import json
+
+    from conftest import SHARED
+    from ecomcopy.text import settled
+
+    assert settled("Soft top in jersey. Short sleeves and a wide", 6) and not settled("Soft top in jersey. Short", 6)
+    assert not settled("A long first sentence that runs well past the limit", 3)  # the first sentence always stays
+    assert settled("Soft top. Keywords:", 0) and not settled("Soft top. Short sleeves and a wide neck", 0)
+    if not (SHARED / "hm" / "products.jsonl").is_file():
+        pytest.skip("../shared/data is not beside the checkout")
+    settling = 0
+    for domain in ("hm", "ikea"):
+        rows = [json.loads(line) for line in (SHARED / domain / "products.jsonl").open()]
+        for text in [r["description"] for r in rows if r["split"] == "dev"][:300]:
+            for limit in (8, 16):
+                shown = first_sentences(clean_draft(text), limit)
+                at = next((i for i in range(1, len(text) + 1) if settled(text[:i], limit)), None)
+                settling += at is not None
+                assert at is None or first_sentences(clean_draft(text[:at]), limit) == shown, text[:at]
+    assert settling > 200  # the rule fires on many of them
+
+
+def test_settled_drafts_leave_the_batch(tiny_lm):
+    import torch
+
+    from ecomcopy.sampler import decode
+
+    prompt = tiny_lm.tokenizer("Keywords: dress, red\nDescription:", return_tensors="pt").input_ids
+    never = torch.tensor([], dtype=torch.long)
+    out, _ = decode(tiny_lm.model, {"input_ids": prompt}, 3, 12, never, settled=lambda tokens: torch.full((tokens.shape[0],), tokens.shape[1] >= 4))
+    assert out.shape == (3, 4)
 
 
 def test_clean_draft_drops_an_unmatched_quote():
