@@ -16,8 +16,9 @@ Both write 4 drafts of up to 60 new tokens for each of the same products (H&M an
 shipped ModICT adapter, seeds fixed. "First draft visible": ours streams, so the first words; the naive path
 shows a draft only when its `generate` returns.
 
-    python bench/generation.py [--products 10] [--out bench/results/performance/generation.json] [--copy-guard words|tokens] [--no-repeat N]
-                               [--skip-naive]   (ours only: ~1 min instead of ~4) [--skip-no-rank]
+    python bench/generation.py [--products 10] [--out bench/results/performance/generation.json] [--skip-naive]
+                               (ours only: ~1 min instead of ~4) [--skip-no-rank] [decoding options of the CLI, e.g.
+                               --no-spelling, --copy-guard tokens, --no-repeat N]
 """
 
 from __future__ import annotations
@@ -35,7 +36,8 @@ from pathlib import Path
 
 import torch
 
-from ecomcopy.config import COPY_GUARDS, SAMPLING, SamplingConfig
+from ecomcopy.__main__ import add_decoding_options, decoding_settings
+from ecomcopy.config import DECODING_FIELDS, SamplingConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "data"
@@ -102,9 +104,7 @@ def naive(pipe, lm32, naive_model, photo: Path, kw: list[str], seed: int) -> tup
 def summary(pipe, cfg, runs: dict, log: dict, n_queries: int) -> dict:
     result = {
         "command": " ".join(["python bench/generation.py"] + sys.argv[1:]),
-        "copy_guard": cfg.copy_guard,
-        "no_repeat": cfg.no_repeat,
-        "candidates": cfg.candidates,
+        **{k: getattr(cfg, k) for k in DECODING_FIELDS},
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}",
         "threads": torch.get_num_threads(),
         "requests": n_queries,
@@ -127,8 +127,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--products", type=int, default=10, help="dev products, half H&M, half IKEA")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "performance" / "generation.json"))
-    ap.add_argument("--copy-guard", choices=COPY_GUARDS, default=SAMPLING.copy_guard, help="ours: default the shipped one")
-    ap.add_argument("--no-repeat", type=int, default=SAMPLING.no_repeat, help="ours: the repetition limit in words (default: the shipped one)")
+    add_decoding_options(ap)  # ours: the shipped decoding unless one is given (e.g. --no-spelling, --copy-guard tokens)
     ap.add_argument("--skip-naive", action="store_true", help="time our path only")
     ap.add_argument("--skip-no-rank", action="store_true", help="leave out our path without sample-and-rank")
     args = ap.parse_args()
@@ -150,7 +149,7 @@ def main() -> None:
         lm32 = pipe.on_model_thread(load_lm, ModICT.config_of(DEFAULT_ADAPTER).lm, False)
         naive_model = pipe.on_model_thread(ModICT.load, DEFAULT_ADAPTER, lm32, pipe.image_encoder.fingerprint)
         paths = {"naive": lambda photo, kw, seed: pipe.on_model_thread(naive, pipe, lm32, naive_model, photo, kw, seed), **paths}
-    cfg = SamplingConfig(n=4, max_new_tokens=60, copy_guard=args.copy_guard, no_repeat=args.no_repeat)
+    cfg = SamplingConfig(n=4, max_new_tokens=60, **decoding_settings(args))
     log = {"ours": {}, "ours_no_rank": {}}
     queries = [(SHARED / source / p.image, merchant_keywords(p.keywords, p.attributes, p.description))
                for source in ("hm", "ikea") for p in read_products(SHARED / source, split="dev").products[: args.products // 2]]
