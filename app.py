@@ -7,6 +7,7 @@ Run `python app.py` (127.0.0.1:7860) or as a Hugging Face Space.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import warnings
 from types import SimpleNamespace
@@ -14,7 +15,7 @@ from types import SimpleNamespace
 import gradio as gr
 from starlette.middleware import Middleware
 
-from ecomcopy.config import CATALOG_IMAGES, DEFAULT_ADAPTER, QUEUE_SIZE, SAMPLING, AppConfig
+from ecomcopy.config import CATALOG_IMAGES, QUEUE_SIZE, SAMPLING, AppConfig, shipped_adapter
 from ecomcopy.handlers import (BULK_HEADERS, REVIEW_HEADERS, WriteView, api_approve, api_generate, approve, bulk, examples,
                                pick, regenerate_with, strike_claims, write)
 from ecomcopy.history_tab import HISTORY_HEADERS, delete, export, history_rows, reopen
@@ -46,7 +47,7 @@ def _write_tab(ui: SimpleNamespace) -> None:
                                              info="How hard the drafts are pushed to use your keywords")
                 ui.writer = gr.Radio(
                     [("ModICT (trained on the reference)", "modict"), ("Plain prompt (no training)", "prompt")],
-                    value="modict", label="Writer", visible=DEFAULT_ADAPTER.with_suffix(".json").is_file(),
+                    value="modict", label="Writer", visible=_writer_choice(),
                 )
             with gr.Row():
                 ui.go = gr.Button("Write drafts", variant="primary", elem_id="write")
@@ -139,6 +140,13 @@ def _wire(ui: SimpleNamespace, demo: gr.Blocks) -> None:
     ui.delete_btn.click(delete, inputs=[ui.approval_id, ui.query], outputs=[ui.history_status, ui.history], **private)
     ui.csv_btn.click(lambda q: export("csv", q), inputs=ui.query, outputs=ui.export_file, **private)
     ui.json_btn.click(lambda q: export("json", q), inputs=ui.query, outputs=ui.export_file, **private)
+
+
+def _writer_choice() -> bool:
+    """Offer the plain prompt beside ModICT when the writer has an adapter that leaves the LM frozen (with LoRA,
+    the LM itself is trained: the untrained LM is not loaded)."""
+    adapter = shipped_adapter(AppConfig.from_env().lm)
+    return adapter is not None and not json.loads(adapter.with_suffix(".json").read_text()).get("lora")
 
 
 def build_ui() -> gr.Blocks:

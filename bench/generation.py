@@ -128,6 +128,7 @@ def main() -> None:
     ap.add_argument("--products", type=int, default=10, help="dev products, half H&M, half IKEA")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "performance" / "generation.json"))
     add_decoding_options(ap)  # ours: the shipped decoding unless one is given (e.g. --no-spelling, --copy-guard tokens)
+    ap.add_argument("--adapter", default="", help="the writer's adapter (path stem); default: the shipped one")
     ap.add_argument("--skip-naive", action="store_true", help="time our path only")
     ap.add_argument("--skip-no-rank", action="store_true", help="leave out our path without sample-and-rank")
     args = ap.parse_args()
@@ -135,19 +136,21 @@ def main() -> None:
     from ecomcopy.config import DEFAULT_ADAPTER
     from ecomcopy.keywords import merchant_keywords
     from ecomcopy.lm import load_lm
+    from ecomcopy.lora import weights_of as lora_weights_of
     from ecomcopy.model import ModICT
     from ecomcopy.pipeline import Pipeline, PipelineConfig
     from ecomcopy.products import read_products
 
-    pipe = Pipeline(PipelineConfig())
+    adapter = Path(args.adapter) if args.adapter else DEFAULT_ADAPTER
+    pipe = Pipeline(PipelineConfig(adapter=adapter))
     # every torch call on the pipeline's model thread, the naive path's too: a second thread running torch ops
     # slows both (see Pipeline.__init__)
     paths = {"ours": lambda photo, kw, seed: ours(pipe, photo, kw, replace(cfg, seed=seed), log["ours"])}
     if not args.skip_no_rank:
         paths["ours_no_rank"] = lambda photo, kw, seed: ours(pipe, photo, kw, replace(cfg, seed=seed, candidates=1), log["ours_no_rank"])
     if not args.skip_naive:
-        lm32 = pipe.on_model_thread(load_lm, ModICT.config_of(DEFAULT_ADAPTER).lm, False)
-        naive_model = pipe.on_model_thread(ModICT.load, DEFAULT_ADAPTER, lm32, pipe.image_encoder.fingerprint)
+        lm32 = pipe.on_model_thread(load_lm, ModICT.config_of(adapter).lm, False, lora_weights_of(adapter))
+        naive_model = pipe.on_model_thread(ModICT.load, adapter, lm32, pipe.image_encoder.fingerprint)
         paths = {"naive": lambda photo, kw, seed: pipe.on_model_thread(naive, pipe, lm32, naive_model, photo, kw, seed), **paths}
     cfg = SamplingConfig(n=4, max_new_tokens=60, **decoding_settings(args))
     log = {"ours": {}, "ours_no_rank": {}}

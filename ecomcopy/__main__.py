@@ -9,7 +9,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from .config import (DECODING_FIELDS, LM_NAMES, DEFAULT_ADAPTER, DEFAULT_IMAGE_ENCODER, DEFAULT_IMAGE_WEIGHT, DEFAULT_LM, DEMO_CATALOG_DB,
+from .config import (DECODING_FIELDS, LM_NAMES, shipped_adapter, DEFAULT_IMAGE_ENCODER, DEFAULT_IMAGE_WEIGHT, DEFAULT_LM, DEMO_CATALOG_DB,
                      MIN_REFERENCE_SCORE, REPEAT_UNITS, SAMPLING, WRITERS, COPY_GUARDS, KEYWORD_MODES, SamplingConfig)
 from .errors import EcomcopyError, InputError
 
@@ -52,7 +52,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     image = load_image(args.image) if args.image else None
     if image is None and not parse_keywords(args.keywords):
         raise InputError("Give a product photo (--image) or a few keywords (--keywords), or both.")
-    adapter = None if args.adapter == "none" else Path(args.adapter)
+    adapter = adapter_of(args)
     pipe = Pipeline(PipelineConfig(catalog=Path(args.db), adapter=adapter, lm=args.lm, image_weight=args.image_weight,
                                    min_reference_score=args.min_reference_score))
     result = pipe.suggest(image, args.keywords, sampling, writer=args.writer)
@@ -79,7 +79,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     cfg = TrainConfig(
         data=args.data, out=args.out, lm=args.lm, keywords=args.keywords, steps=args.steps, batch_size=args.batch_size,
         lr=args.lr, warmup=args.warmup, seed=args.seed, image_weight=args.image_weight, bf16=args.bf16, init=args.init or "",
-        no_copy_refs=args.no_copy_refs,
+        no_copy_refs=args.no_copy_refs, lora_rank=args.lora_rank, lora_alpha=args.lora_alpha, lora_targets=args.lora_targets,
+        lora_last_layers=args.lora_last_layers, lora_lr=args.lora_lr, ckpt_every=args.ckpt_every,
     )
     path = train(cfg)
     print(f"adapter written to {path}.safetensors (+ .json); loss log {args.out}/loss.csv, curve {args.out}/loss.png")
@@ -96,7 +97,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if unknown:
         raise InputError(f"Unknown method(s) {', '.join(unknown)}; choose among: {', '.join(METHODS + EXTRA_METHODS)}.")
     read_products(args.data)  # a wrong folder fails now, not after the models load
-    adapter = None if args.adapter == "none" else Path(args.adapter)
+    adapter = adapter_of(args)
     pipe = Pipeline(PipelineConfig(catalog=Path(args.db), adapter=adapter, lm=args.lm, min_reference_score=args.min_reference_score))
     result = evaluate(pipe, args.data, split=args.split, limit=args.limit, n=args.n, keywords=args.keywords, methods=methods,
                       progress=not args.json, decoding=decoding_settings(args))
@@ -119,7 +120,7 @@ def cmd_bulk(args: argparse.Namespace) -> int:
 
     sampling = sampling_config(args)
     rows = read_rows(args.csv)  # bad uploads fail now, before the models load
-    adapter = None if args.adapter == "none" else Path(args.adapter)
+    adapter = adapter_of(args)
     cfg = PipelineConfig(catalog=Path(args.db), adapter=adapter, min_reference_score=args.min_reference_score, **({"threads": args.threads} if args.threads else {}))
     from tqdm import tqdm
 
@@ -172,9 +173,16 @@ def add_sampling_options(parser: argparse.ArgumentParser, drafts_help: str) -> N
     parser.add_argument("--max-tokens", type=int, default=SAMPLING.max_new_tokens)
 
 
+def adapter_of(args: argparse.Namespace) -> Path | None:
+    """--adapter: a path stem, 'none' (the plain prompt), or unset: the shipped adapter of --lm (if it has one)."""
+    if args.adapter == "none":
+        return None
+    return Path(args.adapter) if args.adapter else shipped_adapter(getattr(args, "lm", None))
+
+
 def add_models_options(parser: argparse.ArgumentParser, db_help: str) -> None:
     parser.add_argument("--db", default=str(DEMO_CATALOG_DB), help=db_help)
-    parser.add_argument("--adapter", default=str(DEFAULT_ADAPTER), help="ModICT adapter (path stem), or 'none'")
+    parser.add_argument("--adapter", default="", help="ModICT adapter (path stem), or 'none'; default: the shipped one of --lm")
     parser.add_argument("--min-reference-score", type=float, default=MIN_REFERENCE_SCORE,
                         help="a best catalog match under this similarity is not used as the reference (0 = always use it)")
 
@@ -202,6 +210,12 @@ def _index_and_train(sub) -> None:
     t.add_argument("--bf16", action="store_true", help="bfloat16 autocast for the frozen LM (about 1.8x faster on CPUs with AVX512-BF16)")
     t.add_argument("--no-copy-refs", action="store_true",
                    help="train on references the target does not copy 8 words of (as decoding forbids); else the next retrieved")
+    t.add_argument("--lora-rank", type=int, default=0, help="also train LoRA branches of this rank on the LM (0: LM frozen)")
+    t.add_argument("--lora-alpha", type=float, default=0.0, help="LoRA scale numerator (0: twice the rank)")
+    t.add_argument("--lora-targets", default="attention,mlp", help="attention, mlp, or projection names (q_proj,v_proj)")
+    t.add_argument("--lora-last-layers", type=int, default=0, help="LoRA on the last N layers only (0: all)")
+    t.add_argument("--lora-lr", type=float, default=0.0, help="learning rate of the LoRA branches (0: --lr)")
+    t.add_argument("--ckpt-every", type=int, default=50, help="steps between resumable checkpoints")
     t.set_defaults(func=cmd_train)
 
 
@@ -213,7 +227,7 @@ def _evaluate_and_generate(sub) -> None:
     e.add_argument("--n", type=int, default=SAMPLING.n, help="sampled drafts per product, for distinct-n and copy rate")
     e.add_argument("--keywords", default="merchant", choices=["merchant", "attributes"])
     add_models_options(e, "catalog the references come from")
-    e.add_argument("--lm", default=DEFAULT_LM, choices=sorted(LM_NAMES), help="LM when there is no adapter")
+    e.add_argument("--lm", default=DEFAULT_LM, choices=sorted(LM_NAMES), help="the writer's LM: its shipped adapter, else the plain prompt")
     e.add_argument("--methods", default="", help="comma-separated rows to run (default: the six); also modict_no_ban")
     e.add_argument("--json", action="store_true")
     add_decoding_options(e)
@@ -225,7 +239,7 @@ def _evaluate_and_generate(sub) -> None:
     add_sampling_options(g, "number of drafts (1-8)")
     g.add_argument("--seed", type=int, default=None)
     add_decoding_options(g)
-    g.add_argument("--lm", default=DEFAULT_LM, choices=sorted(LM_NAMES))
+    g.add_argument("--lm", default=DEFAULT_LM, choices=sorted(LM_NAMES), help="the writer's LM: its shipped adapter, else the plain prompt")
     add_models_options(g, "catalog to take the reference from")
     g.add_argument("--image-weight", type=float, default=DEFAULT_IMAGE_WEIGHT, help="1.0 = image-only retrieval")
     g.add_argument("--writer", default="modict", choices=list(WRITERS), help="the trained ModICT adapter (when shipped) or the plain prompt")

@@ -3,6 +3,7 @@ override them. No other module reads the environment (tests/test_layout.py check
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,16 +23,29 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 ASSETS_DIR = REPO_ROOT / "assets"
 DEMO_CATALOG_DB = ASSETS_DIR / "catalog" / "catalog.db"
 CATALOG_IMAGES = ASSETS_DIR / "catalog" / "images"
-DEFAULT_ADAPTER = ASSETS_DIR / "modict" / "adapter"  # .safetensors + .json: the trained ModICT modules
+DEFAULT_ADAPTER = ASSETS_DIR / "modict" / "adapter"  # .safetensors + .json: the default writer's trained modules
 
 # -- backbones and retrieval --------------------------------------------------------------------
-LM_NAMES = ("smollm2-135m", "gemma3-270m", "qwen2.5-0.5b")  # the frozen LMs pip packages carry (`lm.LM_SPECS`)
+LM_NAMES = ("smollm2-135m", "gemma3-270m", "qwen2.5-0.5b", "qwen2.5-1.5b")  # the frozen LMs pip packages carry (`lm.LM_SPECS`)
 DEFAULT_LM = "qwen2.5-0.5b"  # chosen by measurement (README, "Why Qwen2.5-0.5B"); an adapter names its own
 DEFAULT_IMAGE_ENCODER = "efficientnet-lite0"
 DEFAULT_IMAGE_WEIGHT = 0.5  # share of image similarity in the fused search; 1.0 = image-only, as in the paper
 # a best catalog match scoring under this (fused cosine) is nothing alike: drafts are written without a reference
 # (bench/reference_threshold.py, docs/EVALUATION.md "No reference when nothing is alike")
 MIN_REFERENCE_SCORE = 0.475
+def shipped_adapter(lm: str | None = None) -> Path | None:
+    """The shipped adapter trained on `lm`: the default writer's, or `assets/modict/<lm>/adapter`; None when that LM has
+    none (it then writes with the plain prompt). `lm` None: the default writer's."""
+    for stem in (DEFAULT_ADAPTER, ASSETS_DIR / "modict" / str(lm) / "adapter"):
+        try:
+            trained_on = json.loads(stem.with_suffix(".json").read_text())["lm"]
+        except (OSError, ValueError, KeyError):
+            continue
+        if lm is None or trained_on == lm:
+            return stem
+    return None
+
+
 WRITERS = ("modict", "prompt")  # the trained adapter, or the plain in-context prompt on the frozen LM
 
 # -- decoding -----------------------------------------------------------------------------------
@@ -136,7 +150,7 @@ class AppConfig:
     data: Path  # ECOMCOPY_DATA: the working catalog, approvals and their photos
     catalog: Path  # ECOMCOPY_CATALOG: the catalog searched (default: a working copy in `data`)
     seed: Path | None  # the shipped catalog copied into `catalog` (None when ECOMCOPY_CATALOG names one)
-    lm: str  # ECOMCOPY_LM: the LM when no adapter is loaded
+    lm: str  # ECOMCOPY_LM: the writer's LM; its shipped adapter is loaded (`shipped_adapter`), else the plain prompt
     image_weight: float  # ECOMCOPY_IMAGE_WEIGHT: share of image similarity in the search
     host: str  # GRADIO_SERVER_NAME (a Space sets it)
     port: int  # GRADIO_SERVER_PORT

