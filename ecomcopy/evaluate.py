@@ -85,6 +85,8 @@ def _evaluate(pipe: Pipeline, folder: str | Path, split: str, limit: int, n: int
     products = _products(folder, split, limit)
     if pipe.modict is None:
         methods = [m for m in methods if not m.startswith("modict")]
+    if pipe.lm.lora:  # the LM carries the writer's LoRA: the plain prompt runs on the untrained LM (--adapter none)
+        methods = [m for m in methods if not m.startswith("icl_prompt")]
     rng = random.Random(seed)
     catalog_products = pipe.catalog.products()
     sampling = SamplingConfig(n=n, seed=seed, **decoding).validate()
@@ -118,8 +120,9 @@ def _evaluate(pipe: Pipeline, folder: str | Path, split: str, limit: int, n: int
 
 def _result(pipe: Pipeline, out: dict[str, Drafts], truths: list[str], kws: list[list[str]], refs: list[str],
             relevant: list[bool], chosen: list[dict]) -> dict:
+    judge = None if pipe.lm.lora else pipe.lm  # perplexity is under the untrained LM; a LoRA writer's LM is trained
     return {
-        "rows": {m: row_metrics(truths, kws, refs, d, pipe.lm, pipe.checker) for m, d in out.items()},
+        "rows": {m: row_metrics(truths, kws, refs, d, judge, pipe.checker) for m, d in out.items()},
         "n_products": len(truths),
         "reference_relevance": round(statistics.mean(relevant), 4) if relevant else 0.0,
         # share of products whose best match was alike enough to be the reference (`MIN_REFERENCE_SCORE`)
@@ -128,7 +131,7 @@ def _result(pipe: Pipeline, out: dict[str, Drafts], truths: list[str], kws: list
         "human_keyword_coverage": round(statistics.mean(keyword_coverage(k, t) for k, t in zip(kws, truths)), 4) if truths else 0.0,
         # how often the shop's own description repeats 8 words in a row of the reference: the copy rate of the truth
         "human_copy_rate": round(statistics.mean(copies(r, t) for r, t in zip(refs, truths)), 4) if truths else 0.0,
-        "human_perplexity": round(perplexity(pipe.lm, truths), 4),  # the fluency of the shop's own copy, for scale
+        "human_perplexity": round(perplexity(judge, truths), 4) if judge else None,  # the shop's own copy, for scale
         # the draft checker on the shop's own copy, for scale (it names specifics the keywords do not give)
         "human_check": {k: round(v, 4) for k, v in check_metrics([[pipe.checker.check(t, k)] for t, k in zip(truths, kws)]).items()},
         "lm": pipe.lm.name,
@@ -170,5 +173,5 @@ CHECK_COLUMNS = ("clean", "best_of_n_clean", "non_words_per_100", "unsupported_p
 def markdown_table(result: dict, cols: tuple[str, ...] = TABLE_COLUMNS) -> str:
     lines = ["| method | " + " | ".join(cols) + " |", "|---|" + "---|" * len(cols)]
     for m, r in result["rows"].items():
-        lines.append(f"| {m} | " + " | ".join(f"{r[c]:.3f}" for c in cols) + " |")
+        lines.append(f"| {m} | " + " | ".join(f"{r[c]:.3f}" if c in r else "–" for c in cols) + " |")
     return "\n".join(lines)

@@ -115,8 +115,12 @@ class ModICT(nn.Module):
         if not cfg.lora or lm.lora_merged:
             return None
         if lora.has_lora(lm.model):
+            if lm.lora in ("", lora.TRAINING):  # not the branches `load` checked: another model's, maybe still training
+                raise BackboneError(f"{lm.name} already carries LoRA branches of another model; load it afresh.")
             return lora.modules(lm.model)
-        return lora.inject(lm.model, lora.LoraSpec.from_dict(cfg.lora), cfg.lm_layers)
+        branches = lora.inject(lm.model, lora.LoraSpec.from_dict(cfg.lora), cfg.lm_layers)
+        lm.lora = lora.TRAINING
+        return branches
 
     @classmethod
     def for_lm(cls, lm: LoadedLM, image_fingerprint: str, visual_dim: int, **overrides) -> "ModICT":
@@ -245,6 +249,8 @@ class ModICT(nn.Module):
         if cfg.lora and lm.lora != lora.digest(state):
             raise BackboneError(f"The adapter {path.name} has LoRA weights for its LM; load the LM with them "
                                 f"(lm.load_lm(..., lora=lora.weights_of(adapter))).")
+        if not cfg.lora and lm.lora:
+            raise BackboneError(f"The adapter {path.name} was trained over the untrained LM, and this {lm.name} carries a LoRA.")
         model = cls(cfg, lm)
         if lm.lora_merged:  # already inside the int8 weights
             state = {k: v for k, v in state.items() if not k.startswith(lora.PREFIX)}

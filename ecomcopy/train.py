@@ -21,10 +21,11 @@ from tqdm import tqdm
 
 from .config import DEFAULT_IMAGE_ENCODER, DEFAULT_IMAGE_WEIGHT, DEFAULT_LM
 from .encoders import TextEncoder, create_image_encoder
+from .errors import InputError
 from .features import FolderFeatures, folder_features, keyword_vectors, retrieve_references
 from .keywords import merchant_keywords, shopper_attributes
 from .lm import LoadedLM, attach_lora, load_lm
-from .lora import ATTENTION, MLP, LoraSpec
+from .lora import ATTENTION, MLP, TRAINING, LoraSpec
 from .lora import weights_of as lora_weights_of
 from .metrics import copies
 from .model import ModICT
@@ -179,6 +180,8 @@ def lora_spec(cfg: TrainConfig) -> LoraSpec | None:
         return None
     names = {"attention": ATTENTION, "mlp": MLP}
     targets = tuple(t for part in cfg.lora_targets.split(",") if part.strip() for t in names.get(part.strip(), (part.strip(),)))
+    if not targets or set(targets) - set(ATTENTION + MLP):  # only these are merged block by block when serving
+        raise InputError(f"LoRA targets are attention, mlp or some of {', '.join(ATTENTION + MLP)}; got {cfg.lora_targets!r}.")
     return LoraSpec(rank=cfg.lora_rank, alpha=cfg.lora_alpha or 2.0 * cfg.lora_rank, targets=targets, last_layers=cfg.lora_last_layers)
 
 
@@ -216,6 +219,18 @@ def param_groups(model: ModICT, cfg: TrainConfig) -> list[dict]:
     return groups
 
 
+def _resume(state_path: Path, model: ModICT, opt: torch.optim.Optimizer, groups: list[dict]) -> tuple[int, random.Random]:
+    """Modules, optimizer and RNGs from `last.pt`; -> (step, data RNG)."""
+    state = torch.load(state_path, weights_only=False)
+    model.load_state_dict(state["model"])
+    opt.load_state_dict(state["opt"])
+    for g, fresh in zip(opt.param_groups, groups):  # the saved groups win on load; this run's rates are cfg's
+        g["base_lr"] = fresh["base_lr"]
+    torch.set_rng_state(state["torch_rng"])
+    log.info("resumed from step %d", state["step"])
+    return state["step"], state["rng"]
+
+
 def train(cfg: TrainConfig, progress: bool = True, lm: LoadedLM | None = None) -> Path:
     """Run (or resume) training; returns the path stem of the final adapter (`.safetensors` + `.json`)."""
     out = Path(cfg.out)
@@ -228,22 +243,20 @@ def train(cfg: TrainConfig, progress: bool = True, lm: LoadedLM | None = None) -
     model = _initial_model(cfg, lm, image_encoder)
     if cfg.bf16:
         frozen_to_bf16(model.lm.model)
+    if model.lora is not None:
+        model.lm.lora = TRAINING  # its branches move from here on: no adapter's digest describes them
     groups = param_groups(model, cfg)
     params = [p for g in groups for p in g["params"]]
     opt = torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    step, state_path = 0, out / "last.pt"
-    rng = random.Random(cfg.seed)
-    if state_path.exists():
-        state = torch.load(state_path, weights_only=False)
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["opt"])
-        step, rng = state["step"], state["rng"]
-        torch.set_rng_state(state["torch_rng"])
-        log.info("resumed from step %d", step)
+    state_path = out / "last.pt"
+    step, rng = _resume(state_path, model, opt, groups) if state_path.exists() else (0, random.Random(cfg.seed))
     (out / "config.json").write_text(json.dumps(asdict(cfg), indent=1))
     log_path = out / "loss.csv"
     if step == 0 or not log_path.exists():
         log_path.write_text("step,loss,lr,seconds\n")
+    else:  # steps logged after the checkpoint it resumed from are run again: keep their lines once
+        lines = log_path.read_text().splitlines(keepends=True)
+        log_path.write_text("".join(lines[:1] + [ln for ln in lines[1:] if int(ln.split(",")[0]) <= step]))
     model.train()
     bar = tqdm(total=cfg.steps, initial=step, desc="training", unit="step", disable=not progress)
     t_last = time.time()

@@ -27,6 +27,17 @@ def _copy(tiny_lm, **kw) -> LoadedLM:
     return LoadedLM(**{**fields, **kw})
 
 
+@torch.no_grad()
+def _hidden(model: ModICT) -> torch.Tensor:
+    """The LM's last hidden states over an example, prefix included."""
+    e, _, summary = model.build(_example())
+    model._set_prefix(model.prompts(summary[None]))
+    try:
+        return model.lm.model.model(inputs_embeds=e[None]).last_hidden_state[0]
+    finally:
+        model._set_prefix(None)
+
+
 @pytest.fixture
 def trained(tiny_lm, tmp_path):
     """A LoRA + ModICT adapter with non-zero weights everywhere, saved; -> (path, loss before saving)."""
@@ -36,6 +47,8 @@ def trained(tiny_lm, tmp_path):
     with torch.no_grad():
         for p in model.parameters():
             p.add_(torch.randn_like(p) * 0.05)
+        for branch in model.lora.values():
+            branch["B"].weight.normal_(0, 0.5)  # a LoRA that changes the LM's output a lot, so a lost merge shows
         before = model.loss([_example()]).item()
     model.save(tmp_path / "adapter")
     model.remove_hooks()
@@ -59,9 +72,13 @@ def test_lora_trains_only_its_branches_and_modict(tiny_lm):
 
 
 def test_lora_checkpoint_round_trips_unmerged_merged_and_int8(tiny_lm, trained):
+    from safetensors import safe_open
+
     path, before = trained
     weights = lora.weights_of(path)
-    assert weights is not None and weights.spec.rank == 4 and all(v.dtype == torch.float32 for v in weights.state.values())
+    with safe_open(str(path.with_suffix(".safetensors")), "pt") as f:
+        assert {f.get_slice(k).get_dtype() for k in f.keys()} == {"F16"}  # small enough for git
+    assert weights is not None and weights.spec.rank == 4
     unmerged = _copy(tiny_lm, lora=weights.digest)
     lora.attach(unmerged.model, weights, 2)
     again = ModICT.load(path, unmerged, "enc:test")
@@ -77,11 +94,16 @@ def test_lora_checkpoint_round_trips_unmerged_merged_and_int8(tiny_lm, trained):
     plain = ModICT.load(path, merged, "enc:test")
     with torch.no_grad():
         assert plain.lora is None and abs(plain.loss([_example()]).item() - before) < 1e-2
+    want = _hidden(plain)
     plain.remove_hooks()
     q = _copy(tiny_lm, quantized=True, lora=weights.digest, lora_merged=True)
     lora.attach(q.model, weights, 2)
     quantize_int8(q.model, before_block=lora.merge)
-    drafts, _ = ModICT.load(path, q, "enc:test").generate(_example(), n=2, max_new_tokens=4)
+    int8 = ModICT.load(path, q, "enc:test")
+    no_lora = ModICT.load(path, _copy(tiny_lm, quantized=True, lora=weights.digest, lora_merged=True), "enc:test")
+    err, effect = (_hidden(int8) - want).norm(), (_hidden(no_lora) - want).norm()
+    assert err < 0.2 * effect  # the merged LoRA is in the int8 weights (int8 rounding is small beside it)
+    drafts, _ = int8.generate(_example(), n=2, max_new_tokens=4)
     assert len(drafts) == 2
 
 
@@ -89,6 +111,11 @@ def test_lora_adapter_refuses_an_lm_without_its_lora_or_another_backbone(tiny_lm
     path, _ = trained
     with pytest.raises(BackboneError, match="LoRA weights"):
         ModICT.load(path, _copy(tiny_lm), "enc:test")  # the plain LM would write with half the model missing
+    with pytest.raises(BackboneError, match="carries a LoRA"):  # and a frozen-LM adapter is not for a LoRA'd LM
+        frozen = ModICT.for_lm(_copy(tiny_lm), "enc:test", D)
+        frozen.save(path.parent / "frozen")
+        frozen.remove_hooks()
+        ModICT.load(path.parent / "frozen", _copy(tiny_lm, lora=lora.weights_of(path).digest), "enc:test")
     with pytest.raises(BackboneError, match="trained with lm"):
         ModICT.load(path, _copy(tiny_lm, fingerprint="qwen2.5-1.5b:cc324af070c2ecbf", lora=lora.weights_of(path).digest), "enc:test")
     other = lora.weights_of(path)

@@ -108,3 +108,19 @@ def test_lora_run_trains_its_branches_and_continues_from_its_adapter(tmp_path, s
     train(dataclasses.replace(_cfg(small_folder, c, 2), init=str(a / "adapter"), lr=0.0), progress=False, lm=private())
     kept = load_file(str(c / "adapter.safetensors"))
     assert kept.keys() == start.keys() and all(kept[k].equal(start[k]) for k in start)
+
+
+def test_lora_run_resumes_where_it_stopped(tmp_path, small_folder, tiny_lm):
+    import copy
+    import dataclasses
+
+    def cfg(out, steps):
+        return dataclasses.replace(_cfg(small_folder, out, steps), lora_rank=2, lora_lr=1e-2)
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    train(cfg(a, 2), progress=False, lm=dataclasses.replace(tiny_lm, model=copy.deepcopy(tiny_lm.model)))
+    with (a / "loss.csv").open("a") as f:
+        f.write("3,9.99,0.001,1.0\n")  # a step logged before a crash, after the last checkpoint: it runs again
+    train(cfg(a, 4), progress=False, lm=dataclasses.replace(tiny_lm, model=copy.deepcopy(tiny_lm.model)))  # from last.pt
+    train(cfg(b, 4), progress=False, lm=dataclasses.replace(tiny_lm, model=copy.deepcopy(tiny_lm.model)))
+    assert len(_losses(a)) == 4 and _losses(a) == _losses(b)
