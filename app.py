@@ -7,7 +7,6 @@ Run `python app.py` (127.0.0.1:7860) or as a Hugging Face Space.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import warnings
 from types import SimpleNamespace
@@ -18,6 +17,7 @@ from starlette.middleware import Middleware
 from ecomcopy.config import CATALOG_IMAGES, QUEUE_SIZE, SAMPLING, AppConfig, shipped_adapter
 from ecomcopy.handlers import (BULK_HEADERS, REVIEW_HEADERS, WriteView, api_approve, api_generate, approve, bulk, examples,
                                pick, regenerate_with, strike_claims, write)
+from ecomcopy.model import ModICT
 from ecomcopy.history_tab import HISTORY_HEADERS, delete, export, history_rows, reopen
 from ecomcopy.session import get_pipeline, pipeline_loading
 from ecomcopy.components import PhotoInput, UploadFile
@@ -146,7 +146,7 @@ def _writer_choice() -> bool:
     """Offer the plain prompt beside ModICT when the writer has an adapter that leaves the LM frozen (with LoRA,
     the LM itself is trained: the untrained LM is not loaded)."""
     adapter = shipped_adapter(AppConfig.from_env().lm)
-    return adapter is not None and not json.loads(adapter.with_suffix(".json").read_text()).get("lora")
+    return adapter is not None and not ModICT.config_of(adapter).lora
 
 
 def build_ui() -> gr.Blocks:

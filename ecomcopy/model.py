@@ -221,7 +221,7 @@ class ModICT(nn.Module):
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         state = {k: (v.half() if v.is_floating_point() else v).contiguous() for k, v in self.state_dict().items()}
-        save_file(state, str(path.with_suffix(".safetensors")))  # fp16: small enough for git; loaded back as fp32
+        save_file(state, str(path.with_suffix(".safetensors")))  # fp16: half the size; loaded back as fp32
         path.with_suffix(".json").write_text(json.dumps(asdict(self.cfg), indent=1))
 
     @staticmethod
