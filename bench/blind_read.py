@@ -4,13 +4,14 @@ as a copy editor would before anyone sees which is which.
 `sheet` writes, per product (the first PER_DOMAIN of each result), its photo, its keywords and its texts (the
 row's sampled drafts, as shown in the app, and the human description) in a random order under letters;
 the sources go to a separate key file the reader never opens. The reader writes one rating per text into
-ratings.json: `{"product": 1, "text": "B", "rating": "publish" | "light edit" | "rewrite", "problems": [...]}`,
-problems among PROBLEMS. `unblind` refuses until every text is rated, then joins the key and counts per
+ratings.json: `{"product": 1, "text": "B", "rating": "publish" | "light edit" | "rewrite", "problems": [...],
+"fluency": 1-5}`, problems among PROBLEMS, fluency (how well the English reads, facts aside) optional. `unblind` refuses until every text is rated, then joins the key and counts per
 source: publishable as it stands, usable (publish or light edit), garbled, each problem, and the share of
 products with a usable draft among those shown.
 
     python bench/blind_read.py sheet HM.json IKEA.json --out bench/results/blind-read/NAME [--per-domain 30]
-        [--versus HM_B.json=b IKEA_B.json=b ...]  (other settings of the same products in one sheet, one reader)
+        [--versus HM_B.json=b IKEA_B.json=b ...]  (other settings of the same products in one sheet, one reader;
+        PATH=NAME:ROW takes that result's ROW, e.g. the plain prompt's icl_prompt)
     python bench/blind_read.py unblind bench/results/blind-read/NAME [...]  (reads NAME/ratings.json; several: one table)
 """
 
@@ -38,8 +39,10 @@ def sheet(results: list[str], out: Path, per_domain: int, row: str, seed: int = 
     earlier: dict[str, list[tuple[str, str]]] = {}  # product id -> (source, draft) of the other settings
     for entry in versus:
         path, _, name = entry.partition("=")
+        name, _, their_row = name.partition(":")
         for rec in json.load(open(path))["products"]:
-            earlier.setdefault(rec["id"], []).extend((name or versus_name, d) for d in rec["drafts"][row]["sampled"])
+            drafts = rec["drafts"][their_row or row]["sampled"]
+            earlier.setdefault(rec["id"], []).extend((name or versus_name, d) for d in drafts)
     for path in results:
         result = json.load(open(path))
         data = Path(result["data"])
@@ -73,8 +76,13 @@ def unblind(outs: list[Path]) -> dict:
                          "usable": round(sum(r["rating"] != "rewrite" for r in rs) / n, 3),
                          "garbled": round(problems["garbled"] / n, 3),
                          "products_with_a_usable_text": round(sum(usable_products[source]) / len(usable_products[source]), 3),
+                         "fluency": _mean([r["fluency"] for r in rs if "fluency" in r]),
                          "problems": {x: round(problems[x] / n, 3) for x in PROBLEMS}}
     return table
+
+
+def _mean(xs: list[float]) -> float | None:
+    return round(sum(xs) / len(xs), 2) if xs else None
 
 
 def _rated(out: Path, by_source: dict, usable_products: dict) -> None:
@@ -83,7 +91,8 @@ def _rated(out: Path, by_source: dict, usable_products: dict) -> None:
     key = json.loads((out / "key.json").read_text())
     ratings = {(r["product"], r["text"]): r for r in json.loads((out / "ratings.json").read_text())}
     missing = [(p["product"], t) for p in sheet_["products"] for t in p["texts"] if (p["product"], t) not in ratings]
-    bad = [k for k, r in ratings.items() if r.get("rating") not in RATINGS or not set(r.get("problems", [])) <= set(PROBLEMS)]
+    bad = [k for k, r in ratings.items() if r.get("rating") not in RATINGS or not set(r.get("problems", [])) <= set(PROBLEMS)
+           or r.get("fluency", 3) not in (1, 2, 3, 4, 5)]
     if missing or bad:
         raise SystemExit(f"{out}: not unblinded: {len(missing)} text(s) unrated (first {missing[:3]}), {len(bad)} invalid rating(s) {bad[:3]}")
     for p in sheet_["products"]:
@@ -116,9 +125,10 @@ def main() -> None:
     table = unblind(args.outs)
     if args.save:
         args.save.write_text(json.dumps(table, indent=1))
-    print("| texts by | texts | publish as is | usable (publish + light edit) | garbled | products with a usable text |\n|---|---|---|---|---|---|")
+    print("| texts by | texts | publish as is | usable (publish + light edit) | garbled | products with a usable text | fluency (1-5) |\n|---|---|---|---|---|---|---|")
     for source, t in table.items():
-        print(f"| {source} | {t['texts']} | {t['publish']:.0%} | {t['usable']:.0%} | {t['garbled']:.0%} | {t['products_with_a_usable_text']:.0%} |")
+        fluency = "–" if t["fluency"] is None else f"{t['fluency']:.1f}"
+        print(f"| {source} | {t['texts']} | {t['publish']:.0%} | {t['usable']:.0%} | {t['garbled']:.0%} | {t['products_with_a_usable_text']:.0%} | {fluency} |")
 
 
 if __name__ == "__main__":

@@ -84,3 +84,15 @@ def test_the_package_is_installed_with_its_command():
 
     scripts = {e.name: e.value for e in importlib.metadata.distribution("ecomcopy").entry_points if e.group == "console_scripts"}
     assert scripts == {"ecomcopy": "ecomcopy.__main__:main"} and shutil.which("ecomcopy")
+
+
+
+GIT_FILE_LIMIT = 20 * 1024 * 1024  # the largest file the team's git host accepts
+
+
+def test_shipped_weights_fit_in_git():
+    """A writer ships as a git file or not at all: a cache folder does not survive a fresh machine."""
+    weights = sorted((ROOT / "assets").rglob("*.safetensors")) + sorted((ROOT / "docs").rglob("*.safetensors"))
+    assert weights, "no shipped adapter found"
+    too_big = [f"{p.relative_to(ROOT)}: {p.stat().st_size} bytes" for p in weights if p.stat().st_size >= GIT_FILE_LIMIT]
+    assert too_big == []
