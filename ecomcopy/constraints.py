@@ -19,7 +19,7 @@ import torch
 from .config import TOP_K, SamplingConfig
 from .metrics import words
 from .spelling import SpellingGuard
-from .text import STOP, visible_text
+from .text import STOP, token_text, visible_text
 
 
 class KeywordBoost:
@@ -134,17 +134,11 @@ def _split(text: str) -> tuple[list[str], str]:
 
 
 class _WordGuard:
-    """What both word-level guards share: the token texts, and banning the candidates sampling could pick
+    """What both word-level guards share: banning the candidates sampling could pick
     (the top `_CHECKED`, re-checked after each ban) whose text would break the guard's rule."""
 
     def __init__(self, tokenizer) -> None:
         self.tokenizer = tokenizer
-        self._pieces: dict[int, str] = {}
-
-    def _piece(self, token: int) -> str:
-        if token not in self._pieces:
-            self._pieces[token] = self.tokenizer.decode([token])
-        return self._pieces[token]
 
     def _near(self, done: list[str]) -> bool:
         """Could a token from here break the rule? False lets a draft skip the candidate checks."""
@@ -166,7 +160,7 @@ class _WordGuard:
             for _ in range(_ROUNDS):
                 top = [t for t in scores[b].topk(min(_CHECKED, scores.shape[-1])).indices.tolist() if t not in checked]
                 checked.update(top)
-                bad = [t for t in top if self.breaks(visible_text(text + self._piece(t)))]
+                bad = [t for t in top if self.breaks(visible_text(text + token_text(self.tokenizer, t)))]
                 if not bad:
                     break
                 scores[b, bad] = -float("inf")

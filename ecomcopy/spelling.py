@@ -18,6 +18,7 @@ import torch
 
 from .checker import DraftChecker, dictionary, said_words
 from .config import TOP_K
+from .text import token_text
 
 _TAIL = re.compile(r".?[A-Za-z'’]*$")  # a draft's unfinished word, with the character before it
 _RUN = re.compile(r"[A-Za-z][A-Za-z'’]*")  # a word as the checker reads it ("isn't", "women's"); a hyphen splits
@@ -48,12 +49,6 @@ class SpellingGuard:
         self.said = said_words(" ".join(keywords))
         self.starts = word_starts(checker.vocabulary)
         self.said_starts = {w[:i] for w in self.said for i in range(3, len(w) + 1)}
-        self._pieces: dict[int, str] = {}
-
-    def _piece(self, token: int) -> str:
-        if token not in self._pieces:
-            self._pieces[token] = self.tokenizer.decode([token])
-        return self._pieces[token]
 
     def allows(self, tail: str, piece: str) -> bool:
         """Whether a draft ending in `tail` (its unfinished word, see `_TAIL`) may go on with `piece`."""
@@ -87,7 +82,7 @@ class SpellingGuard:
             i += 1
         rests += [w[len(start):] for w in self.said if w.startswith(start) and len(w) > len(start)]
         firsts = {ids[0] for r in rests if (ids := self.tokenizer.encode(r, add_special_tokens=False))}
-        return sorted(t for t in firsts if self.allows(tail, self._piece(t)))
+        return sorted(t for t in firsts if self.allows(tail, token_text(self.tokenizer, t)))
 
     def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
         live = torch.isfinite(scores).any(-1).tolist()  # rows of drafts that have ended are all -inf
@@ -100,7 +95,7 @@ class SpellingGuard:
                 vals, idx = scores[b].topk(min(TOP_K, scores.shape[-1]))
                 top = [t for v, t in zip(vals.tolist(), idx.tolist()) if v > -float("inf") and t not in checked]
                 checked.update(top)
-                bad = [t for t in top if not self.allows(tail, self._piece(t))]
+                bad = [t for t in top if not self.allows(tail, token_text(self.tokenizer, t))]
                 good += [t for t in top if t not in bad]
                 if not bad:
                     break

@@ -9,6 +9,15 @@ _SENTENCE_END = re.compile(r"[.!?](?=\s|$)")
 _MARKUP = re.compile(r"<[^<>]{0,200}(?:>|$)")  # HTML/XML tags (or one cut off at the end): product copy is plain text
 
 
+def token_text(tokenizer, token: int) -> str:
+    """One token's text, decoded once per tokenizer: the word guards ask for the same few thousand tokens at
+    every step of every draft."""
+    table = tokenizer.__dict__.setdefault("_ecomcopy_token_texts", {})
+    if token not in table:
+        table[token] = tokenizer.decode([token])
+    return table[token]
+
+
 def visible_text(text: str) -> str:
     """What of a draft will be shown: its first line, without markup tags (spacing kept)."""
     return _MARKUP.sub(" ", text.split(STOP, 1)[0])
