@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The writer candidates (backbone x frozen LM / LoRA) side by side on the first LIMIT products of SPLIT per domain:
 # each trained writer with its own ablation rows, each backbone's plain prompt on its untrained LM.
-#   [LIMIT=50] [SPLIT=dev] [ROWS=modict,modict_no_reference,modict_random_reference] bench/writers.sh NAME=ADAPTER ...
+#   [LIMIT=50] [SPLIT=dev] [ROWS=modict,modict_no_reference,modict_random_reference] [DECODING="--keyword-boost 0"]
+#       bench/writers.sh NAME=ADAPTER ...   (DECODING: `evaluate` options for every writer, e.g. a decoding variant)
 #     ADAPTER: an adapter path stem, or prompt:LM for the plain prompt on LM (e.g. prompt:qwen2.5-1.5b)
 #     -> bench/results/writers/SPLIT_{hm,ikea}_LIMIT_NAME.json   (resumable: a finished table is kept)
 # e.g. bench/writers.sh q05-frozen=assets/modict/adapter q15-prompt=prompt:qwen2.5-1.5b q15-lora=runs/qwen15-lora-s1/adapter
@@ -11,6 +12,7 @@ cd "$(dirname "$0")/.."
 . bench/keep.sh
 LIMIT=${LIMIT:-50}; SPLIT=${SPLIT:-dev}
 ROWS=${ROWS:-modict,modict_no_reference,modict_random_reference}
+read -ra DECODING <<< "${DECODING:-}"
 R=bench/results/writers; mkdir -p $R
 for pair in "$@"; do
   NAME=${pair%%=*}; WRITER=${pair#*=}
@@ -21,6 +23,6 @@ for pair in "$@"; do
   fi
   for D in hm ikea; do
     keep $R/${SPLIT}_${D}_${LIMIT}_$NAME.json \
-      python -m ecomcopy evaluate --data ../shared/data/$D --split "$SPLIT" --limit "$LIMIT" --json "${ARGS[@]}"
+      python -m ecomcopy evaluate --data ../shared/data/$D --split "$SPLIT" --limit "$LIMIT" --json "${ARGS[@]}" ${DECODING[@]+"${DECODING[@]}"}
   done
 done
