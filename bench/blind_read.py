@@ -10,7 +10,7 @@ source: publishable as it stands, usable (publish or light edit), garbled, each 
 products with a usable draft among those shown.
 
     python bench/blind_read.py sheet HM.json IKEA.json --out bench/results/blind-read/NAME [--per-domain 30]
-        [--versus HM_B.json=b IKEA_B.json=b ...]  (other settings of the same products in one sheet, one reader;
+        [--versus HM_B.json=b IKEA_B.json=b ...] [--skip K] [--name A]  (other settings of the same products in one sheet, one reader;
         PATH=NAME:ROW takes that result's ROW, e.g. the plain prompt's icl_prompt)
     python bench/blind_read.py unblind bench/results/blind-read/NAME [...]  (reads NAME/ratings.json; several: one table)
 """
@@ -31,9 +31,11 @@ PROBLEMS = ("garbled", "invented", "contradicts", "stuffing", "unrelated detail"
 
 
 def sheet(results: list[str], out: Path, per_domain: int, row: str, seed: int = 0,
-          versus: list[str] = (), versus_name: str = "before") -> None:
+          versus: list[str] = (), versus_name: str = "before", skip: int = 0, name: str = "") -> None:
     """`versus`: earlier results of the same products; their drafts join each product's texts as `versus_name`,
-    so one reader rates both settings side by side (a paired comparison, not two readers' scales)."""
+    so one reader rates both settings side by side (a paired comparison, not two readers' scales). `skip`: start
+    after the first `skip` products of each result (a long read split between readers, each product whole in one
+    sheet); `name`: the source name of `row`'s drafts (default: the row's)."""
     rng = random.Random(seed)
     products, key = [], {}
     earlier: dict[str, list[tuple[str, str]]] = {}  # product id -> (source, draft) of the other settings
@@ -47,9 +49,9 @@ def sheet(results: list[str], out: Path, per_domain: int, row: str, seed: int = 
         result = json.load(open(path))
         data = Path(result["data"])
         truth = {p.id: p for p in read_products(data, split=result["split"]).products}
-        for rec in result["products"][:per_domain]:
+        for rec in result["products"][skip: skip + per_domain]:
             p = truth[rec["id"]]
-            texts = [(row, d) for d in rec["drafts"][row]["sampled"]] + [("human", p.description)]
+            texts = [(name or row, d) for d in rec["drafts"][row]["sampled"]] + [("human", p.description)]
             texts += earlier.get(rec["id"], [])
             rng.shuffle(texts)
             n = len(products) + 1
@@ -115,12 +117,15 @@ def main() -> None:
     s.add_argument("--row", default="modict")
     s.add_argument("--versus", nargs="*", default=[], help="other results of the same products (PATH or PATH=NAME), rated in the same sheet")
     s.add_argument("--versus-name", default="before", help="the source name of the --versus drafts")
+    s.add_argument("--skip", type=int, default=0, help="leave out the first SKIP products of each result")
+    s.add_argument("--name", default="", help="the source name of ROW's drafts (default: ROW)")
     u = sub.add_parser("unblind")
     u.add_argument("outs", type=Path, nargs="+")
     u.add_argument("--save", type=Path, help="write the table as JSON here")
     args = ap.parse_args()
     if args.cmd == "sheet":
-        sheet(args.results, args.out, args.per_domain, args.row, versus=args.versus, versus_name=args.versus_name)
+        sheet(args.results, args.out, args.per_domain, args.row, versus=args.versus, versus_name=args.versus_name,
+              skip=args.skip, name=args.name)
         return
     table = unblind(args.outs)
     if args.save:
