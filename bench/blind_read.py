@@ -40,11 +40,11 @@ def sheet(results: list[str], out: Path, per_domain: int, row: str, seed: int = 
     products, key = [], {}
     earlier: dict[str, list[tuple[str, str]]] = {}  # product id -> (source, draft) of the other settings
     for entry in versus:
-        path, _, name = entry.partition("=")
-        name, _, their_row = name.partition(":")
+        path, _, theirs = entry.partition("=")
+        their_name, _, their_row = theirs.partition(":")
         for rec in json.load(open(path))["products"]:
             drafts = rec["drafts"][their_row or row]["sampled"]
-            earlier.setdefault(rec["id"], []).extend((name or versus_name, d) for d in drafts)
+            earlier.setdefault(rec["id"], []).extend((their_name or versus_name, d) for d in drafts)
     for path in results:
         result = json.load(open(path))
         data = Path(result["data"])
