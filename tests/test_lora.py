@@ -160,3 +160,25 @@ def test_each_backbone_writes_with_its_own_shipped_adapter(tmp_path, monkeypatch
     assert config.shipped_adapter("qwen2.5-0.5b") == tmp_path / "modict" / "qwen2.5-0.5b" / "adapter"
     assert config.shipped_adapter("gemma3-270m") is None  # a file by that name trained on another LM is not its adapter
     assert config.shipped_adapter("smollm2-135m") is None
+
+
+def test_every_shipped_adapter_is_found_by_its_own_lm_and_stored_in_fp16():
+    """Each adapter under assets/modict is the one `shipped_adapter` gives its LM (the 1.5B's carries its LoRA),
+    and holds fp16 weights only. The exception is the default writer's, saved in fp32 before adapters were saved in
+    fp16: rounding it now would change the drafts its measurements describe."""
+    import json
+    import struct
+
+    from ecomcopy import config
+    from ecomcopy.model import ModICT
+
+    stems = sorted(p.with_suffix("") for p in (config.ASSETS_DIR / "modict").rglob("adapter.safetensors"))
+    assert len(stems) >= 2
+    for stem in stems:
+        cfg = ModICT.config_of(stem)
+        assert config.shipped_adapter(cfg.lm) == stem
+        raw = stem.with_suffix(".safetensors").read_bytes()
+        header = json.loads(raw[8: 8 + struct.unpack("<Q", raw[:8])[0]])
+        dtypes = {v["dtype"] for k, v in header.items() if k != "__metadata__"}
+        assert dtypes == ({"F32"} if stem == config.DEFAULT_ADAPTER else {"F16"}), stem
+    assert ModICT.config_of(config.shipped_adapter("qwen2.5-1.5b")).lora
