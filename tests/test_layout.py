@@ -86,7 +86,6 @@ def test_the_package_is_installed_with_its_command():
     assert scripts == {"ecomcopy": "ecomcopy.__main__:main"} and shutil.which("ecomcopy")
 
 
-
 GIT_FILE_LIMIT = 20 * 1024 * 1024  # the largest file the team's git host accepts
 
 
