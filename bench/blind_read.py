@@ -36,25 +36,24 @@ def sheet(results: list[str], out: Path, per_domain: int, row: str, seed: int = 
     so one reader rates both settings side by side (a paired comparison, not two readers' scales). `skip`: start
     after the first `skip` products of each result (a long read split between readers, each product whole in one
     sheet); `name`: the source name of `row`'s drafts (default: the row's)."""
-    others = {e.partition("=")[2].partition(":")[0] or versus_name for e in versus}  # one name may serve each domain
-    if (name or row) in others | {"human"} or "human" in others or skip < 0:
-        raise SystemExit(f"each source needs its own name (got {name or row}, {sorted(others)}) and --skip must be >= 0")
+    source = name or row
+    others = [_versus(entry, versus_name, row) for entry in versus]
+    names = {n for _, n, _ in others}  # one name may serve each domain
+    if source in names | {"human"} or "human" in names or skip < 0:
+        raise SystemExit(f"each source needs its own name (got {source}, {sorted(names)}) and --skip must be >= 0")
     rng = random.Random(seed)
     products, key = [], {}
     earlier: dict[str, list[tuple[str, str]]] = {}  # product id -> (source, draft) of the other settings
-    for entry in versus:
-        path, _, theirs = entry.partition("=")
-        their_name, _, their_row = theirs.partition(":")
+    for path, their_name, their_row in others:
         for rec in json.load(open(path))["products"]:
-            drafts = rec["drafts"][their_row or row]["sampled"]
-            earlier.setdefault(rec["id"], []).extend((their_name or versus_name, d) for d in drafts)
+            earlier.setdefault(rec["id"], []).extend((their_name, d) for d in rec["drafts"][their_row]["sampled"])
     for path in results:
         result = json.load(open(path))
         data = Path(result["data"])
         truth = {p.id: p for p in read_products(data, split=result["split"]).products}
         for rec in result["products"][skip: skip + per_domain]:
             p = truth[rec["id"]]
-            texts = [(name or row, d) for d in rec["drafts"][row]["sampled"]] + [("human", p.description)]
+            texts = [(source, d) for d in rec["drafts"][row]["sampled"]] + [("human", p.description)]
             texts += earlier.get(rec["id"], [])
             rng.shuffle(texts)
             n = len(products) + 1
@@ -66,6 +65,13 @@ def sheet(results: list[str], out: Path, per_domain: int, row: str, seed: int = 
     (out / "sheet.json").write_text(json.dumps({"ratings": RATINGS, "problems": PROBLEMS, "products": products}, indent=1, ensure_ascii=False))
     (out / "key.json").write_text(json.dumps(key, indent=1))
     print(f"{len(products)} products, {sum(len(p['texts']) for p in products)} texts -> {out}/sheet.json (key: {out}/key.json)")
+
+
+def _versus(entry: str, default_name: str, default_row: str) -> tuple[str, str, str]:
+    """PATH[=NAME[:ROW]] -> (path, source name, row)."""
+    path, _, theirs = entry.partition("=")
+    name, _, row = theirs.partition(":")
+    return path, name or default_name, row or default_row
 
 
 def unblind(outs: list[Path]) -> dict:
