@@ -6,7 +6,7 @@
 #       split on spaces, no quoting; a finished table is kept by NAME, so give each DECODING its own NAME)
 #     ADAPTER: an adapter path stem, or prompt:LM for the plain prompt on LM (e.g. prompt:qwen2.5-1.5b)
 #     -> bench/results/writers/SPLIT_{hm,ikea}_LIMIT_NAME.json   (resumable: a finished table is kept)
-# e.g. bench/writers.sh q05-frozen=assets/modict/adapter q15-prompt=prompt:qwen2.5-1.5b q15-lora=runs/qwen15-lora-s1/adapter
+# e.g. bench/writers.sh q05-frozen=assets/modict/qwen2.5-0.5b/adapter q15-prompt=prompt:qwen2.5-1.5b q15-lora=runs/qwen15-lora-s1/adapter
 # Choose on dev; run the chosen writer on test with SPLIT=test LIMIT=100.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -9,7 +9,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from .config import (DECODING_FIELDS, LM_NAMES, shipped_adapter, DEFAULT_IMAGE_ENCODER, DEFAULT_IMAGE_WEIGHT, DEFAULT_LM, DEMO_CATALOG_DB,
+from .config import (DECODING_FIELDS, LM_NAMES, shipped_adapter, writer_lm, DEFAULT_IMAGE_ENCODER, DEFAULT_IMAGE_WEIGHT, DEFAULT_LM, DEMO_CATALOG_DB,
                      MIN_REFERENCE_SCORE, REPEAT_UNITS, SAMPLING, WRITERS, COPY_GUARDS, KEYWORD_MODES, SamplingConfig)
 from .errors import EcomcopyError, InputError
 
@@ -121,7 +121,8 @@ def cmd_bulk(args: argparse.Namespace) -> int:
     sampling = sampling_config(args)
     rows = read_rows(args.csv)  # bad uploads fail now, before the models load
     adapter = adapter_of(args)
-    cfg = PipelineConfig(catalog=Path(args.db), adapter=adapter, min_reference_score=args.min_reference_score, **({"threads": args.threads} if args.threads else {}))
+    cfg = PipelineConfig(catalog=Path(args.db), adapter=adapter, lm=writer_lm(), min_reference_score=args.min_reference_score,
+                         **({"threads": args.threads} if args.threads else {}))
     from tqdm import tqdm
 
     with PhotoArchive(args.zip) as archive:
@@ -173,11 +174,15 @@ def add_sampling_options(parser: argparse.ArgumentParser, drafts_help: str) -> N
     parser.add_argument("--max-tokens", type=int, default=SAMPLING.max_new_tokens)
 
 
+LM_HELP = "the writer's LM: its shipped adapter, else the plain prompt (default: ECOMCOPY_LM, else the default writer's)"
+
+
 def adapter_of(args: argparse.Namespace) -> Path | None:
-    """--adapter: a path stem, 'none' (the plain prompt), or unset: the shipped adapter of --lm (if it has one)."""
+    """--adapter: a path stem, 'none' (the plain prompt), or unset: the shipped adapter of --lm (bulk: of ECOMCOPY_LM),
+    if it has one."""
     if args.adapter == "none":
         return None
-    return Path(args.adapter) if args.adapter else shipped_adapter(getattr(args, "lm", None))
+    return Path(args.adapter) if args.adapter else shipped_adapter(getattr(args, "lm", None) or writer_lm())
 
 
 def add_models_options(parser: argparse.ArgumentParser, db_help: str) -> None:
@@ -205,7 +210,7 @@ def _index_and_train(sub) -> None:
     t.add_argument("--lr", type=float, default=1e-3)
     t.add_argument("--warmup", type=int, default=50, help="steps of linear learning-rate warm-up")
     t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--init", help="adapter (path stem) to start from, e.g. assets/modict/adapter to train the shipped one further")
+    t.add_argument("--init", help="adapter (path stem) to start from, e.g. assets/modict/qwen2.5-1.5b/adapter to train the shipped one further")
     t.add_argument("--image-weight", type=float, default=DEFAULT_IMAGE_WEIGHT)
     t.add_argument("--bf16", action="store_true", help="bfloat16 autocast for the frozen LM (about 1.8x faster on CPUs with AVX512-BF16)")
     t.add_argument("--no-copy-refs", action="store_true",
@@ -227,7 +232,7 @@ def _evaluate_and_generate(sub) -> None:
     e.add_argument("--n", type=int, default=SAMPLING.n, help="sampled drafts per product, for distinct-n and copy rate")
     e.add_argument("--keywords", default="merchant", choices=["merchant", "attributes"])
     add_models_options(e, "catalog the references come from")
-    e.add_argument("--lm", default=DEFAULT_LM, choices=sorted(LM_NAMES), help="the writer's LM: its shipped adapter, else the plain prompt")
+    e.add_argument("--lm", default=writer_lm(), choices=sorted(LM_NAMES), help=LM_HELP)
     e.add_argument("--methods", default="", help="comma-separated rows to run (default: the six); also modict_no_ban")
     e.add_argument("--json", action="store_true")
     add_decoding_options(e)
@@ -239,7 +244,7 @@ def _evaluate_and_generate(sub) -> None:
     add_sampling_options(g, "number of drafts (1-8)")
     g.add_argument("--seed", type=int, default=None)
     add_decoding_options(g)
-    g.add_argument("--lm", default=DEFAULT_LM, choices=sorted(LM_NAMES), help="the writer's LM: its shipped adapter, else the plain prompt")
+    g.add_argument("--lm", default=writer_lm(), choices=sorted(LM_NAMES), help=LM_HELP)
     add_models_options(g, "catalog to take the reference from")
     g.add_argument("--image-weight", type=float, default=DEFAULT_IMAGE_WEIGHT, help="1.0 = image-only retrieval")
     g.add_argument("--writer", default="modict", choices=list(WRITERS), help="the trained ModICT adapter (when shipped) or the plain prompt")

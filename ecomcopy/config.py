@@ -23,11 +23,10 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 ASSETS_DIR = REPO_ROOT / "assets"
 DEMO_CATALOG_DB = ASSETS_DIR / "catalog" / "catalog.db"
 CATALOG_IMAGES = ASSETS_DIR / "catalog" / "images"
-DEFAULT_ADAPTER = ASSETS_DIR / "modict" / "adapter"  # .safetensors + .json: the default writer's trained modules
 
 # -- backbones and retrieval --------------------------------------------------------------------
 LM_NAMES = ("smollm2-135m", "gemma3-270m", "qwen2.5-0.5b", "qwen2.5-1.5b")  # the frozen LMs pip packages carry (`lm.LM_SPECS`)
-DEFAULT_LM = "qwen2.5-0.5b"  # chosen by measurement (README, "Why Qwen2.5-0.5B"); an adapter names its own
+DEFAULT_LM = "qwen2.5-1.5b"  # chosen by measurement (README, "The writer"); an adapter names its own
 DEFAULT_IMAGE_ENCODER = "efficientnet-lite0"
 DEFAULT_IMAGE_WEIGHT = 0.5  # share of image similarity in the fused search; 1.0 = image-only, as in the paper
 # a best catalog match scoring under this (fused cosine) is nothing alike: drafts are written without a reference
@@ -36,16 +35,22 @@ MIN_REFERENCE_SCORE = 0.475
 
 
 def shipped_adapter(lm: str | None = None) -> Path | None:
-    """The shipped adapter trained on `lm`: the default writer's, or `assets/modict/<lm>/adapter`; None when that LM has
-    none (it then writes with the plain prompt). `lm` None: the default writer's."""
-    for stem in (DEFAULT_ADAPTER, ASSETS_DIR / "modict" / str(lm) / "adapter"):
-        try:
-            trained_on = json.loads(stem.with_suffix(".json").read_text())["lm"]
-        except (OSError, ValueError, KeyError):
-            continue
-        if lm is None or trained_on == lm:
-            return stem
-    return None
+    """The shipped adapter trained on `lm` (default: the default writer's LM): `assets/modict/<lm>/adapter`
+    (.safetensors + .json); None when that LM has none (it then writes with the plain prompt)."""
+    stem = ASSETS_DIR / "modict" / (lm or DEFAULT_LM) / "adapter"
+    try:
+        trained_on = json.loads(stem.with_suffix(".json").read_text())["lm"]
+    except (OSError, ValueError, KeyError):
+        return None
+    return stem if trained_on == (lm or DEFAULT_LM) else None
+
+
+DEFAULT_ADAPTER = shipped_adapter()  # the default writer's trained modules
+
+
+def writer_lm(env: Mapping[str, str] = os.environ) -> str:
+    """ECOMCOPY_LM: the writer's LM for the app and the CLI (whose --lm overrides it)."""
+    return env.get("ECOMCOPY_LM", DEFAULT_LM)
 
 
 WRITERS = ("modict", "prompt")  # the trained adapter, or the plain in-context prompt on the frozen LM
@@ -173,7 +178,7 @@ class AppConfig:
             raise InputError("ECOMCOPY_IMAGE_WEIGHT must be a number and GRADIO_SERVER_PORT a port number.") from None
         return cls(
             data=data, catalog=Path(custom) if custom else data / "catalog.db", seed=None if custom else DEMO_CATALOG_DB,
-            lm=env.get("ECOMCOPY_LM", DEFAULT_LM), image_weight=weight, host=env.get("GRADIO_SERVER_NAME", "127.0.0.1"),
+            lm=writer_lm(env), image_weight=weight, host=env.get("GRADIO_SERVER_NAME", "127.0.0.1"),
             port=port, on_space=bool(env.get("SPACE_ID")), allowed_hosts=allowed_hosts(env),
         )
 

@@ -5,6 +5,8 @@ import pytest
 from ecomcopy.errors import BackboneError
 from ecomcopy.lm import DEFAULT_LM, LM_SPECS, load_lm
 
+from conftest import SHARED, needs_shared
+
 
 def test_registry_names():
     assert {"smollm2-135m", "gemma3-270m", "qwen2.5-0.5b", "qwen2.5-1.5b"} <= set(LM_SPECS)
@@ -26,8 +28,35 @@ def test_corrupt_cache_names_the_fix(tmp_path, monkeypatch):
         load_lm("smollm2-135m")
 
 
-def test_default_lm_loads_from_pip_and_generates(pipeline):
-    """The shipped default LM, loaded from its pip package through the cache, continues text."""
+@needs_shared
+def test_default_writer_is_the_1_5b_lora_writer_and_drafts_a_product():
+    """The app's default writer: Qwen2.5-Coder-1.5B from its hash-checked pip parts (converted once into the cache),
+    int8, with its shipped LoRA + ModICT adapter, writes drafts for a real photo that the checker passes. (The rest of
+    the suite runs the app on the 0.5B writer for time: conftest.)"""
+    import gc
+
+    from ecomcopy.config import DEFAULT_ADAPTER, DEFAULT_LM, SamplingConfig
+    from ecomcopy.model import ModICT
+    from ecomcopy.pipeline import Pipeline, PipelineConfig
+
+    assert DEFAULT_LM == "qwen2.5-1.5b" and ModICT.config_of(DEFAULT_ADAPTER).lora
+    pipe = Pipeline(PipelineConfig(threads=2))
+    try:
+        assert pipe.modict is not None and pipe.lm.name == DEFAULT_LM and pipe.lm.quantized
+        assert pipe.lm.lora and not any(p.requires_grad for p in pipe.lm.model.parameters())
+        s = pipe.suggest(SHARED / "hm" / "images" / "0111586001.jpg", "Leggings, Black, Solid",
+                         SamplingConfig(n=2, max_new_tokens=40, seed=0))
+        assert s.writer == "modict" and 1 <= len(s.drafts) <= 2
+        for r in s.reviews:
+            assert len(r.text.split()) >= 4 and "\n" not in r.text, r.text
+            assert not r.check.non_words and not r.copied, r
+    finally:
+        del pipe
+        gc.collect()
+
+
+def test_app_lm_loads_from_pip_and_generates(pipeline):
+    """The app's LM, loaded from its pip package through the cache, continues text."""
     from ecomcopy.config import SamplingConfig
     from ecomcopy.sampler import prompt_drafts
     from ecomcopy.prompt import icl_prompt

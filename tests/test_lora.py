@@ -151,12 +151,11 @@ def test_each_backbone_writes_with_its_own_shipped_adapter(tmp_path, monkeypatch
 
     from ecomcopy import config
 
-    for folder, lm in [("", "qwen2.5-1.5b"), ("qwen2.5-0.5b", "qwen2.5-0.5b"), ("gemma3-270m", "smollm2-135m")]:
+    for folder, lm in [("qwen2.5-1.5b", "qwen2.5-1.5b"), ("qwen2.5-0.5b", "qwen2.5-0.5b"), ("gemma3-270m", "smollm2-135m")]:
         (tmp_path / "modict" / folder).mkdir(parents=True, exist_ok=True)
         (tmp_path / "modict" / folder / "adapter.json").write_text(json.dumps({"lm": lm}))
     monkeypatch.setattr(config, "ASSETS_DIR", tmp_path)
-    monkeypatch.setattr(config, "DEFAULT_ADAPTER", tmp_path / "modict" / "adapter")
-    assert config.shipped_adapter() == config.shipped_adapter("qwen2.5-1.5b") == tmp_path / "modict" / "adapter"
+    assert config.shipped_adapter() == config.shipped_adapter(config.DEFAULT_LM) == tmp_path / "modict" / config.DEFAULT_LM / "adapter"
     assert config.shipped_adapter("qwen2.5-0.5b") == tmp_path / "modict" / "qwen2.5-0.5b" / "adapter"
     assert config.shipped_adapter("gemma3-270m") is None  # a file by that name trained on another LM is not its adapter
     assert config.shipped_adapter("smollm2-135m") is None
@@ -164,8 +163,8 @@ def test_each_backbone_writes_with_its_own_shipped_adapter(tmp_path, monkeypatch
 
 def test_every_shipped_adapter_is_found_by_its_own_lm_and_stored_in_fp16():
     """Each adapter under assets/modict is the one `shipped_adapter` gives its LM (the 1.5B's carries its LoRA),
-    and holds fp16 weights only. The exception is the default writer's, saved in fp32 before adapters were saved in
-    fp16: rounding it now would change the drafts its measurements describe."""
+    and holds fp16 weights only. The exception is the 0.5B's, saved in fp32 before adapters were saved in fp16: rounding it
+    now would change the drafts its measurements describe. The default writer's is the 1.5B's LoRA writer."""
     from safetensors import safe_open
 
     from ecomcopy import config
@@ -178,5 +177,5 @@ def test_every_shipped_adapter_is_found_by_its_own_lm_and_stored_in_fp16():
         assert config.shipped_adapter(cfg.lm) == stem
         with safe_open(stem.with_suffix(".safetensors"), "pt") as f:
             dtypes = {f.get_slice(k).get_dtype() for k in f.keys()}
-        assert dtypes == ({"F32"} if stem == config.DEFAULT_ADAPTER else {"F16"}), stem
-    assert ModICT.config_of(config.shipped_adapter("qwen2.5-1.5b")).lora
+        assert dtypes == ({"F32"} if cfg.lm == "qwen2.5-0.5b" else {"F16"}), stem
+    assert config.DEFAULT_ADAPTER == config.shipped_adapter("qwen2.5-1.5b") and ModICT.config_of(config.DEFAULT_ADAPTER).lora
