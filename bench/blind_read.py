@@ -12,7 +12,8 @@ products with a usable draft among those shown.
     python bench/blind_read.py sheet HM.json IKEA.json --out bench/results/blind-read/NAME [--per-domain 30]
         [--versus HM_B.json=b IKEA_B.json=b ...] [--skip K] [--name A]  (other settings of the same products in one sheet, one reader;
         PATH=NAME:ROW takes that result's ROW, e.g. the plain prompt's icl_prompt)
-    python bench/blind_read.py unblind bench/results/blind-read/NAME [...]  (reads NAME/ratings.json; several: one table)
+    python bench/blind_read.py unblind bench/results/blind-read/NAME [...] [--versus SOURCE]  (reads NAME/ratings.json;
+        several: one table; --versus: each source's usable share minus SOURCE's, product by product, with a 95% interval)
 """
 
 from __future__ import annotations
@@ -74,11 +75,13 @@ def _versus(entry: str, default_name: str, default_row: str) -> tuple[str, str, 
     return path, name or default_name, row or default_row
 
 
-def unblind(outs: list[Path]) -> dict:
+def unblind(outs: list[Path], versus: str = "") -> dict:
+    """`versus`: a source every other is compared with, product by product (`_paired`)."""
     by_source: dict[str, list[dict]] = {}
     usable_products: dict[str, list[bool]] = {}
+    usable_share: dict[str, dict[tuple[str, int], float]] = {}  # source -> (sheet, product) -> share of its texts usable
     for out in outs:
-        _rated(out, by_source, usable_products)
+        _rated(out, by_source, usable_products, usable_share)
     table = {}
     for source, rs in by_source.items():
         n = len(rs)
@@ -89,14 +92,27 @@ def unblind(outs: list[Path]) -> dict:
                          "products_with_a_usable_text": round(sum(usable_products[source]) / len(usable_products[source]), 3),
                          "fluency": _mean([r["fluency"] for r in rs if "fluency" in r]),
                          "problems": {x: round(problems[x] / n, 3) for x in PROBLEMS}}
+        if versus and source != versus:
+            table[source][f"usable_minus_{versus}"] = _paired(usable_share[source], usable_share[versus])
     return table
+
+
+def _paired(a: dict, b: dict) -> dict:
+    """Mean per-product difference of the usable share, A - B, with a 95% paired bootstrap interval (scipy, BCa,
+    10,000 resamples, fixed seed, as bench/paired.py does for ROUGE-L): the products are the unit, not the texts."""
+    import numpy as np
+    from scipy.stats import bootstrap
+
+    diff = np.array([a[k] - b[k] for k in a if k in b])
+    ci = bootstrap((diff,), np.mean, n_resamples=10_000, random_state=0).confidence_interval
+    return {"products": len(diff), "mean": round(float(diff.mean()), 3), "ci95": [round(float(ci.low), 3), round(float(ci.high), 3)]}
 
 
 def _mean(xs: list[float]) -> float | None:
     return round(sum(xs) / len(xs), 2) if xs else None
 
 
-def _rated(out: Path, by_source: dict, usable_products: dict) -> None:
+def _rated(out: Path, by_source: dict, usable_products: dict, usable_share: dict) -> None:
     """One sheet's ratings joined with its key, once every text is rated."""
     sheet_ = json.loads((out / "sheet.json").read_text())
     key = json.loads((out / "key.json").read_text())
@@ -114,6 +130,7 @@ def _rated(out: Path, by_source: dict, usable_products: dict) -> None:
         for source, rs in per_source.items():
             by_source.setdefault(source, []).extend(rs)
             usable_products.setdefault(source, []).append(any(r["rating"] != "rewrite" for r in rs))
+            usable_share.setdefault(source, {})[(str(out), p["product"])] = sum(r["rating"] != "rewrite" for r in rs) / len(rs)
 
 
 def main() -> None:
@@ -133,12 +150,13 @@ def main() -> None:
     u = sub.add_parser("unblind")
     u.add_argument("outs", type=Path, nargs="+")
     u.add_argument("--save", type=Path, help="write the table as JSON here")
+    u.add_argument("--versus", default="", help="compare every source with this one, product by product (paired bootstrap)")
     args = ap.parse_args()
     if args.cmd == "sheet":
         sheet(args.results, args.out, args.per_domain, args.row, versus=args.versus, versus_name=args.versus_name,
               skip=args.skip, name=args.name, seed=args.seed)
         return
-    table = unblind(args.outs)
+    table = unblind(args.outs, args.versus)
     if args.save:
         args.save.write_text(json.dumps(table, indent=1))
     print("| texts by | texts | publish as is | usable (publish + light edit) | garbled | products with a usable text | fluency (1-5) |\n|---|---|---|---|---|---|---|")
