@@ -10,7 +10,8 @@
     python bench/foundation.py [--requests 10] [--skip-cold] [--warm-cache-only]
 
 --warm-cache-only: only the start with the cache this machine already has (the case of a restarted app),
-three times, and the app's peak RSS; the results go to bench/results/performance/cold_start.json.
+three times, and the app's peak RSS; the results go to bench/results/performance/cold_start_<writer's LM>.json
+(ECOMCOPY_LM picks the writer, as for the app).
 """
 
 from __future__ import annotations
@@ -92,15 +93,15 @@ def main() -> None:
     args = ap.parse_args()
     out: dict = {}
     if args.warm_cache_only:
-        from ecomcopy.config import cache_dir
+        from ecomcopy.config import cache_dir, writer_lm
 
         runs = [cold_start(cache_dir()) for _ in range(3)]
-        out = {"command": "python bench/foundation.py --warm-cache-only", "cores": os.cpu_count(),
+        out = {"command": "python bench/foundation.py --warm-cache-only", "lm": writer_lm(), "cores": os.cpu_count(),
                "start_to_page_s": [round(s, 1) for s, _, _ in runs], "start_to_page_median_s": round(statistics.median(s for s, _, _ in runs), 1),
                "start_to_models_loaded_s": [round(r, 1) for _, r, _ in runs],
                "start_to_models_loaded_median_s": round(statistics.median(r for _, r, _ in runs), 1),
                "app_peak_rss_mb": [round(m) for _, _, m in runs]}
-        (ROOT / "bench" / "results" / "performance" / "cold_start.json").write_text(json.dumps(out, indent=1) + "\n")
+        (ROOT / "bench" / "results" / "performance" / f"cold_start_{writer_lm()}.json").write_text(json.dumps(out, indent=1) + "\n")
         print(json.dumps(out, indent=1))
         return
     if not args.skip_cold:
