@@ -53,7 +53,7 @@ def main() -> None:
     rows = read_rows(csv_path)
     archive = PhotoArchive(zip_path)
     sampling = SamplingConfig(n=4, max_new_tokens=60, seed=0)
-    cfg = PipelineConfig()  # the shipped catalog, read-only
+    cfg = PipelineConfig.of_writer()  # the shipped catalog, read-only; ECOMCOPY_LM's writer
 
     def timed(results) -> tuple[list, float, float]:
         t0, first, out = time.perf_counter(), None, []

@@ -112,10 +112,10 @@ def main() -> None:
 
     from ecomcopy.config import SamplingConfig
     from ecomcopy.images import load_image
-    from ecomcopy.pipeline import Pipeline
+    from ecomcopy.pipeline import Pipeline, PipelineConfig
     from ecomcopy.products import read_products
 
-    pipe = Pipeline()
+    pipe = Pipeline(PipelineConfig.of_writer())  # ECOMCOPY_LM's writer, as the app
     queries = []
     for source in ("hm", "ikea"):
         folder = Path(args.shared) / source

@@ -128,12 +128,11 @@ def main() -> None:
     ap.add_argument("--products", type=int, default=10, help="dev products, half H&M, half IKEA")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "performance" / "generation.json"))
     add_decoding_options(ap)  # ours: the shipped decoding unless one is given (e.g. --no-spelling, --copy-guard tokens)
-    ap.add_argument("--adapter", default="", help="the writer's adapter (path stem); default: the shipped one")
+    ap.add_argument("--adapter", default="", help="the writer's adapter (path stem); default: the shipped one of ECOMCOPY_LM's writer")
     ap.add_argument("--skip-naive", action="store_true", help="time our path only")
     ap.add_argument("--skip-no-rank", action="store_true", help="leave out our path without sample-and-rank")
     args = ap.parse_args()
 
-    from ecomcopy.config import DEFAULT_ADAPTER
     from ecomcopy.keywords import merchant_keywords
     from ecomcopy.lm import load_lm
     from ecomcopy.lora import weights_of as lora_weights_of
@@ -141,8 +140,8 @@ def main() -> None:
     from ecomcopy.pipeline import Pipeline, PipelineConfig
     from ecomcopy.products import read_products
 
-    adapter = Path(args.adapter) if args.adapter else DEFAULT_ADAPTER
-    pipe = Pipeline(PipelineConfig(adapter=adapter))
+    pipe = Pipeline(PipelineConfig(adapter=Path(args.adapter)) if args.adapter else PipelineConfig.of_writer())
+    adapter = pipe.cfg.adapter  # the naive path runs the same writer
     # every torch call on the pipeline's model thread, the naive path's too: a second thread running torch ops
     # slows both (see Pipeline.__init__)
     paths = {"ours": lambda photo, kw, seed: ours(pipe, photo, kw, replace(cfg, seed=seed), log["ours"])}

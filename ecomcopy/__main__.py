@@ -9,7 +9,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from .config import (DECODING_FIELDS, LM_NAMES, shipped_adapter, writer_lm, DEFAULT_IMAGE_ENCODER, DEFAULT_IMAGE_WEIGHT, DEFAULT_LM, DEMO_CATALOG_DB,
+from .config import (DECODING_FIELDS, LM_NAMES, shipped_adapter, writer_lm, DEFAULT_IMAGE_ENCODER, DEFAULT_IMAGE_WEIGHT, TRAIN_LM, DEMO_CATALOG_DB,
                      MIN_REFERENCE_SCORE, REPEAT_UNITS, SAMPLING, WRITERS, COPY_GUARDS, KEYWORD_MODES, SamplingConfig)
 from .errors import EcomcopyError, InputError
 
@@ -178,8 +178,7 @@ LM_HELP = "the writer's LM: its shipped adapter, else the plain prompt (default:
 
 
 def adapter_of(args: argparse.Namespace) -> Path | None:
-    """--adapter: a path stem, 'none' (the plain prompt), or unset: the shipped adapter of --lm (bulk: of ECOMCOPY_LM),
-    if it has one."""
+    """--adapter: a path stem, 'none' (the plain prompt), or unset: the shipped adapter of --lm (bulk: ECOMCOPY_LM's)."""
     if args.adapter == "none":
         return None
     return Path(args.adapter) if args.adapter else shipped_adapter(getattr(args, "lm", None) or writer_lm())
@@ -203,7 +202,7 @@ def _index_and_train(sub) -> None:
     t = sub.add_parser("train", help="train ModICT's modules over the frozen backbones (resumes if interrupted)")
     t.add_argument("--data", nargs="+", required=True, help="product folders; their train split is used")
     t.add_argument("--out", default="runs/modict", help="run folder: checkpoints, loss log, curve, adapter")
-    t.add_argument("--lm", default=DEFAULT_LM, choices=sorted(LM_NAMES))
+    t.add_argument("--lm", default=TRAIN_LM, choices=sorted(LM_NAMES), help="default: the frozen-LM recipe's; the default writer's is --lm qwen2.5-1.5b --lora-rank 4")
     t.add_argument("--keywords", default="merchant", choices=["merchant", "attributes"])
     t.add_argument("--steps", type=int, default=1200)
     t.add_argument("--batch-size", type=int, default=8)

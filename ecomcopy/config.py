@@ -27,6 +27,7 @@ CATALOG_IMAGES = ASSETS_DIR / "catalog" / "images"
 # -- backbones and retrieval --------------------------------------------------------------------
 LM_NAMES = ("smollm2-135m", "gemma3-270m", "qwen2.5-0.5b", "qwen2.5-1.5b")  # the frozen LMs pip packages carry (`lm.LM_SPECS`)
 DEFAULT_LM = "qwen2.5-1.5b"  # chosen by measurement (README, "The writer"); an adapter names its own
+TRAIN_LM = "qwen2.5-0.5b"  # `train`'s default LM: the frozen-LM recipe's; the default writer's adds --lora-rank 4 on the 1.5B
 DEFAULT_IMAGE_ENCODER = "efficientnet-lite0"
 DEFAULT_IMAGE_WEIGHT = 0.5  # share of image similarity in the fused search; 1.0 = image-only, as in the paper
 # a best catalog match scoring under this (fused cosine) is nothing alike: drafts are written without a reference

@@ -25,7 +25,7 @@ from PIL import Image
 from .approvals import Approval, ApprovalStore
 from .catalog import open_catalog
 from .checker import DraftChecker
-from .config import (DEFAULT_ADAPTER, DEFAULT_IMAGE_ENCODER, DEFAULT_IMAGE_WEIGHT, DEFAULT_LM, DEMO_CATALOG_DB, MIN_REFERENCE_SCORE,
+from .config import (shipped_adapter, writer_lm, DEFAULT_ADAPTER, DEFAULT_IMAGE_ENCODER, DEFAULT_IMAGE_WEIGHT, DEFAULT_LM, DEMO_CATALOG_DB, MIN_REFERENCE_SCORE,
                      WRITERS, SamplingConfig)
 from .encoders import TextEncoder, VisualFeatures, create_image_encoder
 from .errors import CatalogError, InputError
@@ -60,6 +60,13 @@ class PipelineConfig:
     min_reference_score: float = MIN_REFERENCE_SCORE  # a best match under this fused score is no reference (0 = always one)
     quantize: bool = True  # int8 dynamic quantisation of the LM for inference
     threads: int = field(default_factory=lambda: os.cpu_count() or 2)
+
+    @classmethod
+    def of_writer(cls, lm: str | None = None, **kwargs) -> "PipelineConfig":
+        """The writer of `lm` (default: ECOMCOPY_LM, else the default writer's): its shipped adapter, or the plain
+        prompt when it has none. The benches use it, so that ECOMCOPY_LM picks the writer they measure."""
+        lm = lm or writer_lm()
+        return cls(adapter=shipped_adapter(lm), lm=lm, **kwargs)
 
 
 def _torch_method(method):
@@ -120,8 +127,9 @@ class Pipeline:
         if writer not in WRITERS:
             raise InputError(f"Unknown writer {writer!r}; choose one of: {', '.join(WRITERS)}.")
         if writer == "prompt" and self.lm.lora:
-            raise InputError("The plain prompt needs the untrained LM, and this writer's LM carries its LoRA: "
-                             "start without the adapter (--adapter none) to compare with the plain prompt.")
+            raise InputError("The plain prompt needs the untrained LM, and this writer's LM carries its LoRA: start the app "
+                             "with ECOMCOPY_LM=qwen2.5-0.5b (whose LM stays frozen), or the CLI with --adapter none, "
+                             "to write with the plain prompt.")
         return "modict" if writer == "modict" and self.modict is not None else "prompt"
 
     @_torch_method

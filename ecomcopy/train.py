@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from .config import DEFAULT_IMAGE_ENCODER, DEFAULT_IMAGE_WEIGHT, DEFAULT_LM
+from .config import DEFAULT_IMAGE_ENCODER, DEFAULT_IMAGE_WEIGHT, TRAIN_LM
 from .encoders import TextEncoder, create_image_encoder
 from .errors import InputError
 from .features import FolderFeatures, folder_features, keyword_vectors, retrieve_references
@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 class TrainConfig:
     data: list[str] = field(default_factory=list)  # product folders in the shared format (train split used)
     out: str = "runs/modict"
-    lm: str = DEFAULT_LM
+    lm: str = TRAIN_LM
     image_encoder: str = DEFAULT_IMAGE_ENCODER
     keywords: str = "merchant"  # "merchant" (attributes + salient phrases) or "attributes"
     image_weight: float = DEFAULT_IMAGE_WEIGHT  # fused retrieval of each product's reference

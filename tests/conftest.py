@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # approvals and the working catalog of the app under test go to a throw-away folder, not the user's
 os.environ.setdefault("ECOMCOPY_DATA", tempfile.mkdtemp(prefix="ecomcopy-test-data-"))
 # the app, CLI and subprocesses under test write with the 0.5B writer: the default 1.5B takes twice as long per
-# request; test_lm loads the default writer itself. ECOMCOPY_LM=qwen2.5-1.5b runs the whole suite on it.
+# request; test_lm loads the default writer itself.
 os.environ.setdefault("ECOMCOPY_LM", "qwen2.5-0.5b")
 sys.path.insert(0, str(ROOT))
 SHARED = ROOT.parent / "shared" / "data"

@@ -74,7 +74,7 @@ def test_sigkill_during_approvals_loses_nothing_acknowledged(tmp_path):
     proc = _start(data, port)  # the app starts again on the same data
     try:
         client = Client(f"http://127.0.0.1:{port}/", verbose=False)
-        client.predict(None, "mug", 1, 0.8, 0.9, 20, "prompt", "", "", api_name="/generate")  # serving
+        client.predict(None, "mug", 1, 0.8, 0.9, 20, "modict", "", "", api_name="/generate")  # serving
     finally:
         proc.kill()
         proc.wait(timeout=30)
