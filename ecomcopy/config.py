@@ -38,12 +38,13 @@ MIN_REFERENCE_SCORE = 0.475
 def shipped_adapter(lm: str | None = None) -> Path | None:
     """The shipped adapter trained on `lm` (default: the default writer's LM): `assets/modict/<lm>/adapter`
     (.safetensors + .json); None when that LM has none (it then writes with the plain prompt)."""
-    stem = ASSETS_DIR / "modict" / (lm or DEFAULT_LM) / "adapter"
+    lm = lm or DEFAULT_LM
+    stem = ASSETS_DIR / "modict" / lm / "adapter"
     try:
         trained_on = json.loads(stem.with_suffix(".json").read_text())["lm"]
     except (OSError, ValueError, KeyError):
         return None
-    return stem if trained_on == (lm or DEFAULT_LM) else None
+    return stem if trained_on == lm else None
 
 
 DEFAULT_ADAPTER = shipped_adapter()  # the default writer's trained modules

@@ -10,7 +10,7 @@ from functools import lru_cache
 
 import gradio as gr
 
-from .config import AppConfig, shipped_adapter
+from .config import AppConfig
 from .errors import EcomcopyError
 from .pipeline import Pipeline, PipelineConfig
 from .server_log import log_failure
@@ -24,8 +24,7 @@ def pipeline_loading() -> Future:
     they are ready waits for them. The catalog searched is a working copy in the data folder, seeded from the
     shipped one, so approvals (which join it) never touch the repo."""
     app = AppConfig.from_env()
-    cfg = PipelineConfig(catalog=app.catalog, seed=app.seed, photos=app.photos, adapter=shipped_adapter(app.lm), lm=app.lm,
-                         image_weight=app.image_weight)
+    cfg = PipelineConfig.of_writer(app.lm, catalog=app.catalog, seed=app.seed, photos=app.photos, image_weight=app.image_weight)
     return ThreadPoolExecutor(max_workers=1, thread_name_prefix="ecomcopy-load").submit(Pipeline, cfg)
 
 
