@@ -98,14 +98,15 @@ def unblind(outs: list[Path], versus: str = "") -> dict:
 
 
 def _paired(a: dict, b: dict) -> dict:
-    """Mean per-product difference of the usable share, A - B, with a 95% paired bootstrap interval (scipy, BCa,
-    10,000 resamples, fixed seed, as bench/paired.py does for ROUGE-L): the products are the unit, not the texts."""
+    """Mean per-product difference of the usable share, A - B, with the 95% paired interval of bench/paired.py: the
+    products are the unit, not the texts."""
     import numpy as np
-    from scipy.stats import bootstrap
+
+    from paired import paired_interval  # bench/paired.py
 
     diff = np.array([a[k] - b[k] for k in a if k in b])
-    ci = bootstrap((diff,), np.mean, n_resamples=10_000, random_state=0).confidence_interval
-    return {"products": len(diff), "mean": round(float(diff.mean()), 3), "ci95": [round(float(ci.low), 3), round(float(ci.high), 3)]}
+    low, high = paired_interval(diff)
+    return {"products": len(diff), "mean": round(float(diff.mean()), 3), "ci95": [round(low, 3), round(high, 3)]}
 
 
 def _mean(xs: list[float]) -> float | None:
