@@ -37,7 +37,7 @@ def cmd_index(args: argparse.Namespace) -> int:
 
 def sampling_config(args: argparse.Namespace) -> SamplingConfig:
     """The sampling settings that `generate` and `bulk` share."""
-    return SamplingConfig(n=args.n, temperature=args.temperature, top_p=args.top_p, max_new_tokens=args.max_tokens, seed=args.seed,
+    return SamplingConfig(n=args.n, max_new_tokens=args.max_tokens, seed=args.seed,
                           **decoding_settings(args)).validate()
 
 
@@ -140,8 +140,10 @@ def cmd_bulk(args: argparse.Namespace) -> int:
 
 
 def add_decoding_options(parser: argparse.ArgumentParser) -> None:
-    """`--candidates`, `--max-words`, `--keyword-boost`, `--copy-guard`, `--no-repeat(-unit)` and `--spelling`, for every command that writes
-    drafts (None = the shipped default: absent options are left to SamplingConfig's defaults)."""
+    """`--temperature`, `--top-p`, `--candidates`, `--max-words`, `--keyword-boost`, `--copy-guard`, `--no-repeat(-unit)` and `--spelling`,
+    for every command that writes drafts (None = the shipped default: absent options are left to SamplingConfig's defaults)."""
+    parser.add_argument("--temperature", type=float, default=None, help=f"sampling temperature (default: {SAMPLING.temperature})")
+    parser.add_argument("--top-p", type=float, default=None, help=f"nucleus sampling mass (default: {SAMPLING.top_p})")
     parser.add_argument("--candidates", type=int, default=None,
                         help="drafts sampled per draft shown, the best shown (1 = no ranking; default: the shipped setting)")
     parser.add_argument("--max-words", type=int, default=None,
@@ -169,8 +171,6 @@ def decoding_settings(args: argparse.Namespace) -> dict:
 def add_sampling_options(parser: argparse.ArgumentParser, drafts_help: str) -> None:
     """The request settings of `generate` and `bulk` (defaults: config.SAMPLING)."""
     parser.add_argument("--n", type=int, default=SAMPLING.n, help=drafts_help)
-    parser.add_argument("--temperature", type=float, default=SAMPLING.temperature)
-    parser.add_argument("--top-p", type=float, default=SAMPLING.top_p)
     parser.add_argument("--max-tokens", type=int, default=SAMPLING.max_new_tokens)
 
 

@@ -118,8 +118,8 @@ class SamplingConfig:
 
 SAMPLING = SamplingConfig()  # the shipped defaults, for the UI's sliders and the CLI's options
 # the decoding rules of SamplingConfig (options of every command that writes drafts)
-DECODING_FIELDS = ("candidates", "max_words", "keyword_boost", "keyword_mode", "copy_guard", "no_repeat", "no_repeat_unit",
-                   "spelling")
+DECODING_FIELDS = ("temperature", "top_p", "candidates", "max_words", "keyword_boost", "keyword_mode", "copy_guard", "no_repeat",
+                   "no_repeat_unit", "spelling")
 
 
 def cache_dir(env: Mapping[str, str] = os.environ) -> Path:

@@ -8,7 +8,8 @@ KEYS = {"rouge_l", "bleu4", "distinct4", "keyword_coverage", "copy_rate", "refer
 
 @needs_shared
 def test_evaluate_limit_3_end_to_end():
-    r = run_cli("evaluate", "--data", str(SHARED / "ikea"), "--split", "test", "--limit", "3", "--n", "2", "--json", timeout=900)
+    r = run_cli("evaluate", "--data", str(SHARED / "ikea"), "--split", "test", "--limit", "3", "--n", "2", "--temperature", "0.6",
+                "--json", timeout=900)
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
     assert out["n_products"] == 3
@@ -23,7 +24,7 @@ def test_evaluate_limit_3_end_to_end():
     if out["adapter"]:  # the shipped guard: no ModICT draft holds 8 words of its reference in a row
         assert rows["modict"]["copy_rate"] == 0.0 or out["copy_guard"] != "words"
     assert all(row["perplexity"] > 1.0 for row in rows.values()) and out["human_perplexity"] > 1.0
-    assert out["keyword_boost"] >= 0.0
+    assert out["keyword_boost"] >= 0.0 and out["temperature"] == 0.6  # the decoding asked for, on record
     first = out["products"][0]  # the drafts behind the numbers, per product and row
     assert len(out["products"]) == 3 and first["keywords"] and set(first["drafts"]) == set(rows)
     assert first["drafts"]["copy_reference"]["greedy"] and 1 <= len(first["drafts"]["icl_prompt"]["sampled"]) <= 2
