@@ -7,7 +7,8 @@ best match (what the threshold spares it). Besides `evaluate`'s metrics it
 counts the catalog domain's words in the drafts: words of at least 3 catalog descriptions that no description
 of the query domain's train split uses (a belt's "buckle" in a lamp's draft), the keywords excepted.
 
-    python bench/cross_domain.py [--split test] [--limit 20]   -> bench/results/cross-domain/SPLIT_LIMIT.json
+    python bench/cross_domain.py [--split test] [--limit 20] [--lm LM]   -> bench/results/cross-domain/SPLIT_LIMIT_LM.json
+(LM: the writer, its shipped adapter; default ECOMCOPY_LM, else the default writer's)
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pathlib import Path
 
 from ecomcopy.catalog import Catalog
 from ecomcopy.checker import _words
-from ecomcopy.config import DEMO_CATALOG_DB, MIN_REFERENCE_SCORE, cache_dir
+from ecomcopy.config import DEMO_CATALOG_DB, LM_NAMES, MIN_REFERENCE_SCORE, cache_dir, writer_lm
 from ecomcopy.evaluate import CHECK_COLUMNS, evaluate, markdown_table
 from ecomcopy.pipeline import Pipeline, PipelineConfig
 from ecomcopy.products import read_products
@@ -70,14 +71,16 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=20, help="query products per domain")
     ap.add_argument("--data", default=str(ROOT.parent / "shared" / "data"))
     ap.add_argument("--min-reference-score", type=float, default=MIN_REFERENCE_SCORE)
+    ap.add_argument("--lm", choices=LM_NAMES, default=None, help="the writer (default: ECOMCOPY_LM, else the default writer's)")
     args = ap.parse_args()
-    dest = ROOT / "bench" / "results" / "cross-domain" / f"{args.split}_{args.limit}.json"
+    lm = args.lm or writer_lm()
+    dest = ROOT / "bench" / "results" / "cross-domain" / f"{args.split}_{args.limit}_{lm}.json"
     done = json.loads(dest.read_text()) if dest.is_file() else {}  # resumable: a finished direction is kept
     for query, catalog_domain in (("ikea", "hm"), ("hm", "ikea")):
         name = f"{query} against {catalog_domain}"
         if name not in done:
             db, data = one_domain_catalog(Path(args.data) / catalog_domain), Path(args.data) / query
-            pipe = Pipeline(PipelineConfig(catalog=db, min_reference_score=args.min_reference_score))
+            pipe = Pipeline(PipelineConfig.of_writer(lm, catalog=db, min_reference_score=args.min_reference_score))
             result = evaluate(pipe, data, args.split, args.limit, methods=ROWS)
             result["leaks"] = leaks(result, domain_words(db, data))
             done[name] = result
