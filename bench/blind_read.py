@@ -78,10 +78,9 @@ def _versus(entry: str, default_name: str, default_row: str) -> tuple[str, str, 
 def unblind(outs: list[Path], versus: str = "") -> dict:
     """`versus`: a source every other is compared with, product by product (`_paired`)."""
     by_source: dict[str, list[dict]] = {}
-    usable_products: dict[str, list[bool]] = {}
     usable_share: dict[str, dict[tuple[str, int], float]] = {}  # source -> (sheet, product) -> share of its texts usable
     for out in outs:
-        _rated(out, by_source, usable_products, usable_share)
+        _rated(out, by_source, usable_share)
     table = {}
     for source, rs in by_source.items():
         n = len(rs)
@@ -89,7 +88,7 @@ def unblind(outs: list[Path], versus: str = "") -> dict:
         table[source] = {"texts": n, "publish": round(sum(r["rating"] == "publish" for r in rs) / n, 3),
                          "usable": round(sum(r["rating"] != "rewrite" for r in rs) / n, 3),
                          "garbled": round(problems["garbled"] / n, 3),
-                         "products_with_a_usable_text": round(sum(usable_products[source]) / len(usable_products[source]), 3),
+                         "products_with_a_usable_text": round(sum(v > 0 for v in usable_share[source].values()) / len(usable_share[source]), 3),
                          "fluency": _mean([r["fluency"] for r in rs if "fluency" in r]),
                          "problems": {x: round(problems[x] / n, 3) for x in PROBLEMS}}
         if versus and source != versus:
@@ -113,7 +112,7 @@ def _mean(xs: list[float]) -> float | None:
     return round(sum(xs) / len(xs), 2) if xs else None
 
 
-def _rated(out: Path, by_source: dict, usable_products: dict, usable_share: dict) -> None:
+def _rated(out: Path, by_source: dict, usable_share: dict) -> None:
     """One sheet's ratings joined with its key, once every text is rated."""
     sheet_ = json.loads((out / "sheet.json").read_text())
     key = json.loads((out / "key.json").read_text())
@@ -130,7 +129,6 @@ def _rated(out: Path, by_source: dict, usable_products: dict, usable_share: dict
             per_source.setdefault(k[letter], []).append(ratings[(p["product"], letter)])
         for source, rs in per_source.items():
             by_source.setdefault(source, []).extend(rs)
-            usable_products.setdefault(source, []).append(any(r["rating"] != "rewrite" for r in rs))
             usable_share.setdefault(source, {})[(str(out), p["product"])] = sum(r["rating"] != "rewrite" for r in rs) / len(rs)
 
 

@@ -50,7 +50,8 @@ def main() -> None:
     ap.add_argument("--reps", type=int, default=7)
     args = ap.parse_args()
     name = args.lm or writer_lm()
-    lora = weights_of(shipped_adapter(name))
+    adapter = shipped_adapter(name)  # None: this LM has no shipped adapter (the plain prompt's frozen LM)
+    lora = weights_of(adapter) if adapter else None
     lm = load_lm(name, lora=lora)  # as the app runs it: int8, its LoRA (if any) merged
     torch.manual_seed(0)
     prompt = torch.randint(100, 20_000, (1, PROMPT_TOKENS))
