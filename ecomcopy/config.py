@@ -61,6 +61,10 @@ WRITERS = ("modict", "prompt")  # the trained adapter, or the plain in-context p
 TOP_K = 50  # candidates per step before top-p: transformers' default, so the distribution is the same
 COPY_GUARDS = ("tokens", "words")  # how drafts are kept from copying the reference
 REPEAT_UNITS = ("words", "tokens")
+# How training and evaluation simulate what the merchant typed for a data product (`keywords.product_keywords`):
+# "merchant" = attributes + the description's salient phrases as YAKE cuts them; "whole" = the same without
+# phrases that have a stop word inside ("top and silicone"); "attributes" = the shopper-facing attributes alone.
+DATA_KEYWORDS = ("merchant", "whole", "attributes")
 KEYWORD_MODES = ("phrase", "word", "once")  # when keyword emphasis lets a keyword go (`constraints.KeywordBoost`)
 
 # -- serving ------------------------------------------------------------------------------------
@@ -127,6 +131,14 @@ def cache_dir(env: Mapping[str, str] = os.environ) -> Path:
     root = Path(env.get("ECOMCOPY_CACHE") or Path.home() / ".cache" / "ecomcopy").expanduser()
     root.mkdir(parents=True, exist_ok=True)
     return root
+
+
+def int8_cache_dir(env: Mapping[str, str] = os.environ) -> Path | None:
+    """The writer's packed int8 weights (`int8_cache`): `ECOMCOPY_INT8_CACHE` ("off": none), else `<cache>/int8`."""
+    value = env.get("ECOMCOPY_INT8_CACHE", "")
+    if value.lower() in ("off", "0", "no", "false"):
+        return None
+    return Path(value).expanduser() if value else cache_dir(env) / "int8"
 
 
 def data_dir(env: Mapping[str, str] = os.environ) -> Path:

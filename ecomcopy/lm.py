@@ -1,18 +1,17 @@
 """Frozen language models, loaded from GGUF files that pip packages carry.
 
 transformers dequantises a GGUF file into an ordinary fp32 model (10-36 s); we do that once
-and save the result in the cache folder, so later starts load a plain checkpoint in about a second.
+and save the result in the cache folder, so later starts load a plain checkpoint in about a second; the int8
+weights packed from it (with the writer's LoRA merged) are kept too (`int8_cache`).
 """
 
 from __future__ import annotations
 
-import ctypes
 import gc
 import hashlib
 import importlib.util
 import json
 import logging
-import mmap
 import shutil
 import time
 import warnings
@@ -25,6 +24,8 @@ from torch import nn
 
 from .errors import BackboneError
 from .config import DEFAULT_LM, LM_NAMES, cache_dir
+from . import int8_cache
+from .file_pages import release_file_pages, trim_heap
 from .lora import LoraWeights, attach, merge
 
 log = logging.getLogger(__name__)
@@ -209,26 +210,6 @@ def quantize_int8(model: nn.Module, after_block: Callable[[], None] | None = Non
         return q(model, {nn.Linear}, dtype=torch.qint8, inplace=True)
 
 
-def _release_file_pages(checkpoint: Path) -> None:
-    """Drop the resident pages of the checkpoint's memory map after int8 quantisation.
-
-    transformers maps the whole fp32 file; quantising reads every Linear weight through that map, and
-    the touched pages (~2 GB for Qwen) stay counted in the process's memory although those weights are
-    no longer used. The map is private and unwritten, so MADV_DONTNEED is safe: a page still in use
-    (the embedding, the norms) is simply read again from the file when next touched.
-    """
-    if not hasattr(mmap, "MADV_DONTNEED") or not Path("/proc/self/maps").exists():
-        return
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
-    name = str(checkpoint.resolve())
-    for line in Path("/proc/self/maps").read_text().splitlines():
-        fields = line.split()
-        if len(fields) >= 6 and fields[5] == name and fields[1].startswith("r") and fields[1].endswith("p"):
-            lo, hi = (int(x, 16) for x in fields[0].split("-"))
-            libc.madvise(lo, hi - lo, mmap.MADV_DONTNEED)
-
-
 def load_lm(name: str = DEFAULT_LM, quantize: bool = True, lora: LoraWeights | None = None) -> LoadedLM:
     """Load a frozen LM by registry name, converting its GGUF file into the cache folder on first use.
 
@@ -246,18 +227,24 @@ def load_lm(name: str = DEFAULT_LM, quantize: bool = True, lora: LoraWeights | N
     try:
         meta = json.loads(marker.read_text())
         tokenizer = AutoTokenizer.from_pretrained(str(out))
-        model = AutoModelForCausalLM.from_pretrained(str(out), dtype=torch.float32)
+        kept = int8_cache.path_for(name, meta["fingerprint"], lora.digest if lora else "") if quantize else None
+        model = int8_cache.load(kept, out)  # packed at an earlier start: skips reading, merging and packing
+        from_kept = model is not None
+        if not from_kept:
+            model = AutoModelForCausalLM.from_pretrained(str(out), dtype=torch.float32)
     except Exception as e:  # a half-deleted or edited cache folder
         raise BackboneError(
             f"The cached copy of {name} at {out} is corrupt ({type(e).__name__}). "
             f"Delete that folder (rm -r '{out}') and start again: it is rebuilt from the pip package."
         ) from e
-    model.eval()
-    for p in model.parameters():
-        p.requires_grad_(False)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     tokenizer.padding_side = "left"  # batched generation appends new tokens on the right
+    if from_kept:
+        return LoadedLM(name, model, tokenizer, meta["fingerprint"], True, lora.digest if lora else "", bool(lora))
+    model.eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
     if lora is not None:
         attach(model, lora, text_config(model).num_hidden_layers)
     if quantize:
@@ -265,9 +252,13 @@ def load_lm(name: str = DEFAULT_LM, quantize: bool = True, lora: LoraWeights | N
 
         def release() -> None:
             for checkpoint in checkpoints:
-                _release_file_pages(checkpoint)
+                release_file_pages(checkpoint)
 
         model = quantize_int8(model, after_block=release, before_block=merge if lora is not None else None)
         gc.collect()
         release()
+        trim_heap()
+        if kept is not None:
+            int8_cache.save(model, kept)
+            release()  # saving read the embedding's pages of the fp32 checkpoint again
     return LoadedLM(name, model, tokenizer, meta["fingerprint"], quantize, lora.digest if lora else "", bool(lora and quantize))
