@@ -25,6 +25,7 @@ import string
 from collections import Counter
 from pathlib import Path
 
+from ecomcopy.keywords import once_each
 from ecomcopy.products import read_products
 
 RATINGS = ("publish", "light edit", "rewrite")
@@ -34,7 +35,8 @@ PROBLEMS = ("garbled", "invented", "contradicts", "stuffing", "unrelated detail"
 def sheet(results: list[str], out: Path, per_domain: int, row: str, seed: int = 0,
           versus: list[str] = (), versus_name: str = "before", skip: int = 0, name: str = "") -> None:
     """`versus`: earlier results of the same products; their drafts join each product's texts as `versus_name`,
-    so one reader rates both settings side by side (a paired comparison, not two readers' scales). `skip`: start
+    so one reader rates both settings side by side (a paired comparison, not two readers' scales); where a setting
+    had other keywords (`evaluate --keywords`), the sheet shows every setting's, each once. `skip`: start
     after the first `skip` products of each result (a long read split between readers, each product whole in one
     sheet); `name`: the source name of `row`'s drafts (default: the row's)."""
     source = name or row
@@ -45,9 +47,11 @@ def sheet(results: list[str], out: Path, per_domain: int, row: str, seed: int = 
     rng = random.Random(seed)
     products, key = [], {}
     earlier: dict[str, list[tuple[str, str]]] = {}  # product id -> (source, draft) of the other settings
+    their_keywords: dict[str, list[str]] = {}  # product id -> the other settings' keywords (another keyword mode)
     for path, their_name, their_row in others:
         for rec in json.load(open(path))["products"]:
             earlier.setdefault(rec["id"], []).extend((their_name, d) for d in rec["drafts"][their_row]["sampled"])
+            their_keywords.setdefault(rec["id"], []).extend(rec["keywords"])
     for path in results:
         result = json.load(open(path))
         data = Path(result["data"])
@@ -59,7 +63,8 @@ def sheet(results: list[str], out: Path, per_domain: int, row: str, seed: int = 
             rng.shuffle(texts)
             n = len(products) + 1
             letters = string.ascii_uppercase[: len(texts)]
-            products.append({"product": n, "photo": str((data / p.image).resolve()), "keywords": rec["keywords"],
+            shown = once_each(rec["keywords"] + their_keywords.get(rec["id"], []))  # every setting's, where they differ
+            products.append({"product": n, "photo": str((data / p.image).resolve()), "keywords": shown,
                              "texts": {letter: text for letter, (_, text) in zip(letters, texts)}})
             key[n] = {"id": p.id, "domain": p.domain, **{letter: source for letter, (source, _) in zip(letters, texts)}}
     out.mkdir(parents=True, exist_ok=True)

@@ -10,7 +10,7 @@ import warnings
 from pathlib import Path
 
 from .config import (DECODING_FIELDS, LM_NAMES, shipped_adapter, writer_lm, DEFAULT_IMAGE_ENCODER, DEFAULT_IMAGE_WEIGHT, TRAIN_LM, DEMO_CATALOG_DB,
-                     MIN_REFERENCE_SCORE, REPEAT_UNITS, SAMPLING, WRITERS, COPY_GUARDS, KEYWORD_MODES, SamplingConfig)
+                     MIN_REFERENCE_SCORE, REPEAT_UNITS, SAMPLING, WRITERS, COPY_GUARDS, KEYWORD_MODES, DATA_KEYWORDS, SamplingConfig)
 from .errors import EcomcopyError, InputError
 
 
@@ -203,7 +203,7 @@ def _index_and_train(sub) -> None:
     t.add_argument("--data", nargs="+", required=True, help="product folders; their train split is used")
     t.add_argument("--out", default="runs/modict", help="run folder: checkpoints, loss log, curve, adapter")
     t.add_argument("--lm", default=TRAIN_LM, choices=sorted(LM_NAMES), help="default: the frozen-LM recipe's; the default writer's is --lm qwen2.5-1.5b --lora-rank 4")
-    t.add_argument("--keywords", default="merchant", choices=["merchant", "attributes"])
+    t.add_argument("--keywords", default="merchant", choices=DATA_KEYWORDS)
     t.add_argument("--steps", type=int, default=1200)
     t.add_argument("--batch-size", type=int, default=8)
     t.add_argument("--lr", type=float, default=1e-3)
@@ -229,7 +229,7 @@ def _evaluate_and_generate(sub) -> None:
     e.add_argument("--split", default="test")
     e.add_argument("--limit", type=int, default=0, help="at most this many products per domain (0 = all)")
     e.add_argument("--n", type=int, default=SAMPLING.n, help="sampled drafts per product, for distinct-n and copy rate")
-    e.add_argument("--keywords", default="merchant", choices=["merchant", "attributes"])
+    e.add_argument("--keywords", default="merchant", choices=DATA_KEYWORDS)
     add_models_options(e, "catalog the references come from")
     e.add_argument("--lm", default=writer_lm(), choices=sorted(LM_NAMES), help=LM_HELP)
     e.add_argument("--methods", default="", help="comma-separated rows to run (default: the six); also modict_no_ban")

@@ -19,7 +19,7 @@ from .checker import DraftChecker, check_metrics
 from .config import DECODING_FIELDS, SamplingConfig
 from .fluency import perplexity
 from .images import load_image
-from .keywords import merchant_keywords, shopper_attributes
+from .keywords import product_keywords
 from .metrics import bleu4, copies, distinct_n, keyword_coverage, rouge_l
 from .pipeline import Pipeline
 from .products import Product, read_products
@@ -94,7 +94,7 @@ def _evaluate(pipe: Pipeline, folder: str | Path, split: str, limit: int, n: int
     out: dict[str, Drafts] = {m: Drafts() for m in methods}
     truths, kws, refs, relevant, chosen = [], [], [], [], []
     for p in tqdm(products, desc="evaluating", unit="product", disable=not progress):
-        kw = merchant_keywords(p.keywords, p.attributes, p.description) if keywords == "merchant" else shopper_attributes(p.keywords, p.attributes)
+        kw = product_keywords(p, keywords)
         found = pipe.retrieve(load_image(folder / p.image), kw, k=1, exclude_group=p.group)
         ref = found.reference.product
         rand = rng.choice([c for c in catalog_products if c.group != p.group])

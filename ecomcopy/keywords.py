@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from .config import DATA_KEYWORDS
 from .errors import InputError
 
 MAX_KEYWORDS_CHARS = 500
@@ -68,7 +69,7 @@ def _negated(phrase: str, text: str) -> bool:
     return bool(hits) and all(NEGATORS & set(re.findall(r"[\w']+", text[: m.start()])[-2:]) for m in hits)
 
 
-def salient_phrases(description: str, exclude: list[str] = (), k: int = MAX_PHRASES) -> list[str]:
+def salient_phrases(description: str, exclude: list[str] = (), k: int = MAX_PHRASES, whole: bool = False) -> list[str]:
     """Up to k phrases (1-3 words) of the description, by YAKE (unsupervised, deterministic).
 
     YAKE scores candidate n-grams by statistics of the text itself (position, frequency, casing,
@@ -90,6 +91,8 @@ def salient_phrases(description: str, exclude: list[str] = (), k: int = MAX_PHRA
         words = set(phrase.split())
         if words & taken or not any(ch.isalpha() for ch in phrase) or _negated(phrase, text):
             continue
+        if whole and words & _extractor.stopword_set:
+            continue
         out.append(phrase)
         taken |= words
         if len(out) == k:
@@ -97,7 +100,16 @@ def salient_phrases(description: str, exclude: list[str] = (), k: int = MAX_PHRA
     return out
 
 
-def merchant_keywords(keywords: list[str], attributes: dict, description: str, phrases: bool = True) -> list[str]:
+def merchant_keywords(keywords: list[str], attributes: dict, description: str, phrases: bool = True,
+                      whole: bool = False) -> list[str]:
     """What a merchant would type for this product: shopper-facing attributes (+ up to 3 salient phrases)."""
     attrs = shopper_attributes(keywords, attributes)
-    return attrs + (salient_phrases(description, exclude=attrs) if phrases else [])
+    return attrs + (salient_phrases(description, exclude=attrs, whole=whole) if phrases else [])
+
+
+def product_keywords(product, mode: str = "merchant") -> list[str]:
+    """The keywords a merchant would type for a data product (`products.Product`), in one of DATA_KEYWORDS."""
+    if mode not in DATA_KEYWORDS:
+        raise ValueError(f"keyword mode {mode!r}; use one of {', '.join(DATA_KEYWORDS)}")
+    return merchant_keywords(product.keywords, product.attributes, product.description,
+                             phrases=mode != "attributes", whole=mode == "whole")

@@ -23,7 +23,7 @@ from .config import DEFAULT_IMAGE_ENCODER, DEFAULT_IMAGE_WEIGHT, TRAIN_LM
 from .encoders import TextEncoder, create_image_encoder
 from .errors import InputError
 from .features import FolderFeatures, folder_features, keyword_vectors, retrieve_references
-from .keywords import merchant_keywords, shopper_attributes
+from .keywords import product_keywords
 from .lm import LoadedLM, attach_lora, load_lm
 from .lora import ATTENTION, MLP, TRAINING, LoraSpec
 from .lora import weights_of as lora_weights_of
@@ -40,7 +40,7 @@ class TrainConfig:
     out: str = "runs/modict"
     lm: str = TRAIN_LM
     image_encoder: str = DEFAULT_IMAGE_ENCODER
-    keywords: str = "merchant"  # "merchant" (attributes + salient phrases) or "attributes"
+    keywords: str = "merchant"  # one of keywords.KEYWORD_MODES
     image_weight: float = DEFAULT_IMAGE_WEIGHT  # fused retrieval of each product's reference
     steps: int = 1200
     batch_size: int = 8
@@ -82,10 +82,7 @@ def prepare(cfg: TrainConfig, image_encoder, text_encoder: TextEncoder) -> Train
     feats, kws, refs, index = [], [], [], []
     for fi, folder in enumerate(cfg.data):
         f = folder_features(folder, image_encoder, split="train")
-        if cfg.keywords == "merchant":
-            kw = [merchant_keywords(p.keywords, p.attributes, p.description) for p in f.products]
-        else:
-            kw = [shopper_attributes(p.keywords, p.attributes) for p in f.products]
+        kw = [product_keywords(p, cfg.keywords) for p in f.products]
         tv = keyword_vectors([", ".join(k) for k in kw], text_encoder)
         groups = [p.group for p in f.products]
         if cfg.no_copy_refs:

@@ -53,3 +53,21 @@ def test_salient_phrases_skip_negated_phrases():
     assert "shoulder straps" not in salient_phrases("Bra with self-adhesive cups and no shoulder straps.")
     # a phrase negated in one place and stated in another is kept
     assert "hood" in salient_phrases("Jacket with a hood. Wear it with or without the hood.", k=5)
+
+
+def test_whole_phrases_leave_out_fragments_with_a_stop_word_inside():
+    from ecomcopy.keywords import product_keywords
+    from ecomcopy.products import Product
+
+    p = Product(id="hm-1", group="hm-1", domain="fashion", name="Stay-ups", keywords=["Leggings/Tights", "Black"],
+                attributes={"product_type": "Leggings/Tights", "colour_group": "Black"}, image="x.jpg", split="dev",
+                description="Semi shiny stay-ups with a wide lace trim at the top and silicone at the top to keep them in place.")
+    merchant, whole = product_keywords(p, "merchant"), product_keywords(p, "whole")
+    assert merchant[:2] == whole[:2] == ["Leggings/Tights", "Black"]
+    assert "top and silicone" in merchant  # what YAKE cuts, and a writer pastes in as it stands
+    stop = {"a", "and", "at", "the", "to", "in", "with", "them"}
+    assert whole[2:] and all(not set(k.split()) & stop for k in whole[2:])  # "top and silicone" is no keyword
+    assert all(k in p.description.lower() for k in whole[2:])
+    assert product_keywords(p, "attributes") == ["Leggings/Tights", "Black"]
+    with pytest.raises(ValueError, match="keyword mode"):
+        product_keywords(p, "fragments")
