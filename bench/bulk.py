@@ -25,7 +25,7 @@ SHARED = ROOT.parent / "shared" / "data"
 
 def write_bulk_job(products: list, source: str = "hm") -> tuple[Path, Path]:
     """A bulk upload made of shared-data products: products.csv (id, merchant keywords, image) + photos.zip."""
-    from ecomcopy.keywords import merchant_keywords
+    from ecomcopy.keywords import product_keywords
 
     folder = Path(tempfile.mkdtemp(prefix="ecomcopy-bulk-bench-"))
     with zipfile.ZipFile(folder / "photos.zip", "w") as z, (folder / "products.csv").open("w", newline="") as f:
@@ -33,7 +33,7 @@ def write_bulk_job(products: list, source: str = "hm") -> tuple[Path, Path]:
         w.writerow(["id", "keywords", "image"])
         for p in products:
             z.write(SHARED / source / p.image, Path(p.image).name)
-            w.writerow([p.id, ", ".join(merchant_keywords(p.keywords, p.attributes, p.description)), Path(p.image).name])
+            w.writerow([p.id, ", ".join(product_keywords(p)), Path(p.image).name])
     return folder / "products.csv", folder / "photos.zip"
 
 

@@ -133,7 +133,7 @@ def main() -> None:
     ap.add_argument("--skip-no-rank", action="store_true", help="leave out our path without sample-and-rank")
     args = ap.parse_args()
 
-    from ecomcopy.keywords import merchant_keywords
+    from ecomcopy.keywords import product_keywords
     from ecomcopy.lm import load_lm
     from ecomcopy.lora import weights_of as lora_weights_of
     from ecomcopy.model import ModICT
@@ -153,7 +153,7 @@ def main() -> None:
         paths = {"naive": lambda photo, kw, seed: pipe.on_model_thread(naive, pipe, lm32, naive_model, photo, kw, seed), **paths}
     cfg = SamplingConfig(n=4, max_new_tokens=60, **decoding_settings(args))
     log = {"ours": {}, "ours_no_rank": {}}
-    queries = [(SHARED / source / p.image, merchant_keywords(p.keywords, p.attributes, p.description))
+    queries = [(SHARED / source / p.image, product_keywords(p))
                for source in ("hm", "ikea") for p in read_products(SHARED / source, split="dev").products[: args.products // 2]]
     for fn in list(paths.values())[::-1]:
         fn(*queries[0], seed=0)  # warm-up: first-call allocations, reference cache of this one product

@@ -31,7 +31,7 @@ def main() -> None:
     args = ap.parse_args()
     from gradio_client import Client, handle_file
 
-    from ecomcopy.keywords import merchant_keywords
+    from ecomcopy.keywords import product_keywords
     from ecomcopy.products import read_products
 
     products = read_products(SHARED / "hm", split="dev").products[: args.sessions]
@@ -42,7 +42,7 @@ def main() -> None:
         def session(i: int) -> None:
             p = products[i % len(products)]
             client = Client(url, verbose=False)
-            kw = ", ".join(merchant_keywords(p.keywords, p.attributes, p.description))
+            kw = ", ".join(product_keywords(p))
             for _ in range(args.requests):
                 t0 = time.perf_counter()
                 try:

@@ -22,7 +22,7 @@ from ecomcopy.config import DEFAULT_IMAGE_WEIGHT, DEMO_CATALOG_DB
 from ecomcopy.encoders import TextEncoder, create_image_encoder
 from ecomcopy.evaluate import _products, product_type
 from ecomcopy.images import load_image
-from ecomcopy.keywords import merchant_keywords
+from ecomcopy.keywords import product_keywords
 
 ROOT = Path(__file__).resolve().parent.parent
 THRESHOLDS = [round(0.30 + 0.025 * i, 3) for i in range(17)]
@@ -31,7 +31,7 @@ THRESHOLDS = [round(0.30 + 0.025 * i, 3) for i in range(17)]
 def best_matches(catalog: Catalog, data: Path, limit: int, ienc, tenc) -> list[dict]:
     out = []
     for p in _products(data, "dev", limit):
-        kw = merchant_keywords(p.keywords, p.attributes, p.description)
+        kw = product_keywords(p)
         iv = ienc.encode([load_image(data / p.image)]).pooled[0].numpy()
         tv = tenc.encode([", ".join(kw)])[0]
         hits = catalog.search(iv, tv, k=len(catalog), image_weight=DEFAULT_IMAGE_WEIGHT, exclude_group=p.group)

@@ -37,7 +37,7 @@ def main() -> None:
     from ecomcopy.bulk import PhotoArchive, read_rows, run_bulk
     from ecomcopy.handlers import get_pipeline
     from ecomcopy.config import SamplingConfig
-    from ecomcopy.keywords import merchant_keywords
+    from ecomcopy.keywords import product_keywords
     from ecomcopy.pipeline import Progress
     from ecomcopy.products import read_products
 
@@ -47,7 +47,7 @@ def main() -> None:
 
     t_ref, t_first, t_done, t_approve = [], [], [], []
     for i, p in enumerate(products):
-        kw = merchant_keywords(p.keywords, p.attributes, p.description)
+        kw = product_keywords(p)
         photo = SHARED / "hm" / p.image
         t0 = time.perf_counter()
         first = None
