@@ -5,7 +5,9 @@
 - respelt or doubled word: capitals inside a lower-case word ("trIMS") or a word written twice in a row
   ("jersey jersey"), what token-level bans can push a model into;
 - loop: the draft writes some run of 4 words twice ("rounded hem and a zip down the middle, rounded hem and a zip
-  down the middle"), what a repetition limit is for.
+  down the middle"), what a repetition limit is for;
+- fragment: no two words of two letters or more ("1.", "L.", "4/5.0."; `ecomcopy.text.is_fragment`), what the
+  sentence cut made of a numbered first line before ranking demoted such drafts.
 
     python bench/draft_oddities.py bench/results/dev-variants/dev_hm_60_words.json [more.json ...] [--method modict]
 """
@@ -18,6 +20,7 @@ import re
 from pathlib import Path
 
 from ecomcopy.metrics import distinct_n
+from ecomcopy.text import is_fragment
 
 _ODD_WORD = re.compile(r"\b[a-z]+[A-Z]+\w*|\b(\w+) \1\b")
 
@@ -39,14 +42,15 @@ def main() -> None:
     ap.add_argument("results", nargs="+")
     ap.add_argument("--method", default="modict")
     args = ap.parse_args()
-    print("| result | greedy drafts | list openings | respelt or doubled words | loops | sampled drafts | list openings | respelt or doubled words | loops |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| result | greedy drafts | list openings | respelt or doubled words | loops | sampled drafts | list openings | respelt or doubled words | loops | fragments |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for f in args.results:
         products = json.loads(Path(f).read_text())["products"]
         greedy = [p["drafts"][args.method]["greedy"] for p in products]
         sampled = [d for p in products for d in p["drafts"][args.method]["sampled"]]
         counts = [len(greedy), sum(map(list_opening, greedy)), sum(map(odd_word, greedy)), sum(map(loops, greedy)),
-                  len(sampled), sum(map(list_opening, sampled)), sum(map(odd_word, sampled)), sum(map(loops, sampled))]
+                  len(sampled), sum(map(list_opening, sampled)), sum(map(odd_word, sampled)), sum(map(loops, sampled)),
+                  sum(map(is_fragment, sampled))]
         print(f"| {Path(f).stem} | " + " | ".join(map(str, counts)) + " |")
 
 

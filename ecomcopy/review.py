@@ -11,6 +11,7 @@ from itertools import combinations
 
 from .checker import DraftCheck, DraftChecker
 from .metrics import copied_run, keyword_covered, rouge_l, words
+from .text import is_fragment
 
 NEAR_DUPLICATE = 0.8  # ROUGE-L F1 between two drafts above which the later one adds nothing
 
@@ -36,8 +37,9 @@ class DraftReview:
     def rank(self, max_words: int = 0) -> tuple:
         """Higher is better: within `max_words` (0 = no limit; a longer draft is one run-on sentence), clean,
         then fewer flags. Not keyword coverage: in a blind read the drafts that covered more keywords were the
-        garbled ones (keywords crammed in), so coverage picks worse drafts."""
-        return (not max_words or self.words <= max_words, self.check.clean, -len(self.check.flags()))
+        garbled ones (keywords crammed in), so coverage picks worse drafts. Before all of it, a draft must say
+        something: "1." or "L." is clean, short and probable, and was shown as a draft."""
+        return (not is_fragment(self.text), not max_words or self.words <= max_words, self.check.clean, -len(self.check.flags()))
 
     def summary(self) -> str:
         """One line for the draft list: coverage, length, and a warning when it copies the reference."""

@@ -58,13 +58,30 @@ def dedupe(drafts: list[str]) -> list[str]:
 _SENTENCES = re.compile(r"(?<=[.!?])\s+")
 
 
+def is_fragment(text: str) -> bool:
+    """No two words of two letters or more: a list number ("1."), a size ("L."), a figure ("4/5.0."), not copy."""
+    return len(re.findall(r"[^\W\d_]{2,}", text)) < 2
+
+
+def _whole_sentences(text: str) -> list[str]:
+    """The text's sentences, a fragment ending in a full stop joined to the sentence after it ("1. Jersey top…",
+    "Size L. Soft…" are one sentence each, not "1." and "L." on their own)."""
+    out: list[str] = []
+    for piece in _SENTENCES.split(text):
+        if out and is_fragment(out[-1]):
+            out[-1] += " " + piece
+        else:
+            out.append(piece)
+    return out
+
+
 def first_sentences(text: str, max_words: int) -> str:
     """The draft's whole sentences while they fit in `max_words` (the first always kept; 0 = all). The model
     writes its best sentence first and rambles after: in a blind read, drafts of 20 words or more were garbled."""
     if not max_words:
         return text
     kept, words = [], 0
-    for sentence in _SENTENCES.split(text):
+    for sentence in _whole_sentences(text):
         words += len(sentence.split())
         if kept and words > max_words:
             break
@@ -80,7 +97,7 @@ def settled(text: str, max_words: int) -> bool:
     if _LABEL.search(text):
         return True
     words = 0
-    for i, sentence in enumerate(_SENTENCES.split(text.lstrip('"'))) if max_words else ():
+    for i, sentence in enumerate(_whole_sentences(text.lstrip('"'))) if max_words else ():
         words += len(sentence.split())
         if i and words > max_words:
             return True

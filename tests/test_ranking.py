@@ -39,3 +39,14 @@ def test_returns_n_distinct_drafts():
     assert all(x < 0.8 for i, row in enumerate(overlap_matrix(best_drafts([a, near, b, c], 4, KW, CHECKER)))
                for j, x in enumerate(row) if i != j)
     assert len(best_drafts([a, near], 3, KW, CHECKER)) == 1  # fewer distinct ones than asked: never padded
+
+
+def test_a_list_number_or_a_size_is_no_draft():
+    """Seen in the drafts shown on dev: "1." and "L." were clean, short and probable, so they ranked first."""
+    number = Draft("1. Mug in white stoneware with a handle. Glazed inside and out, and dishwasher safe too.", -0.2)
+    size = Draft("L.", -0.05)
+    figure = Draft("4/5.0.", -0.1)
+    clumsy = Draft("Mug in white stoneware with handle for the drinks that you like.", -2.5)
+    shown = best_drafts([size, figure, number, clumsy], 4, KW, CHECKER, max_words=12)
+    assert shown[:2] == ["1. Mug in white stoneware with a handle.", clumsy.text]  # the number stays with its sentence
+    assert set(shown[2:]) == {"L.", "4/5.0."}  # shown only when nothing else is left
