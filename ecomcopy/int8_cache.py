@@ -64,7 +64,7 @@ def _pieces(model: nn.Module) -> list[str]:
 
 def save(model: nn.Module, path: Path) -> None:
     """Write piece by piece into a temporary folder, renamed when complete; then keep the KEEP newest folders."""
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")  # two processes packing at once do not mix their files
     shutil.rmtree(tmp, ignore_errors=True)
     try:
         tmp.mkdir(parents=True)
@@ -81,7 +81,7 @@ def save(model: nn.Module, path: Path) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
         log.warning("could not keep the int8 weights at %s (%s)", path, e)
         return
-    kept = [p for p in path.parent.glob("int8-*") if (p / INDEX).exists()]
+    kept = [p for p in path.parent.glob("int8-*") if ".tmp" not in p.name and (p / INDEX).exists()]
     for old in sorted(kept, key=lambda p: (p / INDEX).stat().st_mtime, reverse=True)[KEEP:]:
         shutil.rmtree(old, ignore_errors=True)
 
