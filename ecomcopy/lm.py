@@ -210,6 +210,25 @@ def quantize_int8(model: nn.Module, after_block: Callable[[], None] | None = Non
         return q(model, {nn.Linear}, dtype=torch.qint8, inplace=True)
 
 
+def _pack_int8(model: nn.Module, checkpoint_dir: Path, lora: LoraWeights | None, kept: Path | None) -> nn.Module:
+    """The fp32 LM packed into int8 (its LoRA merged block by block), the checkpoint's pages given back as it goes;
+    kept at `kept` for the next start."""
+    checkpoints = list(checkpoint_dir.glob("*.safetensors"))
+
+    def release() -> None:
+        for checkpoint in checkpoints:
+            release_file_pages(checkpoint)
+
+    model = quantize_int8(model, after_block=release, before_block=merge if lora is not None else None)
+    gc.collect()
+    release()
+    trim_heap()
+    if kept is not None:
+        int8_cache.save(model, kept)
+        release()  # saving read the embedding's pages of the fp32 checkpoint again
+    return model
+
+
 def load_lm(name: str = DEFAULT_LM, quantize: bool = True, lora: LoraWeights | None = None) -> LoadedLM:
     """Load a frozen LM by registry name, converting its GGUF file into the cache folder on first use.
 
@@ -240,25 +259,12 @@ def load_lm(name: str = DEFAULT_LM, quantize: bool = True, lora: LoraWeights | N
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     tokenizer.padding_side = "left"  # batched generation appends new tokens on the right
-    if from_kept:
-        return LoadedLM(name, model, tokenizer, meta["fingerprint"], True, lora.digest if lora else "", bool(lora))
-    model.eval()
-    for p in model.parameters():
-        p.requires_grad_(False)
-    if lora is not None:
-        attach(model, lora, text_config(model).num_hidden_layers)
-    if quantize:
-        checkpoints = list(out.glob("*.safetensors"))
-
-        def release() -> None:
-            for checkpoint in checkpoints:
-                release_file_pages(checkpoint)
-
-        model = quantize_int8(model, after_block=release, before_block=merge if lora is not None else None)
-        gc.collect()
-        release()
-        trim_heap()
-        if kept is not None:
-            int8_cache.save(model, kept)
-            release()  # saving read the embedding's pages of the fp32 checkpoint again
+    if not from_kept:
+        model.eval()
+        for p in model.parameters():
+            p.requires_grad_(False)
+        if lora is not None:
+            attach(model, lora, text_config(model).num_hidden_layers)
+        if quantize:
+            model = _pack_int8(model, out, lora, kept)
     return LoadedLM(name, model, tokenizer, meta["fingerprint"], quantize, lora.digest if lora else "", bool(lora and quantize))

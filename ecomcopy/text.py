@@ -58,9 +58,12 @@ def dedupe(drafts: list[str]) -> list[str]:
 _SENTENCES = re.compile(r"(?<=[.!?])\s+")
 
 
+_LETTER_WORD = re.compile(r"[^\W\d_]{2,}")  # a word of two letters or more
+
+
 def is_fragment(text: str) -> bool:
     """No two words of two letters or more: a list number ("1."), a size ("L."), a figure ("4/5.0."), not copy."""
-    return len(re.findall(r"[^\W\d_]{2,}", text)) < 2
+    return len(_LETTER_WORD.findall(text)) < 2
 
 
 def _whole_sentences(text: str) -> list[str]:
