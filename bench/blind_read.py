@@ -42,8 +42,8 @@ def sheet(results: list[str], out: Path, per_domain: int, row: str, seed: int = 
     source = name or row
     others = [_versus(entry, versus_name, row) for entry in versus]
     names = {n for _, n, _ in others}  # one name may serve each domain
-    if source in names | {"human"} or "human" in names or skip < 0:
-        raise SystemExit(f"each source needs its own name (got {source}, {sorted(names)}) and --skip must be >= 0")
+    if source in names | {"human"} or "human" in names or "+" in "".join(names | {source}) or skip < 0:
+        raise SystemExit(f"each source needs its own name, without '+' (got {source}, {sorted(names)}); --skip must be >= 0")
     rng = random.Random(seed)
     products, key = [], {}
     earlier: dict[str, list[tuple[str, str]]] = {}  # product id -> (source, draft) of the other settings
@@ -59,7 +59,7 @@ def sheet(results: list[str], out: Path, per_domain: int, row: str, seed: int = 
         for rec in result["products"][skip: skip + per_domain]:
             p = truth[rec["id"]]
             texts = [(source, d) for d in rec["drafts"][row]["sampled"]] + [("human", p.description)]
-            texts += earlier.get(rec["id"], [])
+            texts = _merged(texts + earlier.get(rec["id"], []))
             rng.shuffle(texts)
             n = len(products) + 1
             letters = string.ascii_uppercase[: len(texts)]
@@ -71,6 +71,15 @@ def sheet(results: list[str], out: Path, per_domain: int, row: str, seed: int = 
     (out / "sheet.json").write_text(json.dumps({"ratings": RATINGS, "problems": PROBLEMS, "products": products}, indent=1, ensure_ascii=False))
     (out / "key.json").write_text(json.dumps(key, indent=1))
     print(f"{len(products)} products, {sum(len(p['texts']) for p in products)} texts -> {out}/sheet.json (key: {out}/key.json)")
+
+
+def _merged(texts: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """One letter per distinct text: two settings that show the same draft (one decode ranked two ways) share it,
+    its source "a+b" (a reader shown the same text twice would know the two came from one place)."""
+    sources: dict[str, list[str]] = {}
+    for source, text in texts:
+        sources.setdefault(text, []).append(source)
+    return [("+".join(dict.fromkeys(names)), text) for text, names in sources.items()]
 
 
 def _versus(entry: str, default_name: str, default_row: str) -> tuple[str, str, str]:
@@ -131,7 +140,8 @@ def _rated(out: Path, by_source: dict, usable_share: dict) -> None:
         k = key[str(p["product"])]
         per_source: dict[str, list[dict]] = {}
         for letter in p["texts"]:
-            per_source.setdefault(k[letter], []).append(ratings[(p["product"], letter)])
+            for source in k[letter].split("+"):  # a text two settings both showed counts for each (`_merged`)
+                per_source.setdefault(source, []).append(ratings[(p["product"], letter)])
         for source, rs in per_source.items():
             by_source.setdefault(source, []).extend(rs)
             usable_share.setdefault(source, {})[(str(out), p["product"])] = sum(r["rating"] != "rewrite" for r in rs) / len(rs)

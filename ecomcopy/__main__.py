@@ -10,7 +10,7 @@ import warnings
 from pathlib import Path
 
 from .config import (DECODING_FIELDS, LM_NAMES, shipped_adapter, writer_lm, DEFAULT_IMAGE_ENCODER, DEFAULT_IMAGE_WEIGHT, TRAIN_LM, DEMO_CATALOG_DB,
-                     MIN_REFERENCE_SCORE, REPEAT_UNITS, SAMPLING, WRITERS, COPY_GUARDS, KEYWORD_MODES, DATA_KEYWORDS, SamplingConfig)
+                     MIN_REFERENCE_SCORE, REPEAT_UNITS, SAMPLING, WRITERS, COPY_GUARDS, KEYWORD_MODES, RANKINGS, DATA_KEYWORDS, SamplingConfig)
 from .errors import EcomcopyError, InputError
 
 
@@ -140,7 +140,7 @@ def cmd_bulk(args: argparse.Namespace) -> int:
 
 
 def add_decoding_options(parser: argparse.ArgumentParser) -> None:
-    """`--temperature`, `--top-p`, `--candidates`, `--max-words`, `--keyword-boost`, `--copy-guard`, `--no-repeat(-unit)` and `--spelling`,
+    """`--temperature`, `--top-p`, `--candidates`, `--max-words`, `--keyword-boost`, `--copy-guard`, `--no-repeat(-unit)`, `--spelling`, `--ranking`,
     for every command that writes drafts (None = the shipped default: absent options are left to SamplingConfig's defaults)."""
     parser.add_argument("--temperature", type=float, default=None, help=f"sampling temperature (default: {SAMPLING.temperature})")
     parser.add_argument("--top-p", type=float, default=None, help=f"nucleus sampling mass (default: {SAMPLING.top_p})")
@@ -152,9 +152,10 @@ def add_decoding_options(parser: argparse.ArgumentParser) -> None:
                         help="logit bonus for the keywords until a draft has used them (0 = off; default: the shipped setting)")
     parser.add_argument("--keyword-mode", choices=KEYWORD_MODES, default=None,
                         help="when emphasis lets a keyword go: phrase (default), word, once")
+    parser.add_argument("--ranking", choices=RANKINGS, default=None,
+                        help="which candidates are shown: editor (the editor score; default) or rules (the checker's flags)")
     parser.add_argument("--copy-guard", choices=COPY_GUARDS, default=None,
-                        help="keep drafts from repeating 8 words (words) or 8 tokens (tokens) of the reference "
-                             "(default: the shipped setting)")
+                        help="keep drafts from repeating 8 words (words) or 8 tokens (tokens) of the reference (default: shipped)")
     parser.add_argument("--no-repeat", type=int, default=None,
                         help="a draft may not repeat a run of this many of its own words (0 = off; default: the shipped setting)")
     parser.add_argument("--no-repeat-unit", choices=REPEAT_UNITS, default=None,

@@ -18,6 +18,7 @@ from .errors import EcomcopyError, InputError
 from .config import SamplingConfig
 from .images import MAX_FILE_BYTES
 from .keywords import parse_keywords
+from .ranking import review_rank
 from .server_log import log_failure
 from .spreadsheet import safe_cell
 
@@ -181,7 +182,7 @@ class PhotoArchive:
 
 
 def process_row(pipeline, row: BulkRow, archive: PhotoArchive, sampling: SamplingConfig) -> BulkResult:
-    """One product: reference + drafts; the best draft is the first the page would rank best (`DraftReview.rank`)."""
+    """One product: reference + drafts; the best draft is the first the page would rank best (`ranking.review_rank`)."""
     if row.error:
         return BulkResult(row.id, "error", row.error, row.keywords)
     try:
@@ -195,7 +196,7 @@ def process_row(pipeline, row: BulkRow, archive: PhotoArchive, sampling: Samplin
         return BulkResult(row.id, "error", "internal error while writing drafts (see the server log)", row.keywords)
     if not s.drafts:
         return BulkResult(row.id, "error", "no draft could be written", row.keywords, s.reference.product.id)
-    best = max(range(len(s.drafts)), key=lambda i: s.reviews[i].rank(sampling.max_words))  # the first of the best
+    best = max(range(len(s.drafts)), key=lambda i: review_rank(s.reviews[i], sampling.max_words, sampling.ranking))  # the first of the best
     ref, note = (s.reference.product.id, "") if s.reference_used else ("", "no similar catalog product: written without a reference")
     return BulkResult(row.id, "ok", note, ", ".join(s.keywords), ref, s.drafts[best], s.reviews[best].coverage,
                       s.drafts, "; ".join(s.reviews[best].check.flags()))

@@ -23,6 +23,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 ASSETS_DIR = REPO_ROOT / "assets"
 DEMO_CATALOG_DB = ASSETS_DIR / "catalog" / "catalog.db"
 CATALOG_IMAGES = ASSETS_DIR / "catalog" / "images"
+EDITOR_SCORE_PATH = ASSETS_DIR / "ranking" / "editor_score.json"  # `editor_score.py`, fitted on blind reads
 
 # -- backbones and retrieval --------------------------------------------------------------------
 LM_NAMES = ("smollm2-135m", "gemma3-270m", "qwen2.5-0.5b", "qwen2.5-1.5b")  # the frozen LMs pip packages carry (`lm.LM_SPECS`)
@@ -65,6 +66,7 @@ REPEAT_UNITS = ("words", "tokens")
 # "merchant" = attributes + the description's salient phrases as YAKE cuts them; "whole" = the same without
 # phrases that have a stop word inside ("top and silicone"); "attributes" = the shopper-facing attributes alone.
 DATA_KEYWORDS = ("merchant", "whole", "attributes")
+RANKINGS = ("editor", "rules")  # how the drafts shown are chosen among the candidates (`ranking.py`)
 KEYWORD_MODES = ("phrase", "word", "once")  # when keyword emphasis lets a keyword go (`constraints.KeywordBoost`)
 
 # -- serving ------------------------------------------------------------------------------------
@@ -93,6 +95,7 @@ class SamplingConfig:
     candidates: int = 3  # drafts sampled per draft shown; the best n by length, the checker and fluency are shown
     spelling: bool = True  # drafts write only words the draft checker knows (`spelling.SpellingGuard`)
     max_words: int = 16  # a shown draft keeps its whole sentences up to this many words (`text.first_sentences`); 0 = all
+    ranking: str = "editor"  # "editor": the editor score fitted on blind reads; "rules": the checker's flags
 
     def validate(self) -> "SamplingConfig":
         if not 1 <= self.n <= 8:
@@ -115,6 +118,8 @@ class SamplingConfig:
             raise InputError("The repetition limit counts words or tokens.")
         if self.keyword_mode not in KEYWORD_MODES:
             raise InputError(f"Keyword mode must be one of: {', '.join(KEYWORD_MODES)}.")
+        if self.ranking not in RANKINGS:
+            raise InputError(f"Ranking must be one of: {', '.join(RANKINGS)}.")
         if self.copy_guard not in COPY_GUARDS:
             raise InputError(f"Copy guard must be one of: {', '.join(COPY_GUARDS)}.")
         return self
@@ -123,7 +128,7 @@ class SamplingConfig:
 SAMPLING = SamplingConfig()  # the shipped defaults, for the UI's sliders and the CLI's options
 # the decoding rules of SamplingConfig (options of every command that writes drafts)
 DECODING_FIELDS = ("temperature", "top_p", "candidates", "max_words", "keyword_boost", "keyword_mode", "copy_guard", "no_repeat",
-                   "no_repeat_unit", "spelling")
+                   "no_repeat_unit", "spelling", "ranking")
 
 
 def cache_dir(env: Mapping[str, str] = os.environ) -> Path:

@@ -184,7 +184,7 @@ def approve(state, final, keep_out, query="", picked=""):
 
 
 # -- Bulk tab ------------------------------------------------------------------------------------------
-BULK_HEADERS = ["id", "status", "message", "reference", "best draft (clean, most keywords)", "its keyword coverage", "to check",
+BULK_HEADERS = ["id", "status", "message", "reference", "best draft (ranked first)", "its keyword coverage", "to check",
                 "all drafts"]
 
 

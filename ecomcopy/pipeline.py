@@ -198,7 +198,7 @@ class Pipeline:
             return [d.text for d in drafts]
         if cfg.candidates == 1:
             return [first_sentences(d.text, cfg.max_words) for d in drafts]
-        return best_drafts(drafts, cfg.n, inp.keywords, self.checker, cfg.max_words)
+        return best_drafts(drafts, cfg.n, inp.keywords, self.checker, cfg.max_words, cfg.ranking)
 
     def suggest(self, *args, **kwargs) -> Suggestion:
         """Validate inputs, retrieve the reference, and sample drafts conditioned on it (see `suggest_stream`)."""
