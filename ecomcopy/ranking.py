@@ -4,8 +4,8 @@ An editor reads the drafts shown, not the ones sampled: a draft that rambles, th
 an editor would rewrite is replaced by a better candidate from the same batched decode, at the cost of a
 wider batch rather than another request. Each candidate is first cut to its whole sentences within the word
 limit (`text.first_sentences`): the model's first sentence is its best, and what follows is where it rambles.
-Then the order: a draft that says something, within the limit, and then the editor score (`editor_score.py`,
-fitted on blind reads' ratings) or, with `ranking="rules"` or no shipped score, the checker's flags.
+Then the order: a draft that says something, within the limit, clean by the checker, and then the editor score
+(`editor_score.py`, fitted on blind reads' ratings) or, with `ranking="rules"` or no shipped score, fewer flags.
 """
 
 from __future__ import annotations
@@ -18,10 +18,12 @@ from .text import first_sentences
 
 
 def review_rank(review: DraftReview, max_words: int = 0, ranking: str = "editor") -> tuple:
-    """Higher is better. The editor score weighs the checker's flags among the signals readers' ratings follow."""
+    """Higher is better. Among clean drafts (or among flagged ones) the editor score, not the flag count: it
+    weighs the flags among the signals readers' ratings follow. Clean stays first, so a specific nobody gave
+    is shown only when every candidate has one (the readers did not always strike those; the checker does)."""
     rules = review.rank(max_words)  # (says something, within the limit, clean, -flags)
     score = shipped_editor_score() if ranking == "editor" else None
-    return rules[:2] + (score(review),) if score is not None else rules
+    return rules[:3] + (score(review),) if score is not None else rules
 
 
 def draft_rank(draft: Draft, keywords: list[str], checker: DraftChecker | None, max_words: int = 0,

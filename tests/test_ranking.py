@@ -78,7 +78,8 @@ def test_the_shipped_editor_score_ranks_held_out_reads_better_than_the_rules():
     score = shipped_editor_score()
     assert score is not None and set(score.weights) == set(draft_features(review_draft("A mug.", KW, "", CHECKER)))
     for row in score.record["within_product_auc_held_out"].values():
-        assert row["editor score"] > row["rule order (shipped)"] > 0.5
+        assert row["shipped: rule order, editor score for the flag count"] > row["rule order (before)"] > 0.5
+    assert all(score.weights[flag] <= 0 for flag in ("non_words", "unsupported", "contradictions", "stuffing"))
     assert score.record["fitted_on"]["drafts"] > 1000
 
 
