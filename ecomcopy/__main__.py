@@ -153,7 +153,7 @@ def add_decoding_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--keyword-mode", choices=KEYWORD_MODES, default=None,
                         help="when emphasis lets a keyword go: phrase (default), word, once")
     parser.add_argument("--ranking", choices=RANKINGS, default=None,
-                        help="which candidates are shown: editor (the editor score; default) or rules (the checker's flags)")
+                        help="which candidates are shown: rules (the checker's flags; default) or editor (the editor score)")
     parser.add_argument("--copy-guard", choices=COPY_GUARDS, default=None,
                         help="keep drafts from repeating 8 words (words) or 8 tokens (tokens) of the reference (default: shipped)")
     parser.add_argument("--no-repeat", type=int, default=None,

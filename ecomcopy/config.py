@@ -66,7 +66,7 @@ REPEAT_UNITS = ("words", "tokens")
 # "merchant" = attributes + the description's salient phrases as YAKE cuts them; "whole" = the same without
 # phrases that have a stop word inside ("top and silicone"); "attributes" = the shopper-facing attributes alone.
 DATA_KEYWORDS = ("merchant", "whole", "attributes")
-RANKINGS = ("editor", "rules")  # how the drafts shown are chosen among the candidates (`ranking.py`)
+RANKINGS = ("rules", "editor")  # how the drafts shown are chosen among the candidates (`ranking.py`)
 KEYWORD_MODES = ("phrase", "word", "once")  # when keyword emphasis lets a keyword go (`constraints.KeywordBoost`)
 
 # -- serving ------------------------------------------------------------------------------------
@@ -95,7 +95,7 @@ class SamplingConfig:
     candidates: int = 3  # drafts sampled per draft shown; the best n by length, the checker and fluency are shown
     spelling: bool = True  # drafts write only words the draft checker knows (`spelling.SpellingGuard`)
     max_words: int = 16  # a shown draft keeps its whole sentences up to this many words (`text.first_sentences`); 0 = all
-    ranking: str = "editor"  # "editor": the editor score fitted on blind reads; "rules": the checker's flags
+    ranking: str = "rules"  # "rules": clean, then fewer flags; "editor": clean, then the editor score (read no better)
 
     def validate(self) -> "SamplingConfig":
         if not 1 <= self.n <= 8:

@@ -6,6 +6,8 @@ What the readers struck shows on the draft's surface as much as in its flags: wo
 keyword phrases pasted in, capitals mid-sentence, numbers nobody gave. The model weighs those signals and the
 checker's flags as the readers' ratings did (`bench/fit_editor_score.py` fits it; the weights and the record
 of what they were fitted and held out on are in `assets/ranking/editor_score.json`). Cheap: no model pass.
+It ranks rated drafts better than the checker's flags, yet the drafts it chose read no better in a blind read
+(docs/EVALUATION.md, "The editor score"), so it is the ranking option `editor`, not the default.
 """
 
 from __future__ import annotations
@@ -91,5 +93,5 @@ class EditorScore:
 
 @lru_cache(maxsize=1)
 def shipped_editor_score() -> EditorScore | None:
-    """The shipped model, or None where it is not shipped (the ranking then falls back to the checker's flags)."""
+    """The shipped model, or None where it is not shipped (`ranking="editor"` then falls back to the flags)."""
     return EditorScore.load(EDITOR_SCORE_PATH) if EDITOR_SCORE_PATH.exists() else None

@@ -16,14 +16,14 @@ CHECKER = DraftChecker.from_texts(["Mug in white stoneware with a handle.", "Mug
 KW = ["Mug", "White", "Stoneware"]
 
 
-def test_rules_clean_beats_flagged_and_fluency_breaks_ties():
+def test_clean_beats_flagged_and_fluency_breaks_ties():
     flagged = Draft("Mug in white stoneware with a wide handle, for tea, coffee and cocoa: holds 330 ml.", -0.2)  # unsupported
     clumsy = Draft("Mug in white stoneware with handle for the drinks that you like.", -2.5)
     fluent = Draft("Mug in white stoneware with a comfortable handle.", -0.9)
     short = Draft("A cup for your morning coffee.", -0.1)  # clean, no keyword: coverage does not rank (see review.rank)
-    ranked = best_drafts([flagged, clumsy, short, fluent], 4, KW, CHECKER, max_words=16, ranking="rules")
+    ranked = best_drafts([flagged, clumsy, short, fluent], 4, KW, CHECKER, max_words=16)
     assert ranked == [short.text, fluent.text, clumsy.text, flagged.text]
-    assert draft_rank(fluent, KW, CHECKER, ranking="rules") > draft_rank(clumsy, KW, CHECKER, ranking="rules")
+    assert draft_rank(fluent, KW, CHECKER) > draft_rank(clumsy, KW, CHECKER)
 
 
 def test_drafts_are_cut_to_whole_sentences_and_a_run_on_ranks_last():
@@ -41,9 +41,9 @@ def test_returns_n_distinct_drafts():
     near = Draft("Mug in white stoneware with a comfortable handle!", -0.6)  # the same draft again
     b = Draft("Stoneware mug in white, glazed inside and out.", -0.8)
     c = Draft("White mug in stoneware for tea and coffee.", -1.0)
-    shown = best_drafts([a, near, b, c], 2, KW, CHECKER, ranking="rules")  # rules: the LM's log-probability orders these
+    shown = best_drafts([a, near, b, c], 2, KW, CHECKER)  # all clean: the LM's log-probability orders them
     assert shown == [a.text, b.text]
-    assert len(set(best_drafts([a, near, b, c], 4, KW, CHECKER)) & {a.text, near.text}) == 1
+    assert len(set(best_drafts([a, near, b, c], 4, KW, CHECKER, ranking="editor")) & {a.text, near.text}) == 1
     assert all(x < 0.8 for i, row in enumerate(overlap_matrix(best_drafts([a, near, b, c], 4, KW, CHECKER)))
                for j, x in enumerate(row) if i != j)
     assert len(best_drafts([a, near], 3, KW, CHECKER)) == 1  # fewer distinct ones than asked: never padded
@@ -66,11 +66,11 @@ def test_the_editor_score_puts_keyword_lists_and_invented_figures_last():
     invented = Draft("Mug in white stoneware with a wide handle, for tea, coffee and cocoa: holds 330 ml.", -0.2)
     stuffed = Draft("White Mug, Stoneware mug, white stoneware Mug.", -0.1)  # the LM finds it likeliest
     pasted = Draft("Mug Stoneware White mug with mug handle stoneware.", -0.3)
-    shown = best_drafts([stuffed, invented, pasted, fluent], 4, KW, CHECKER, max_words=16)
+    shown = best_drafts([stuffed, invented, pasted, fluent], 4, KW, CHECKER, max_words=16, ranking="editor")
     assert shown[:2] == [fluent.text, invented.text]
     assert set(shown[2:]) == {stuffed.text, pasted.text}
     long_one = Draft("Mug in white stoneware with a comfortable handle that sits well in the hand and keeps tea warm.", -0.1)
-    assert best_drafts([long_one, stuffed], 2, KW, CHECKER, max_words=12)[0] == stuffed.text  # the word limit comes first
+    assert best_drafts([long_one, stuffed], 2, KW, CHECKER, max_words=12, ranking="editor")[0] == stuffed.text  # the limit first
 
 
 def test_the_shipped_editor_score_ranks_held_out_reads_better_than_the_rules():
@@ -78,7 +78,7 @@ def test_the_shipped_editor_score_ranks_held_out_reads_better_than_the_rules():
     score = shipped_editor_score()
     assert score is not None and set(score.weights) == set(draft_features(review_draft("A mug.", KW, "", CHECKER)))
     for row in score.record["within_product_auc_held_out"].values():
-        assert row["shipped: rule order, editor score for the flag count"] > row["rule order (before)"] > 0.5
+        assert row["clean, then the editor score"] > row["rule order (shipped)"] > 0.5
     assert all(score.weights[flag] <= 0 for flag in ("non_words", "unsupported", "contradictions", "stuffing"))
     assert score.record["fitted_on"]["drafts"] > 1000
 
@@ -90,4 +90,13 @@ def test_an_editor_score_saves_and_loads(tmp_path):
     assert again == score and json.loads((tmp_path / "s.json").read_text())["bias"] == 0.5
     review = review_draft("Mug in white stoneware.", KW, "", CHECKER)  # 4 words: (4 - 10) / 5 = -1.2 standardised
     assert again(review) == pytest.approx(0.5 + 1.2) and 0.5 < again.usable_chance(review) < 1
-    assert EDITOR_SCORE_PATH.exists()  # shipped: the app ranks by it
+    assert EDITOR_SCORE_PATH.exists()  # shipped: `--ranking editor` ranks by it
+
+
+def test_an_unknown_ranking_is_a_clear_error():
+    from ecomcopy.config import SamplingConfig
+    from ecomcopy.errors import InputError
+
+    assert SamplingConfig(ranking="editor").validate().ranking == "editor"
+    with pytest.raises(InputError, match="Ranking must be one of: rules, editor"):
+        SamplingConfig(ranking="best").validate()
