@@ -196,7 +196,8 @@ def process_row(pipeline, row: BulkRow, archive: PhotoArchive, sampling: Samplin
         return BulkResult(row.id, "error", "internal error while writing drafts (see the server log)", row.keywords)
     if not s.drafts:
         return BulkResult(row.id, "error", "no draft could be written", row.keywords, s.reference.product.id)
-    best = max(range(len(s.drafts)), key=lambda i: review_rank(s.reviews[i], sampling.max_words, sampling.ranking))  # the first of the best
+    rank = [review_rank(review, sampling.max_words, sampling.ranking) for review in s.reviews]
+    best = rank.index(max(rank))  # the first of the best
     ref, note = (s.reference.product.id, "") if s.reference_used else ("", "no similar catalog product: written without a reference")
     return BulkResult(row.id, "ok", note, ", ".join(s.keywords), ref, s.drafts[best], s.reviews[best].coverage,
                       s.drafts, "; ".join(s.reviews[best].check.flags()))
