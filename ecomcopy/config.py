@@ -23,6 +23,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 ASSETS_DIR = REPO_ROOT / "assets"
 DEMO_CATALOG_DB = ASSETS_DIR / "catalog" / "catalog.db"
 CATALOG_IMAGES = ASSETS_DIR / "catalog" / "images"
+CHANNELS_DIR = ASSETS_DIR / "channels"  # a shop's or marketplace's listing rules, one JSON file each (`channels.py`)
 EDITOR_SCORE_PATH = ASSETS_DIR / "ranking" / "editor_score.json"  # `editor_score.py`, fitted on blind reads
 
 # -- backbones and retrieval --------------------------------------------------------------------

@@ -66,7 +66,7 @@ def is_fragment(text: str) -> bool:
     return len(_LETTER_WORD.findall(text)) < 2
 
 
-def _whole_sentences(text: str) -> list[str]:
+def whole_sentences(text: str) -> list[str]:
     """The text's sentences, a fragment ending in a full stop joined to the sentence after it ("1. Jersey top…",
     "Size L. Soft…" are one sentence each, not "1." and "L." on their own)."""
     out: list[str] = []
@@ -84,7 +84,7 @@ def first_sentences(text: str, max_words: int) -> str:
     if not max_words:
         return text
     kept, words = [], 0
-    for sentence in _whole_sentences(text):
+    for sentence in whole_sentences(text):
         words += len(sentence.split())
         if kept and words > max_words:
             break
@@ -100,7 +100,7 @@ def settled(text: str, max_words: int) -> bool:
     if _LABEL.search(text):
         return True
     words = 0
-    for i, sentence in enumerate(_whole_sentences(text.lstrip('"'))) if max_words else ():
+    for i, sentence in enumerate(whole_sentences(text.lstrip('"'))) if max_words else ():
         words += len(sentence.split())
         if i and words > max_words:
             return True
