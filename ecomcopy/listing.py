@@ -40,11 +40,14 @@ class Listing:
     machine_written: list[str] = field(default_factory=lambda: ["description"])  # fields a model wrote
 
     @property
+    def bullets_html(self) -> str:
+        items = "".join(f"<li>{html.escape(b)}</li>" for b in self.bullets)
+        return f"<ul>{items}</ul>" if items else ""
+
+    @property
     def description_html(self) -> str:
         """`<p>` for the description and `<ul><li>` for the bullets, every text escaped."""
-        body = f"<p>{html.escape(self.description)}</p>" if self.description else ""
-        items = "".join(f"<li>{html.escape(b)}</li>" for b in self.bullets)
-        return body + (f"<ul>{items}</ul>" if items else "")
+        return (f"<p>{html.escape(self.description)}</p>" if self.description else "") + self.bullets_html
 
     def to_dict(self) -> dict:
         return asdict(self) | {"description_html": self.description_html}
