@@ -37,7 +37,7 @@ class Listing:
     meta_description: str
     tags: list[str]
     channel: str
-    machine_written: list[str] = field(default_factory=lambda: ["description"])  # fields a model wrote
+    machine_written: list[str] = field(default_factory=list)  # the fields a model wrote (the rest: the merchant's keywords)
 
     @property
     def bullets_html(self) -> str:
@@ -117,14 +117,17 @@ def build_listing(keywords: list[str], draft: str, profile: ChannelProfile, bran
     description = " ".join(draft.split())
     if profile.description_max:
         description = _cut(description, profile.description_max)
+    bullets = build_bullets(keywords, description, profile.bullets_max)
+    from_draft = bool(set(bullets) & set(whole_sentences(description)))  # a sentence of the draft serves as a bullet
     return Listing(
         title=title,
-        bullets=build_bullets(keywords, description, profile.bullets_max),
+        bullets=bullets,
         description=description,
         seo_title=_cut(title, profile.seo_title_max or SEO_TITLE),
         meta_description=_cut(description, min(profile.meta_description_shown or META_DESCRIPTION, META_DESCRIPTION)),
         tags=once_each([" ".join(k.lower().split()) for k in keywords]),
         channel=profile.name,
+        machine_written=["description", "meta_description"] + (["bullets"] if from_draft else []),
     )
 
 

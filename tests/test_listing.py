@@ -96,6 +96,8 @@ def test_the_title_follows_the_channels_order_and_bullets_hold_only_given_facts(
     assert built.bullets == ["Material: stretch cotton blend", "Size: 42 cm", "Turn-down collar"]
     few = build_listing(["Shirt", "White"], DRAFT, channel("amazon"))
     assert few.bullets == ["Buttons down the front.", "Long sleeves."]  # the draft's later sentences, not invented
+    assert few.machine_written == ["description", "meta_description", "bullets"]
+    assert built.machine_written == ["description", "meta_description"]  # its bullets are the keywords
     assert len(build_listing(["Shirt"] + [f"detail {i}" for i in range(9)], DRAFT, channel("amazon")).bullets) == 5
     assert built.tags == ["shirt", "white", "stretch cotton blend", "turn-down collar", "42 cm"]
     assert built.seo_title == built.title  # 62 characters: within Shopify's and search engines' 70
