@@ -106,8 +106,10 @@ def build_bullets(keywords: list[str], draft: str, limit: int | None) -> list[st
     most = min(BULLETS[1], limit) if limit else BULLETS[1]
     facts = [f"Material: {m}" for m in roles["material"]] + [f"Size: {s}" for s in roles["size"]]
     facts += [d[:1].upper() + d[1:] for d in roles["details"]]
-    sentences = whole_sentences(draft)[1:]  # the first sentence opens the description
-    facts += [s for s in sentences if len(facts) < BULLETS[0]]
+    for sentence in whole_sentences(draft)[1:]:  # the first sentence opens the description
+        if len(facts) >= BULLETS[0]:
+            break
+        facts.append(sentence)
     return facts[:most]
 
 

@@ -97,6 +97,8 @@ def test_the_title_follows_the_channels_order_and_bullets_hold_only_given_facts(
     few = build_listing(["Shirt", "White"], DRAFT, channel("amazon"))
     assert few.bullets == ["Buttons down the front.", "Long sleeves."]  # the draft's later sentences, not invented
     assert few.machine_written == ["description", "meta_description", "bullets"]
+    chatty = build_listing(["Shirt", "White", "cotton"], DRAFT + " Slim fit. Machine wash. Made in Portugal.", channel("amazon"))
+    assert chatty.bullets == ["Material: cotton", "Buttons down the front.", "Long sleeves."]  # sentences only up to 3 bullets
     assert built.machine_written == ["description", "meta_description"]  # its bullets are the keywords
     assert len(build_listing(["Shirt"] + [f"detail {i}" for i in range(9)], DRAFT, channel("amazon")).bullets) == 5
     assert built.tags == ["shirt", "white", "stretch cotton blend", "turn-down collar", "42 cm"]
