@@ -88,18 +88,19 @@ def within_product_auc(examples: list[dict], score, label: str) -> float:
     return round(wins / pairs, 3) if pairs else float("nan")
 
 
+def _as_number(fragment: bool, within: bool, clean: bool, last: float) -> float:
+    """A rank tuple as one number with the same order (`last` stays well within ±100)."""
+    return fragment * 1e6 + within * 1e4 + clean * 1e2 + last
+
+
 def rule_order(e: dict) -> float:
-    """`DraftReview.rank` as one number (its tuple order)."""
-    fragment, within, clean, flags = e["review"].rank(MAX_WORDS)
-    return fragment * 1e6 + within * 1e4 + clean * 1e2 + flags
+    """`DraftReview.rank` as one number."""
+    return _as_number(*e["review"].rank(MAX_WORDS))
 
 
 def editor_order(model: EditorScore):
     """`ranking.review_rank` as one number: the rule order with the editor score in place of the flag count."""
-    def order(e: dict) -> float:
-        fragment, within, clean, _ = e["review"].rank(MAX_WORDS)
-        return fragment * 1e6 + within * 1e4 + clean * 1e2 + model(e["review"])
-    return order
+    return lambda e: _as_number(*e["review"].rank(MAX_WORDS)[:3], model(e["review"]))
 
 
 def main() -> None:

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from .listing import Listing
 
 TITLE_PARTS = ("brand", "type", "colour", "material", "size", "details")  # what a title is built from (`listing.py`)
+FIELD_NAMES = {"title": "Title", "description": "Description", "seo_title": "SEO title", "meta_description": "Meta description"}
 _WORD = re.compile(r"[^\W_]+(?:['’-][^\W_]+)*")
 
 
@@ -91,7 +92,7 @@ def validate(listing: "Listing", profile: ChannelProfile) -> list[Violation]:
                         ("meta_description", profile.meta_description_max)):
         value = getattr(listing, name)
         if limit is not None and len(value) > limit:
-            out.append(_too_long(name, name.replace("_", " ").capitalize().replace("Seo", "SEO"), len(value), limit, profile.label))
+            out.append(_too_long(name, FIELD_NAMES[name], len(value), limit, profile.label))
     shown = profile.meta_description_shown
     if shown is not None and len(listing.meta_description) > shown:
         out.append(Violation("meta_description", f"Meta description is {len(listing.meta_description)} characters; "
@@ -104,7 +105,7 @@ def _title_violations(title: str, profile: ChannelProfile) -> list[Violation]:
     if not title.strip():
         return [Violation("title", "The title is empty.")]
     if len(title) > profile.title_max:
-        out.append(_too_long("title", "Title", len(title), profile.title_max, profile.label))
+        out.append(_too_long("title", FIELD_NAMES["title"], len(title), profile.title_max, profile.label))
     banned = sorted({ch for ch in title if ch in profile.title_banned})
     if banned:
         out.append(Violation("title", f"The title contains {' '.join(banned)}, which {profile.label} does not allow in titles."))

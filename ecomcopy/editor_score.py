@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -22,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from .config import EDITOR_SCORE_PATH
 from .metrics import words
+from .text import SENTENCE_BREAK
 
 if TYPE_CHECKING:  # review.py imports the checker; this module needs only the review's fields
     from .review import DraftReview
@@ -31,7 +31,6 @@ FUNCTION_WORDS = frozenset(
     "a an the and or but with without in on at of for to from by as into onto over under that which while "
     "is are be has have its it this these your you so".split()
 )
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
 
 def draft_features(review: "DraftReview") -> dict[str, float]:
@@ -39,7 +38,7 @@ def draft_features(review: "DraftReview") -> dict[str, float]:
     text, check = review.text.strip(), review.check
     ws = words(text)
     n = max(len(ws), 1)
-    sentences = [s for s in _SENTENCE_END.split(text) if s]
+    sentences = [s for s in SENTENCE_BREAK.split(text) if s]
     keyword_words = {w for k in review.covered + review.missing for w in words(k)}
     phrases = [" ".join(words(k)) for k in review.covered if len(words(k)) > 1]
     tokens = text.split()

@@ -23,6 +23,7 @@ SHOPIFY_COLUMNS = ["Handle", "Title", "Body (HTML)", "Vendor", "Type", "Tags", "
                    "Image Alt Text", "SEO Title", "SEO Description", "Status"]
 WOOCOMMERCE_COLUMNS = ["Type", "SKU", "Name", "Published", "Short description", "Description", "Categories", "Tags", "Images"]
 GOOGLE_NS = "http://base.google.com/ns/1.0"
+ET.register_namespace("g", GOOGLE_NS)  # written as g:title, as Merchant Center's examples are
 
 
 @dataclass
@@ -76,7 +77,6 @@ def woocommerce_csv(items: list[ExportItem]) -> str:
 
 def google_feed(items: list[ExportItem], shop: str = "ecomcopy export", link: str = "") -> bytes:
     """RSS 2.0 with one `<item>` per product; `g:` elements as Merchant Center names them."""
-    ET.register_namespace("g", GOOGLE_NS)
     rss = ET.Element("rss", {"version": "2.0"})
     channel = ET.SubElement(rss, "channel")
     ET.SubElement(channel, "title").text = shop

@@ -76,7 +76,10 @@ def keyword_roles(keywords: list[str], brand: str = "") -> dict[str, list[str]]:
 def build_title(keywords: list[str], profile: ChannelProfile, brand: str = "") -> str:
     """The keywords in the channel's order, each added only if the title stays within its length and no word
     appears more than twice; characters the channel refuses are dropped."""
-    roles = keyword_roles(keywords, brand)
+    return _title(keyword_roles(keywords, brand), profile)
+
+
+def _title(roles: dict[str, list[str]], profile: ChannelProfile) -> str:
     parts: list[tuple[str, str]] = []  # (role, text)
     counts: Counter = Counter()
     for role in profile.title_order:
@@ -100,9 +103,9 @@ def _join_title(parts: list[tuple[str, str]]) -> str:
     return out
 
 
-def build_bullets(keywords: list[str], draft: str, limit: int | None) -> list[str]:
-    """One fact per bullet: the keywords' material, size and details, then the draft's later sentences."""
-    roles = keyword_roles(keywords)
+def build_bullets(roles: dict[str, list[str]], draft: str, limit: int | None) -> list[str]:
+    """One fact per bullet: the keywords' material, size and details (`keyword_roles`), then the draft's later
+    sentences."""
     most = min(BULLETS[1], limit) if limit else BULLETS[1]
     facts = [f"Material: {m}" for m in roles["material"]] + [f"Size: {s}" for s in roles["size"]]
     facts += [d[:1].upper() + d[1:] for d in roles["details"]]
@@ -115,11 +118,12 @@ def build_bullets(keywords: list[str], draft: str, limit: int | None) -> list[st
 
 def build_listing(keywords: list[str], draft: str, profile: ChannelProfile, brand: str = "") -> Listing:
     """The listing of one product for one channel (`validate` says what still breaks its rules)."""
-    title = build_title(keywords, profile, brand)
+    roles = keyword_roles(keywords, brand)
+    title = _title(roles, profile)
     description = " ".join(draft.split())
     if profile.description_max:
         description = _cut(description, profile.description_max)
-    bullets = build_bullets(keywords, description, profile.bullets_max)
+    bullets = build_bullets(roles, description, profile.bullets_max)
     from_draft = bool(set(bullets) & set(whole_sentences(description)))  # a sentence of the draft serves as a bullet
     return Listing(
         title=title,

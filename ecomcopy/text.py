@@ -55,7 +55,7 @@ def dedupe(drafts: list[str]) -> list[str]:
     return out
 
 
-_SENTENCES = re.compile(r"(?<=[.!?])\s+")
+SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+")
 
 
 _LETTER_WORD = re.compile(r"[^\W\d_]{2,}")  # a word of two letters or more
@@ -70,7 +70,7 @@ def whole_sentences(text: str) -> list[str]:
     """The text's sentences, a fragment ending in a full stop joined to the sentence after it ("1. Jersey top…",
     "Size L. Soft…" are one sentence each, not "1." and "L." on their own)."""
     out: list[str] = []
-    for piece in _SENTENCES.split(text):
+    for piece in SENTENCE_BREAK.split(text):
         if out and is_fragment(out[-1]):
             out[-1] += " " + piece
         else:
@@ -120,7 +120,7 @@ def strike(text: str, claims: list[str]) -> str:
             joined = rf"{w}\s+(?:and|or)\s+|,\s*{w}(?=\s+(?:and|or)\b)|\s+(?:and|or)\s+{w}|{w}\s*"
             text = re.sub(joined, "", text, flags=re.IGNORECASE)
         else:
-            kept = [s for s in (_without(s, found) for s in _SENTENCES.split(text)) if s]
+            kept = [s for s in (_without(s, found) for s in SENTENCE_BREAK.split(text)) if s]
             text = " ".join(kept) if kept else found.sub("", text)
     return _tidy(text)
 
@@ -140,4 +140,4 @@ def _without(sentence: str, found: re.Pattern) -> str:
 def _tidy(text: str) -> str:
     """Spacing and punctuation after a cut, each sentence starting with a capital."""
     text = re.sub(r",\s*([.!?])", r"\1", re.sub(r"\s+([,.!?])", r"\1", " ".join(text.split()))).strip()
-    return " ".join(s[:1].upper() + s[1:] for s in _SENTENCES.split(text))
+    return " ".join(s[:1].upper() + s[1:] for s in SENTENCE_BREAK.split(text))
