@@ -2,9 +2,10 @@
 and tags, built for one channel from the merchant's keywords and the chosen draft.
 
 The title and bullets are deterministic from the keywords (a model-written title would have to measure better
-first), so nothing in them is invented: the title puts the keywords in the order the channel's guide asks for
-(brand, product type, colour, material, size, details), within its length and its word-repeat rule; each bullet
-is one keyword fact or one sentence of the draft. The HTML is built from escaped text, so markup typed into the
+first), so nothing in them is invented: the title is the product's attributes among the keywords (brand, product
+type, colour, material, size, pattern) in the order the channel's guide asks for, within its length and its
+word-repeat rule; the keywords' marketing phrases stay out of it, as phrases cut from a sentence ("frames and
+tinted") made titles no shop would publish. Each bullet is one labelled attribute or one sentence of the draft. The HTML is built from escaped text, so markup typed into the
 keywords or the draft stays inert.
 """
 
@@ -41,36 +42,68 @@ class Listing:
 
     @property
     def bullets_html(self) -> str:
-        items = "".join(f"<li>{html.escape(b)}</li>" for b in self.bullets)
-        return f"<ul>{items}</ul>" if items else ""
+        return _list_html(self.bullets)
 
     @property
     def description_html(self) -> str:
-        """`<p>` for the description and `<ul><li>` for the bullets, every text escaped."""
-        return (f"<p>{html.escape(self.description)}</p>" if self.description else "") + self.bullets_html
+        """A shop's body: `<p>` for the description, then `<ul><li>` for the bullets it does not already say (the
+        bullets taken from its sentences are said once), every text escaped."""
+        said = set(whole_sentences(self.description))
+        return (f"<p>{html.escape(self.description)}</p>" if self.description else "") + _list_html([b for b in self.bullets if b not in said])
 
     def to_dict(self) -> dict:
         return asdict(self) | {"description_html": self.description_html}
 
 
+COLOUR_WORDS = frozenset("""light dark off pale bright deep greenish yellowish greyish reddish bluish pinkish multicolour
+multicoloured multi assorted colour colours natural clear transparent high gloss""".split())
+PATTERN_WORDS = frozenset("""stripe striped stripes check checked checks dot dots dotted spotted floral print printed pattern
+patterned melange jacquard embroidery embroidered sequin sequins glittering metallic mesh chambray slub blocking""".split())
+PRAISE = frozenset("soft lovely beautiful cosy cozy comfortable premium luxurious quality fine".split())
+PHRASE_ENDS = frozenset("and or of to with for in on the a an by".split())
+
+
+def fragment(keyword: str) -> bool:
+    """A phrase cut out of a sentence, not a fact ("frames and tinted", "pieces to make"): it ends on a function word
+    or pairs two words with "and"/"or"."""
+    ws = keyword.lower().split()
+    return bool(ws) and (ws[-1] in PHRASE_ENDS or (len(ws) == 3 and ws[1] in ("and", "or")))
+
+
+def _list_html(items: list[str]) -> str:
+    return f"<ul>{''.join(f'<li>{html.escape(i)}</li>' for i in items)}</ul>" if items else ""
+
+
 def keyword_roles(keywords: list[str], brand: str = "") -> dict[str, list[str]]:
-    """Each keyword's part in a title: the colours, the sizes, the product type (the first keyword that is neither,
-    as merchants type it first), the materials and the details (the rest)."""
+    """Each keyword's part in a listing: the colours, sizes and product type (the first keyword that is neither, as
+    merchants type it first), patterns ("details": "Stripe", not "Solid"), materials ("stretch cotton blend", a finish
+    such as "white stained pine"), and the rest ("other": marketing
+    phrases, which go into the tags and reach the bullets only through the draft's sentences)."""
     roles: dict[str, list[str]] = {"brand": [brand.strip()] if brand.strip() else [], "type": [], "colour": [],
-                                   "material": [], "size": [], "details": []}
-    for k in once_each(keywords):
+                                   "material": [], "size": [], "details": [], "other": []}
+    for k in once_each([" ".join(k.replace(",", ", ").split()) for k in keywords]):
         ws = [w.lower() for w in re.findall(r"[A-Za-z]+", k)]
         if SIZE.search(k):
             roles["size"].append(k)
-        elif ws and all(w in COLOURS or w in ("light", "dark") for w in ws):
+        elif ws and all(w in COLOURS or w in COLOUR_WORDS for w in ws) and any(w in COLOURS for w in ws):
             roles["colour"].append(k)
         elif not roles["type"]:  # merchants name the product first, and "Glass" is a product as well as a material
             roles["type"].append(k)
-        elif ws and len(ws) <= 3 and any(w in MATERIALS for w in ws):
-            roles["material"].append(k)
-        else:
+        elif ws and len(ws) <= 3 and set(ws) & PATTERN_WORDS and not fragment(k):
             roles["details"].append(k)
+        elif ws and len(ws) <= 4 and set(ws) & MATERIALS and not fragment(k):
+            roles["material"].append(_plain(k))
+        else:
+            roles["other"].append(k)
     return roles
+
+
+def _plain(keyword: str) -> str:
+    """A material as a fact: "soft organic cotton" -> "organic cotton" (praise belongs in the description)."""
+    words = keyword.split()
+    while len(words) > 1 and words[0].lower() in PRAISE:
+        words = words[1:]
+    return " ".join(words)
 
 
 def build_title(keywords: list[str], profile: ChannelProfile, brand: str = "") -> str:
@@ -83,7 +116,7 @@ def _title(roles: dict[str, list[str]], profile: ChannelProfile) -> str:
     parts: list[tuple[str, str]] = []  # (role, text)
     counts: Counter = Counter()
     for role in profile.title_order:
-        for value in roles[role]:
+        for value in _title_values(roles, role):
             value = " ".join("".join(" " if ch in profile.title_banned else ch for ch in value).split())
             candidate = _join_title(parts + [(role, value)])
             new_counts = counts + Counter(title_words(value))
@@ -92,6 +125,13 @@ def _title(roles: dict[str, list[str]], profile: ChannelProfile) -> str:
                 counts = new_counts
     title = _join_title(parts)
     return title[:1].upper() + title[1:]
+
+
+def _title_values(roles: dict[str, list[str]], role: str) -> list[str]:
+    """A title's part per role: the colours as one ("Turquoise/Lilac", as shops write a two-colour product)."""
+    if role == "colour":
+        return ["/".join(_capital(c) for c in roles["colour"])] if roles["colour"] else []
+    return [_capital(v) if role != "brand" else v for v in roles[role]]
 
 
 def _join_title(parts: list[tuple[str, str]]) -> str:
@@ -104,16 +144,20 @@ def _join_title(parts: list[tuple[str, str]]) -> str:
 
 
 def build_bullets(roles: dict[str, list[str]], draft: str, limit: int | None) -> list[str]:
-    """One fact per bullet: the keywords' material, size and details (`keyword_roles`), then the draft's later
-    sentences."""
+    """One fact per bullet: the keywords' colour, pattern, material and size, labelled, then the draft's sentences
+    after the first (which opens the description; it joins them where there would be fewer than 3), up to 5 or the
+    channel's limit. Fewer facts make fewer bullets: none is invented."""
     most = min(BULLETS[1], limit) if limit else BULLETS[1]
-    facts = [f"Material: {m}" for m in roles["material"]] + [f"Size: {s}" for s in roles["size"]]
-    facts += [d[:1].upper() + d[1:] for d in roles["details"]]
-    for sentence in whole_sentences(draft)[1:]:  # the first sentence opens the description
-        if len(facts) >= BULLETS[0]:
-            break
-        facts.append(sentence)
-    return facts[:most]
+    labelled = [("Colour", _title_values(roles, "colour")), ("Pattern", roles["details"]), ("Material", roles["material"]),
+                ("Size", roles["size"])]
+    facts = [f"{label}: {_capital(v)}" for label, values in labelled for v in values]
+    sentences = [s for s in whole_sentences(draft) if s.strip()]
+    later = sentences[1:] if len(facts) + len(sentences) - 1 >= BULLETS[0] else sentences  # too few facts: every sentence
+    return (facts + later)[:most]
+
+
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 def build_listing(keywords: list[str], draft: str, profile: ChannelProfile, brand: str = "") -> Listing:

@@ -15,7 +15,7 @@ DRAFT = "Fitted shirt in a stretch cotton blend with a turn-down collar. Buttons
 def items() -> list[ExportItem]:
     shirt = build_listing(["Shirt", "White", "stretch cotton blend"], DRAFT, channel("shopify"), brand="Acme")
     again = build_listing(["Shirt", "White", "stretch cotton blend"], DRAFT, channel("shopify"), brand="Acme")
-    odd = build_listing(["Crème brûlée mug", "=HYPERLINK(\"http://x\")", "<b>bold</b>"], "A mug & <i>more</i>.",
+    odd = build_listing(["=HYPERLINK(\"http://x\") mug", "<b>cotton</b>"], "A mug & <i>more</i>.",
                         channel("shopify"))
     return [ExportItem("p1", shirt, "Shirt", "Acme", "https://shop.example/p1.jpg", "https://shop.example/p1"),
             ExportItem("p2", again, "Shirt", "Acme"), ExportItem("p3", odd, "Mug")]
@@ -36,11 +36,12 @@ def test_the_shopify_csv_has_shopifys_header_and_one_row_per_product():
     assert next(csv.reader(io.StringIO(text))) == SHOPIFY_COLUMNS
     got = rows(text)
     assert [r["Handle"] for r in got] == ["acme-shirt-white-stretch-cotton-blend", "acme-shirt-white-stretch-cotton-blend-2",
-                                          "creme-brulee-mug-hyperlink-http-x-b-bold-b"]
+                                          "hyperlink-http-x-mug-b-cotton-b"]
     first = got[0]
-    assert first["Title"] == "Acme Shirt, White, stretch cotton blend" and first["Status"] == "draft"
+    assert first["Title"] == "Acme Shirt, White, Stretch cotton blend" and first["Status"] == "draft"
     assert first["Body (HTML)"].startswith("<p>Fitted shirt") and first["SEO Title"] == first["Title"]
     assert first["Image Src"] == "https://shop.example/p1.jpg" and first["Tags"] == "shirt, white, stretch cotton blend"
+    assert got[2]["Tags"].startswith("'=hyperlink") and got[2]["Title"].startswith("'=HYPERLINK")
     assert not got[2]["Tags"].startswith("=") and "<b>" not in got[2]["Body (HTML)"] and "&lt;i&gt;" in got[2]["Body (HTML)"]
     assert all(not v.startswith("=") for r in got for v in r.values())  # no cell runs as a formula
 
@@ -52,7 +53,7 @@ def test_the_google_feed_parses_with_the_g_namespace_and_one_item_per_product():
     assert len(products) == 3
     g = {"g": GOOGLE_NS}
     assert [p.findtext("g:id", namespaces=g) for p in products] == ["p1", "p2", "p3"]
-    assert products[0].findtext("g:title", namespaces=g) == "Acme Shirt, White, stretch cotton blend"
+    assert products[0].findtext("g:title", namespaces=g) == "Acme Shirt, White, Stretch cotton blend"
     assert products[0].findtext("g:image_link", namespaces=g) == "https://shop.example/p1.jpg"
     assert products[1].find("g:image_link", g) is None  # nothing empty is written
     assert products[2].findtext("g:description", namespaces=g) == "A mug & <i>more</i>."  # text, escaped by the writer

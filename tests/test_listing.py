@@ -88,34 +88,52 @@ def test_absurd_keywords_still_give_a_title_within_the_limit():
         assert len(title) <= channel(name).title_max and title.lower().count("dress") <= 2
 
 
-def test_the_title_follows_the_channels_order_and_bullets_hold_only_given_facts():
-    keywords = ["Shirt", "White", "stretch cotton blend", "turn-down collar", "42 cm"]
-    assert build_title(keywords, channel("amazon"), "Acme") == "Acme Shirt, stretch cotton blend, White, turn-down collar, 42 cm"
-    assert build_title(keywords, channel("ebay"), "Acme") == "Acme Shirt, White, stretch cotton blend, 42 cm, turn-down collar"
+def test_the_title_is_the_attributes_in_the_channels_order_and_bullets_hold_only_given_facts():
+    keywords = ["Shirt", "White", "soft stretch cotton blend", "turn-down collar", "42 cm", "Stripe", "Solid"]
+    assert build_title(keywords, channel("amazon"), "Acme") == "Acme Shirt, Stretch cotton blend, White, Stripe, 42 cm"
+    assert build_title(keywords, channel("ebay"), "Acme") == "Acme Shirt, White, Stretch cotton blend, 42 cm, Stripe"
     built = build_listing(keywords, DRAFT, channel("amazon"))
-    assert built.bullets == ["Material: stretch cotton blend", "Size: 42 cm", "Turn-down collar"]
+    assert built.bullets == ["Colour: White", "Pattern: Stripe", "Material: Stretch cotton blend", "Size: 42 cm",
+                             "Buttons down the front."]  # at most 5; the first sentence opens the description
+    assert built.tags == ["shirt", "white", "soft stretch cotton blend", "turn-down collar", "42 cm", "stripe", "solid"]
+    assert built.seo_title == built.title  # within Shopify's and search engines' 70
     few = build_listing(["Shirt", "White"], DRAFT, channel("amazon"))
-    assert few.bullets == ["Buttons down the front.", "Long sleeves."]  # the draft's later sentences, not invented
+    assert few.bullets == ["Colour: White", "Buttons down the front.", "Long sleeves."]  # the draft's later sentences, not invented
     assert few.machine_written == ["description", "meta_description", "bullets"]
-    chatty = build_listing(["Shirt", "White", "cotton"], DRAFT + " Slim fit. Machine wash. Made in Portugal.", channel("amazon"))
-    assert chatty.bullets == ["Material: cotton", "Buttons down the front.", "Long sleeves."]  # sentences only up to 3 bullets
-    assert built.machine_written == ["description", "meta_description"]  # its bullets are the keywords
-    assert len(build_listing(["Shirt"] + [f"detail {i}" for i in range(9)], DRAFT, channel("amazon")).bullets) == 5
-    assert built.tags == ["shirt", "white", "stretch cotton blend", "turn-down collar", "42 cm"]
-    assert built.seo_title == built.title  # 62 characters: within Shopify's and search engines' 70
-    long_one = build_listing(keywords + ["a detail long enough to push the title past seventy"], DRAFT, channel("shopify"))
+    bare = build_listing(["Shirt"], "Fitted shirt. Long sleeves.", channel("amazon"))
+    assert bare.bullets == ["Fitted shirt.", "Long sleeves."]  # too few facts for 3: every sentence, and no more
+    assert build_listing(["Shirt", "Red"], "", channel("amazon")).machine_written == ["description", "meta_description"]
+    chatty = build_listing(["Shirt", "White", "cotton"], DRAFT + " Slim fit. Machine wash. Made in Portugal.", channel("ebay"))
+    assert chatty.bullets == ["Colour: White", "Material: Cotton", "Buttons down the front.", "Long sleeves.", "Slim fit."]
+    long_one = build_listing(["Shirt with a turn-down collar and long sleeves for office days"] + keywords[1:], DRAFT, channel("shopify"))
     assert len(long_one.seo_title) <= 70 and long_one.title.startswith(long_one.seo_title) and not long_one.seo_title.endswith(",")
     assert len(built.meta_description) <= 160 and DRAFT.startswith(built.meta_description.rstrip("."))
 
 
+def test_phrases_cut_from_a_sentence_stay_out_of_the_title_and_bullets():
+    keywords = ["Toy car", "Red", "develops fine motor and", "frames and tinted", "pieces to make", "logical thinking"]
+    built = build_listing(keywords, "A wooden toy car. Rolls on four wheels. Painted red.", channel("amazon"))
+    assert built.title == "Toy car, Red"
+    assert built.bullets == ["Colour: Red", "Rolls on four wheels.", "Painted red."]
+    assert keyword_roles(keywords)["other"] == keywords[2:]
+    assert built.tags[2:] == [k.lower() for k in keywords[2:]]  # kept as the merchant typed them, for search
+
+
+def test_two_colours_make_one_part_and_the_body_says_each_sentence_once():
+    built = build_listing(["Basket, set of 2", "Turquoise", "lilac", "20 cm"], "A soft basket. Keeps toys tidy.", channel("google"))
+    assert built.title == "Basket, set of 2, Turquoise/Lilac, 20 cm"
+    assert built.bullets == ["Colour: Turquoise/Lilac", "Size: 20 cm", "Keeps toys tidy."]
+    assert built.description_html == "<p>A soft basket. Keeps toys tidy.</p><ul><li>Colour: Turquoise/Lilac</li><li>Size: 20 cm</li></ul>"
+
+
 def test_markup_in_keywords_and_drafts_stays_inert_in_the_html():
-    keywords = parse_keywords(json.loads(CORPUS.read_text())["html_and_script"])
+    keywords = parse_keywords(json.loads(CORPUS.read_text())["html_and_script"]) + ["<b>cotton</b>"]  # a material: a bullet
     built = build_listing(keywords, "A <b>dress</b> & <script>alert(1)</script> more.", channel("shopify"))
     page = built.description_html
     assert page.startswith("<p>") and "<ul><li>" in page
     for tag in ("<script", "<b>", "<img", "onerror=alert(1)>"):
         assert tag not in page
-    assert "&lt;script&gt;" in page and "&amp;" in page
+    assert "&lt;script&gt;" in page and "&amp;" in page and "<li>Material: &lt;b&gt;cotton&lt;/b&gt;</li>" in page
 
 
 def test_an_unknown_channel_or_a_broken_profile_is_a_clear_error():
