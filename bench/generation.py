@@ -36,7 +36,7 @@ from pathlib import Path
 
 import torch
 
-from ecomcopy.__main__ import add_decoding_options, decoding_settings
+from ecomcopy.cli_options import add_decoding_options, decoding_settings
 from ecomcopy.config import DECODING_FIELDS, SamplingConfig
 
 ROOT = Path(__file__).resolve().parent.parent
