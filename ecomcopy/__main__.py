@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import sys
 import warnings
+from collections import Counter
 from pathlib import Path
 
-from .config import DATA_KEYWORDS, DEFAULT_IMAGE_ENCODER, DEFAULT_IMAGE_WEIGHT, LM_NAMES, SAMPLING, TRAIN_LM, WRITERS, writer_lm
+from .channels import channel_names
+from .config import AppConfig, DEFAULT_CHANNEL, DATA_KEYWORDS, DEFAULT_IMAGE_ENCODER, DEFAULT_IMAGE_WEIGHT, LM_NAMES, SAMPLING, TRAIN_LM, WRITERS, writer_lm
 from .cli_options import (LM_HELP, add_decoding_options, add_models_options, add_sampling_options, adapter_of, decoding_settings,
                           sampling_config)
 from .errors import EcomcopyError, InputError
@@ -39,11 +42,14 @@ def cmd_index(args: argparse.Namespace) -> int:
 def cmd_generate(args: argparse.Namespace) -> int:
     from .errors import InputError
     from .images import load_image
+    from .channels import channel
     from .keywords import parse_keywords
+    from .listing import listing_for_result
     from .pipeline import Pipeline, PipelineConfig
 
     sampling = sampling_config(args)
     # Check the inputs before the models load: a bad file should fail in a second, not after 10.
+    channel(args.channel)
     image = load_image(args.image) if args.image else None
     if image is None and not parse_keywords(args.keywords):
         raise InputError("Give a product photo (--image) or a few keywords (--keywords), or both.")
@@ -51,8 +57,10 @@ def cmd_generate(args: argparse.Namespace) -> int:
     pipe = Pipeline(PipelineConfig(catalog=Path(args.db), adapter=adapter, lm=args.lm, image_weight=args.image_weight,
                                    min_reference_score=args.min_reference_score))
     result = pipe.suggest(image, args.keywords, sampling, writer=args.writer)
+    out = result.to_dict()
+    listing = listing_for_result(out, args.channel, args.brand)
     if args.json:
-        print(json.dumps(result.to_dict(), ensure_ascii=False))
+        print(json.dumps(out | {"listing": listing}, ensure_ascii=False))
         return 0
     ref = result.reference
     if not result.reference_used:
@@ -64,6 +72,11 @@ def cmd_generate(args: argparse.Namespace) -> int:
     print(f"  source: {ref.product.source}")
     for i, d in enumerate(result.drafts, 1):
         print(f"\nDraft {i}: {d}")
+    print(f"\nListing for {channel(args.channel).label} (from draft 1):\n  title: {listing['title']}")
+    print("".join(f"  • {b}\n" for b in listing["bullets"]) + f"  SEO title: {listing['seo_title']}\n  meta description: "
+          f"{listing['meta_description']}\n  tags: {', '.join(listing['tags'])}")
+    for v in listing["violations"]:
+        print(f"  {'breaks a rule' if v['blocking'] else 'note'}: {v['message']}")
     return 0
 
 
@@ -110,10 +123,13 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_bulk(args: argparse.Namespace) -> int:
-    from .bulk import PhotoArchive, read_rows, run_bulk, write_results
+    from .bulk import BulkOptions, PhotoArchive, read_rows, run_bulk, write_results
+    from .bulk_jobs import JobStore, job_key, resumable
+    from .channels import channel
     from .pipeline import Pipeline, PipelineConfig
 
     sampling = sampling_config(args)
+    options = BulkOptions(channel(args.channel).name, args.overwrite)
     rows = read_rows(args.csv)  # bad uploads fail now, before the models load
     adapter = adapter_of(args)
     cfg = PipelineConfig(catalog=Path(args.db), adapter=adapter, lm=writer_lm(), min_reference_score=args.min_reference_score,
@@ -121,16 +137,24 @@ def cmd_bulk(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     with PhotoArchive(args.zip) as archive:
-        if args.ray:
-            from .bulk_ray import run_bulk_ray
+        store = JobStore(args.jobs_db) if args.jobs_db != "none" else None
+        key = job_key(args.csv, args.zip, {"sampling": dataclasses.asdict(sampling), "options": options.settings(),
+                                           "adapter": str(adapter), "db": str(Path(args.db).resolve())})
 
-            results = run_bulk_ray(cfg, rows, archive, sampling, workers=args.workers, address=args.ray_address)
-        else:
-            results = run_bulk(Pipeline(cfg), rows, archive, sampling)
+        def run(pending):
+            if args.ray:
+                from .bulk_ray import run_bulk_ray
+
+                return run_bulk_ray(cfg, pending, archive, sampling, workers=args.workers, address=args.ray_address, options=options,
+                                    batch_size=args.ray_batch)
+            return run_bulk(Pipeline(cfg), pending, archive, sampling, options=options)
+
+        results = resumable(rows, store, key, run, on_resume=lambda k, n: print(f"Resuming: {k} of {n} products were done by an earlier run."))
         done = list(tqdm(results, total=len(rows), desc="products", unit="product", disable=not sys.stderr.isatty()))
     write_results(done, args.out)
-    ok = sum(r.status == "ok" for r in done)
-    print(f"{ok} of {len(done)} products have drafts; {len(done) - ok} errors (see the message column). Results: {args.out}")
+    counts = Counter(r.status for r in done)
+    print(f"{counts['ok']} of {len(done)} products have drafts ({sum(r.passes for r in done)} pass every check and the {options.channel} "
+          f"rules); {counts['skipped']} kept their description; {counts['error']} errors (see the message column). Results: {args.out}")
     return 0
 
 
@@ -190,7 +214,9 @@ def _evaluate_and_generate(sub) -> None:
     add_models_options(g, "catalog to take the reference from")
     g.add_argument("--image-weight", type=float, default=DEFAULT_IMAGE_WEIGHT, help="1.0 = image-only retrieval")
     g.add_argument("--writer", default="modict", choices=list(WRITERS), help="the trained ModICT adapter (when shipped) or the plain prompt")
-    g.add_argument("--json", action="store_true", help='print {"reference": {...}, "drafts": [...]} as one JSON object')
+    g.add_argument("--json", action="store_true", help='print {"reference": {...}, "drafts": [...], "listing": {...}} as one JSON object')
+    g.add_argument("--channel", default=DEFAULT_CHANNEL, help=f"the listing's channel: {', '.join(channel_names())} (default: {DEFAULT_CHANNEL})")
+    g.add_argument("--brand", default="", help="the brand: leads the listing's title")
     g.set_defaults(func=cmd_generate)
 
 
@@ -207,6 +233,11 @@ def _bulk(sub) -> None:
     b.add_argument("--ray", action="store_true", help="run on Ray: pipeline replicas as actors")
     b.add_argument("--ray-address", default=None, help="a running Ray cluster (default: start Ray on this machine)")
     b.add_argument("--workers", type=int, default=1, help="pipeline replicas on Ray (each reserves --threads cores)")
+    b.add_argument("--ray-batch", type=int, default=8, help="rows per Ray task: a crash loses at most the rows of the tasks in flight")
+    b.add_argument("--channel", default=DEFAULT_CHANNEL, help=f"the listing each product gets: {', '.join(channel_names())}")
+    b.add_argument("--overwrite", action="store_true", help="also draft rows whose CSV has a description (default: keep it)")
+    b.add_argument("--jobs-db", default=str(AppConfig.from_env().data / "bulk_jobs.db"),
+                   help="where finished rows are kept, so that a killed job resumes ('none': not kept)")
     b.set_defaults(func=cmd_bulk)
 
 

@@ -14,7 +14,7 @@ import io
 import json
 import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -40,9 +40,11 @@ CREATE TABLE IF NOT EXISTS approvals (
     chosen TEXT NOT NULL,              -- the draft picked
     final TEXT NOT NULL,               -- the edited text approved
     writer TEXT NOT NULL DEFAULT '',
-    product_id TEXT                    -- the catalog product it became; NULL when kept out of the catalog
+    product_id TEXT,                   -- the catalog product it became; NULL when kept out of the catalog
+    listing TEXT NOT NULL DEFAULT ''   -- JSON of the listing approved with it (listing.Listing); '' = none
 );
 """
+_ADDED_COLUMNS = {"listing": "TEXT NOT NULL DEFAULT ''"}  # columns files from before them lack
 
 EXPORT_FIELDS = ["id", "created_at", "keywords", "final", "chosen", "reference_id", "reference_name", "drafts", "writer", "in_catalog", "photo"]
 
@@ -59,11 +61,13 @@ class Approval:
     final: str
     writer: str
     product_id: str | None
+    listing: dict = field(default_factory=dict)  # `Listing.to_dict()` without its HTML; {} = approved without one
 
     def to_dict(self) -> dict:
         """The JSON the API returns for an approval."""
         return {"id": self.id, "created_at": self.created_at, "keywords": self.keywords, "final": self.final, "chosen": self.chosen,
-                "reference_id": self.reference.get("id"), "drafts": self.drafts, "writer": self.writer, "catalog_product_id": self.product_id}
+                "reference_id": self.reference.get("id"), "drafts": self.drafts, "writer": self.writer, "catalog_product_id": self.product_id,
+                "listing": self.listing}
 
     def export_row(self) -> dict:
         """One flat row for spreadsheets; cells that a spreadsheet would run as a formula are quoted."""
@@ -94,6 +98,11 @@ class ApprovalStore:
         self.photo_dir.mkdir(parents=True, exist_ok=True)
         catalog.durable()  # an acknowledged approval is on disk
         catalog.add_tables(_SCHEMA)
+        have = {r[1] for r in catalog.query("PRAGMA table_info(approvals)")}
+        with catalog.transaction():
+            for name, kind in _ADDED_COLUMNS.items():
+                if name not in have:
+                    catalog.execute(f"ALTER TABLE approvals ADD COLUMN {name} {kind}")
 
     # -- writing ------------------------------------------------------------------------------
     def photo_path(self, image: Image.Image) -> tuple[Path, bytes]:
@@ -126,6 +135,7 @@ class ApprovalStore:
         writer: str = "",
         image: Image.Image | None = None,
         vectors: tuple[np.ndarray, np.ndarray] | None = None,
+        listing: dict | None = None,
     ) -> Approval:
         """Store an approval; with `vectors` (image, keywords) and a photo it also joins the catalog. The photo
         is written inside the transaction, after every check, and removed again if the transaction fails."""
@@ -141,19 +151,20 @@ class ApprovalStore:
                 if photo is not None and not photo.exists():
                     self._write(photo, data)
                     created = True
-                aid = self._insert(keywords, reference, drafts, chosen, final, writer, photo, vectors)
+                aid = self._insert(keywords, reference, drafts, chosen, final, writer, photo, vectors, listing)
         except BaseException:
             if created:
                 photo.unlink(missing_ok=True)
             raise
         return self.get(aid)
 
-    def _insert(self, keywords, reference, drafts, chosen, final, writer, photo: Path | None, vectors) -> int:
+    def _insert(self, keywords, reference, drafts, chosen, final, writer, photo: Path | None, vectors, listing: dict | None) -> int:
         now = time.time()
         cur = self.catalog.execute(
-            "INSERT INTO approvals (created_at, photo, keywords, reference, drafts, chosen, final, writer, product_id) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL)",
-            (now, str(photo or ""), json.dumps(keywords), json.dumps(reference), json.dumps(drafts), chosen or "", final, writer),
+            "INSERT INTO approvals (created_at, photo, keywords, reference, drafts, chosen, final, writer, product_id, listing) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, ?)",
+            (now, str(photo or ""), json.dumps(keywords), json.dumps(reference), json.dumps(drafts), chosen or "", final, writer,
+             json.dumps(listing, ensure_ascii=False) if listing else ""),
         )
         aid = int(cur.lastrowid)
         if vectors is not None and photo is not None:
@@ -183,11 +194,12 @@ class ApprovalStore:
         return True
 
     # -- reading ------------------------------------------------------------------------------
-    _COLUMNS = "id, created_at, photo, keywords, reference, drafts, chosen, final, writer, product_id"
+    _COLUMNS = "id, created_at, photo, keywords, reference, drafts, chosen, final, writer, product_id, listing"
 
     @staticmethod
     def _row(r: tuple) -> Approval:
-        return Approval(r[0], r[1], r[2], json.loads(r[3]), json.loads(r[4]), json.loads(r[5]), r[6], r[7], r[8], r[9])
+        return Approval(r[0], r[1], r[2], json.loads(r[3]), json.loads(r[4]), json.loads(r[5]), r[6], r[7], r[8], r[9],
+                        json.loads(r[10]) if r[10] else {})
 
     def get(self, approval_id: int) -> Approval:
         try:

@@ -74,6 +74,7 @@ KEYWORD_MODES = ("phrase", "word", "once")  # when keyword emphasis lets a keywo
 QUEUE_SIZE = 32  # requests waiting for the model; one more is told the queue is full (HTTP 503)
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 SPACE_HOSTS = ("*.hf.space",)  # where a Hugging Face Space is served from
+DEFAULT_CHANNEL = "shopify"  # the listing a new product gets (assets/channels/): a merchant's own shop
 OUTPUTS_MAX_AGE_S = 86_400  # exports and bulk results are deleted a day after they were written (as Gradio's uploads)
 UPLOAD_BYTES_PER_HOUR = 1024**3  # per client: two of the largest bulk ZIPs (bulk.MAX_ZIP_BYTES)
 

@@ -14,15 +14,19 @@ import io
 import re
 import unicodedata
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from pathlib import Path
 
-from .listing import Listing
+from .channels import channel
+from .config import DEFAULT_CHANNEL
+from .listing import Listing, build_listing, keyword_roles
 from .spreadsheet import safe_cell
 
 SHOPIFY_COLUMNS = ["Handle", "Title", "Body (HTML)", "Vendor", "Type", "Tags", "Published", "Image Src",
                    "Image Alt Text", "SEO Title", "SEO Description", "Status"]
 WOOCOMMERCE_COLUMNS = ["Type", "SKU", "Name", "Published", "Short description", "Description", "Categories", "Tags", "Images"]
 GOOGLE_NS = "http://base.google.com/ns/1.0"
+LISTING_KEYS = {f.name for f in fields(Listing)}
 ET.register_namespace("g", GOOGLE_NS)  # written as g:title, as Merchant Center's examples are
 
 
@@ -34,6 +38,18 @@ class ExportItem:
     vendor: str = ""
     image_url: str = ""  # a public address of the photo, where the merchant has one
     link: str = ""  # the product page, for the Google feed
+
+
+def items_from_approvals(approvals: list) -> list[ExportItem]:
+    """Export rows of approvals (`approvals.Approval`): each with its approved listing; one approved before listings
+    existed gets the Shopify listing of its text. The catalog product's id where it became one."""
+    items = []
+    for a in approvals:
+        fields = {k: v for k, v in a.listing.items() if k in LISTING_KEYS}
+        listing = Listing(**fields) if fields else build_listing(a.keywords, a.final, channel(DEFAULT_CHANNEL))
+        product_type = (keyword_roles(a.keywords)["type"] or [""])[0]
+        items.append(ExportItem(a.product_id or f"approval-{a.id}", listing, product_type, listing.brand))
+    return items
 
 
 def handle(title: str) -> str:
@@ -78,20 +94,29 @@ def woocommerce_csv(items: list[ExportItem]) -> str:
 def google_feed(items: list[ExportItem], shop: str = "ecomcopy export", link: str = "") -> bytes:
     """RSS 2.0 with one `<item>` per product; `g:` elements as Merchant Center names them."""
     rss = ET.Element("rss", {"version": "2.0"})
-    channel = ET.SubElement(rss, "channel")
-    ET.SubElement(channel, "title").text = shop
-    ET.SubElement(channel, "link").text = link
-    ET.SubElement(channel, "description").text = "Product listings approved in ecomcopy"
+    feed = ET.SubElement(rss, "channel")
+    ET.SubElement(feed, "title").text = shop
+    ET.SubElement(feed, "link").text = link
+    ET.SubElement(feed, "description").text = "Product listings approved in ecomcopy"
     for item in items:
-        node = ET.SubElement(channel, "item")
-        fields = {"id": item.id, "title": item.listing.title, "description": item.listing.description,
+        node = ET.SubElement(feed, "item")
+        values = {"id": item.id, "title": item.listing.title, "description": item.listing.description,
                   "image_link": item.image_url, "link": item.link, "brand": item.vendor,
                   "product_type": item.product_type, "condition": "new"}
-        for name, value in fields.items():
+        for name, value in values.items():
             if value:
                 ET.SubElement(node, f"{{{GOOGLE_NS}}}{name}").text = value
     ET.indent(rss)
     return ET.tostring(rss, encoding="utf-8", xml_declaration=True)
+
+
+def write_shop_file(kind: str, items: list[ExportItem], path: Path) -> Path:
+    """`kind`: shopify, woocommerce (CSV, UTF-8) or google (the feed's XML)."""
+    if kind == "google":
+        path.write_bytes(google_feed(items))
+    else:
+        path.write_text({"shopify": shopify_csv, "woocommerce": woocommerce_csv}[kind](items), encoding="utf-8", newline="")
+    return path
 
 
 def _csv(header: list[str], rows: list[list[str]]) -> str:

@@ -16,8 +16,9 @@ import re
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 
-from .channels import ChannelProfile, title_words
+from .channels import ChannelProfile, channel, title_words, validate
 from .checker import COLOURS, MATERIALS
+from .errors import InputError
 from .keywords import once_each
 from .text import whole_sentences
 
@@ -27,6 +28,9 @@ TITLE_WORD_REPEATS = 2  # no word more than twice in any channel's title (Amazon
 BULLETS = (3, 5)  # fewest and most bullets a listing aims for, within the channel's own limit
 SEO_TITLE = 70  # where a channel sets no limit: what search engines show
 META_DESCRIPTION = 160
+MAX_FIELD_CHARS = 5000  # what a caller may send for one field (the channels' own limits are the validator's)
+MAX_ITEMS = 50  # bullets or tags a caller may send
+EDITABLE = ("title", "bullets", "seo_title", "meta_description", "tags")
 
 
 @dataclass
@@ -39,6 +43,7 @@ class Listing:
     tags: list[str]
     channel: str
     machine_written: list[str] = field(default_factory=list)  # the fields a model wrote (the rest: the merchant's keywords)
+    brand: str = ""  # the vendor, as the merchant typed it ('' = none)
 
     @property
     def bullets_html(self) -> str:
@@ -53,6 +58,10 @@ class Listing:
 
     def to_dict(self) -> dict:
         return asdict(self) | {"description_html": self.description_html}
+
+    def violations(self) -> list[dict]:
+        """The channel's rules this listing breaks, as the API returns them."""
+        return [asdict(v) for v in validate(self, channel(self.channel))]
 
 
 COLOUR_WORDS = frozenset("""light dark off pale bright deep greenish yellowish greyish reddish bluish pinkish multicolour
@@ -178,7 +187,16 @@ def build_listing(keywords: list[str], draft: str, profile: ChannelProfile, bran
         tags=once_each([" ".join(k.lower().split()) for k in keywords]),
         channel=profile.name,
         machine_written=["description", "meta_description"] + (["bullets"] if from_draft else []),
+        brand=brand.strip(),
     )
+
+
+def listing_for_result(result: dict, channel_name: str, brand: str = "") -> dict:
+    """The listing of a suggestion's first (best-ranked) draft, with the channel's violations: what `/generate`
+    and `generate --json` return beside the drafts."""
+    drafts = result.get("drafts") or [""]
+    built = build_listing(result.get("keywords") or [], drafts[0], channel(channel_name), brand)
+    return built.to_dict() | {"violations": built.violations()}
 
 
 def _cut(text: str, limit: int) -> str:
@@ -188,3 +206,37 @@ def _cut(text: str, limit: int) -> str:
         return text
     cut = text[: limit + 1].rsplit(" ", 1)[0] if " " in text[: limit + 1] else text[:limit]
     return cut[:limit].rstrip(" ,;:-–")
+
+
+def listing_from_fields(fields: object, description: str, keywords: list[str], drafts: list[str] = ()) -> Listing:
+    """A listing as the page or an API caller sends it, checked (every field untrusted): `channel` names one of
+    `channel_names()`; `title`, `seo_title`, `meta_description` are texts, `bullets` and `tags` lists of texts
+    (or one text: a bullet per line, tags comma-separated); a field not sent is built from the keywords, the
+    description and `brand` (optional). The description is kept whole: the validator says if it is too long. A field stays machine-written only while it is what the model's draft made it."""
+    if not isinstance(fields, dict):
+        raise InputError("The listing must be an object of fields (channel, title, bullets, seo_title, meta_description, tags).")
+    name = fields.get("channel")
+    if not isinstance(name, str):
+        raise InputError("The listing must name its channel.")
+    brand = fields.get("brand") if isinstance(fields.get("brand"), str) else ""
+    built = build_listing(keywords, description, channel(name), brand[:MAX_FIELD_CHARS])
+    values = {f: _field(f, fields[f]) if fields.get(f) is not None else getattr(built, f) for f in EDITABLE}
+    listing = Listing(description=" ".join(description.split()), channel=name, brand=built.brand, **values)
+    machine = [f for f in built.machine_written if getattr(listing, f) == getattr(built, f)]
+    listing.machine_written = [f for f in machine if f != "description" or description in drafts]
+    return listing
+
+
+def _field(name: str, value: object) -> str | list[str]:
+    if name in ("bullets", "tags"):
+        if isinstance(value, str):
+            value = value.splitlines() if name == "bullets" else value.split(",")
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value) or len(value) > MAX_ITEMS:
+            raise InputError(f"The listing's {name} must be a list of at most {MAX_ITEMS} texts.")
+        value = [" ".join(v.split()) for v in value if v.strip()]
+        if any(len(v) > MAX_FIELD_CHARS for v in value):
+            raise InputError(f"Each of the listing's {name} may have at most {MAX_FIELD_CHARS:,} characters.")
+        return value
+    if not isinstance(value, str) or len(value) > MAX_FIELD_CHARS:
+        raise InputError(f"The listing's {name.replace('_', ' ')} must be a text of at most {MAX_FIELD_CHARS:,} characters.")
+    return " ".join(value.split())

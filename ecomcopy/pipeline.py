@@ -271,6 +271,7 @@ class Pipeline:
         chosen: str = "",
         photo: str | Path | bytes | Image.Image | None = None,
         add_to_catalog: bool = True,
+        listing: dict | None = None,
     ) -> Approval:
         """Store the approved text with everything that led to it; by default it also joins the catalog.
 
@@ -279,7 +280,7 @@ class Pipeline:
         """
         if self.approvals is None:
             raise InputError("Approvals are off for this catalog (it was opened read-only).")
-        req = ApprovalRequest.from_result(suggestion, final, chosen, add_to_catalog)
+        req = ApprovalRequest.from_result(suggestion, final, chosen, add_to_catalog, listing)
         try:
             ref = self.catalog.get(req.reference_id)
         except CatalogError:
@@ -288,4 +289,5 @@ class Pipeline:
         img = load_image(photo) if photo is not None else None
         with self._model_lock:
             vectors = self._vectors(img, req.keywords) if req.add_to_catalog and img is not None else None
-            return self.approvals.add(req.keywords, reference, req.drafts, req.chosen, req.final, req.writer, img, vectors)
+            fields = {k: v for k, v in req.listing.to_dict().items() if k != "description_html"} if req.listing else None
+            return self.approvals.add(req.keywords, reference, req.drafts, req.chosen, req.final, req.writer, img, vectors, fields)

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 from .config import WRITERS
 from .errors import InputError
 from .keywords import parse_keywords
+from .channels import channel
+from .listing import Listing, listing_from_fields
 from .review import DraftReview, mean_overlap
 from .search import Hit
 
@@ -109,9 +111,11 @@ class ApprovalRequest:
     final: str
     writer: str
     add_to_catalog: bool
+    listing: Listing | None = None  # the listing approved with the text (`listing.listing_from_fields`)
 
     @classmethod
-    def from_result(cls, result: object, final: object, chosen: object = "", add_to_catalog: object = True) -> "ApprovalRequest":
+    def from_result(cls, result: object, final: object, chosen: object = "", add_to_catalog: object = True,
+                    listing: object = None) -> "ApprovalRequest":
         if not isinstance(result, dict) or not isinstance(result.get("reference"), dict):
             raise InputError("Write drafts first: an approval records the keywords, reference and drafts they came from.")
         if not isinstance(add_to_catalog, bool):
@@ -132,4 +136,9 @@ class ApprovalRequest:
         if len(final) > MAX_FINAL_CHARS:
             raise InputError(f"The description is {len(final):,} characters; approvals are limited to {MAX_FINAL_CHARS:,}.")
         chosen = chosen if isinstance(chosen, str) and chosen in drafts else ""
-        return cls(parse_keywords(", ".join(keywords)), ref_id, drafts, chosen, final, writer, add_to_catalog)
+        keywords = parse_keywords(", ".join(keywords))
+        fields = listing_from_fields(listing, final, keywords, drafts) if listing else None
+        broken = [v["message"] for v in fields.violations() if v["blocking"]] if fields else []
+        if broken:  # the channel would refuse it on import: the editor fixes it first
+            raise InputError(f"The listing breaks {channel(fields.channel).label}'s rules: {' '.join(broken)} Fix it before approving.")
+        return cls(keywords, ref_id, drafts, chosen, final, writer, add_to_catalog, fields)

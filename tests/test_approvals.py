@@ -136,3 +136,21 @@ def test_search_and_export(seeded, tmp_path):
     assert rows[0]["final"].startswith("'=")  # a spreadsheet will not run it as a formula
     data = json.loads(store.export_json(tmp_path / "a.json", "mug").read_text())
     assert len(data) == 1 and data[0]["final"].startswith("=HYPERLINK") and data[0]["reference"]["id"] == "ikea-2"
+
+
+def test_an_approval_keeps_its_listing_and_a_file_from_before_listings_gains_the_column(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "old.db"
+    work = Catalog(path, create=True)
+    work.db.executescript("CREATE TABLE approvals (id INTEGER PRIMARY KEY AUTOINCREMENT, created_at REAL NOT NULL, photo TEXT NOT NULL DEFAULT '', "
+                          "keywords TEXT NOT NULL, reference TEXT NOT NULL, drafts TEXT NOT NULL, chosen TEXT NOT NULL, final TEXT NOT NULL, "
+                          "writer TEXT NOT NULL DEFAULT '', product_id TEXT);"
+                          "INSERT INTO approvals (created_at, keywords, reference, drafts, chosen, final) VALUES (1, '[\"Mug\"]', '{}', '[]', '', 'Old.');")
+    store = ApprovalStore(work, tmp_path / "photos")
+    assert store.get(1).listing == {} and store.get(1).final == "Old."  # kept, without a listing
+    listing = {"title": "Mug, White", "bullets": ["Colour: White"], "channel": "shopify"}
+    a = store.add(["Mug", "White"], {"id": "r"}, ["A mug."], "A mug.", "A mug.", "prompt", listing=listing)
+    assert store.get(a.id).listing == listing and a.to_dict()["listing"] == listing
+    with sqlite3.connect(path) as db:
+        assert "listing" in [r[1] for r in db.execute("PRAGMA table_info(approvals)")]

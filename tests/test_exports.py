@@ -65,3 +65,18 @@ def test_the_woocommerce_csv_uses_its_importers_column_names():
     got = rows(text)
     assert [r["SKU"] for r in got] == ["p1", "p2", "p3"] and {r["Type"] for r in got} == {"simple"}
     assert got[0]["Short description"].startswith("<ul><li>") and got[0]["Published"] == "0"
+
+
+def test_approvals_export_with_their_listing_or_a_shopify_one_built_from_their_text():
+    from ecomcopy.approvals import Approval
+    from ecomcopy.exports import items_from_approvals
+
+    with_listing = Approval(1, 0.0, "", ["Mug", "White"], {}, [], "", "A mug.", "prompt", "approved-1",
+                            {"title": "Acme Mug, White", "bullets": ["Colour: White"], "description": "A mug.", "seo_title": "Acme Mug",
+                             "meta_description": "A mug.", "tags": ["mug"], "channel": "amazon", "machine_written": [], "brand": "Acme"})
+    before = Approval(2, 0.0, "", ["Basket", "Green", "pink", "20 cm"], {}, [], "", "A soft basket.", "prompt", None)
+    first, second = items_from_approvals([with_listing, before])
+    assert (first.id, first.listing.title, first.vendor, first.product_type) == ("approved-1", "Acme Mug, White", "Acme", "Mug")
+    assert (second.id, second.listing.title, second.listing.channel) == ("approval-2", "Basket, Green/Pink", "shopify")  # size is a variant in Shopify
+    got = rows(shopify_csv([first, second]))
+    assert [r["Handle"] for r in got] == ["acme-mug-white", "basket-green-pink"]

@@ -143,3 +143,35 @@ def test_an_unknown_channel_or_a_broken_profile_is_a_clear_error():
         ChannelProfile.from_dict({"name": "x", "label": "X", "title_max": 10, "title_colour": "red"})
     with pytest.raises(InputError, match="title_order"):
         ChannelProfile.from_dict({"name": "x", "label": "X", "title_max": 10, "title_order": ["price"]})
+
+
+RESULT = {"keywords": ["Shirt", "White", "cotton"], "reference": {"id": "hm-1"}, "drafts": [DRAFT, "Another draft."], "writer": "modict"}
+
+
+def test_an_approval_carries_its_listing_and_is_refused_while_the_channel_would_reject_it():
+    from ecomcopy.request import ApprovalRequest
+
+    long_title = {"channel": "ebay", "title": "Shirt " * 20}
+    with pytest.raises(InputError, match=r"The listing breaks eBay's rules: Title is 119 characters; eBay allows 80: cut 39\. Fix it"):
+        ApprovalRequest.from_result(RESULT, DRAFT, DRAFT, True, long_title)
+    req = ApprovalRequest.from_result(RESULT, DRAFT, DRAFT, True, {"channel": "ebay", "title": "Acme Shirt, White", "brand": "Acme"})
+    assert req.listing.title == "Acme Shirt, White" and req.listing.brand == "Acme"
+    assert req.listing.bullets == ["Colour: White", "Material: Cotton", "Buttons down the front.", "Long sleeves."]  # built
+    assert req.listing.machine_written == ["description", "meta_description", "bullets"]  # the draft as the model wrote it
+    edited = ApprovalRequest.from_result(RESULT, DRAFT + " Machine wash.", DRAFT, True,
+                                         {"channel": "amazon", "bullets": "Colour: White\n\nMachine wash at 30°C", "tags": "shirt, , white"})
+    assert edited.listing.bullets == ["Colour: White", "Machine wash at 30°C"] and edited.listing.tags == ["shirt", "white"]
+    assert edited.listing.machine_written == ["meta_description"]  # the editor changed the text and wrote the bullets
+    assert ApprovalRequest.from_result(RESULT, DRAFT).listing is None  # no listing sent: none stored
+
+
+@pytest.mark.parametrize("fields, says", [
+    ("shopify", "must be an object"), ({"title": "x"}, "must name its channel"), ({"channel": "etsy"}, "Unknown channel"),
+    ({"channel": "amazon", "title": 5}, "title must be a text"), ({"channel": "amazon", "bullets": [1, 2]}, "bullets must be a list"),
+    ({"channel": "amazon", "tags": ["t"] * 51}, "at most 50"), ({"channel": "amazon", "seo_title": "s" * 5001}, "at most 5,000"),
+])
+def test_a_malformed_listing_gets_a_clear_error(fields, says):
+    from ecomcopy.listing import listing_from_fields
+
+    with pytest.raises(InputError, match=says):
+        listing_from_fields(fields, DRAFT, ["Shirt"])
