@@ -14,19 +14,23 @@ from types import SimpleNamespace
 import gradio as gr
 from starlette.middleware import Middleware
 
-from ecomcopy.config import CATALOG_IMAGES, QUEUE_SIZE, SAMPLING, AppConfig, shipped_adapter
-from ecomcopy.handlers import (BULK_HEADERS, REVIEW_HEADERS, WriteView, api_approve, api_generate, approve, bulk, examples,
-                               pick, regenerate_with, strike_claims, write)
+from ecomcopy.channels import channel, channel_names
+from ecomcopy.config import CATALOG_IMAGES, DEFAULT_CHANNEL, QUEUE_SIZE, SAMPLING, AppConfig, shipped_adapter
+from ecomcopy.bulk_tab import BULK_HEADERS, approve_passing, bulk
+from ecomcopy.handlers import (REVIEW_HEADERS, WriteView, api_approve, api_generate, approve, examples, pick, regenerate_with,
+                               strike_claims, write)
 from ecomcopy.model import ModICT
 from ecomcopy.history_tab import HISTORY_HEADERS, delete, export, history_rows, reopen
 from ecomcopy.session import get_pipeline, pipeline_loading
 from ecomcopy.components import PhotoInput, UploadFile
 from ecomcopy.images import MAX_FILE_BYTES
 from ecomcopy.keywords import MAX_KEYWORDS_CHARS
+from ecomcopy.listing import EDITABLE
+from ecomcopy.listing_view import LABELS, rebuild, recheck, refresh
 from ecomcopy.server_log import quiet_gradio_tracebacks
 from ecomcopy.web_guard import RequestGuard
 
-__all__ = ["build_ui", "launch", "main", "get_pipeline", "write", "bulk"]  # what tests and benches use
+__all__ = ["build_ui", "launch", "main", "get_pipeline", "write", "bulk", "approve_passing"]  # what tests and benches use
 log = logging.getLogger("ecomcopy.app")
 warnings.filterwarnings("ignore", category=DeprecationWarning)
 CSS = ".ref-photo img {object-fit: contain}"
@@ -66,8 +70,10 @@ def _write_tab(ui: SimpleNamespace) -> None:
     ui.drafts = gr.Radio(elem_id="drafts", label="Pick a draft", choices=[], type="value")
     ui.review = gr.Dataframe(elem_id="review", headers=REVIEW_HEADERS, datatype="str", label="Review of the drafts", interactive=False, wrap=True)
     ui.chosen = gr.Textbox(elem_id="chosen", label="Your description (editable)", lines=4, buttons=["copy"], interactive=True)
+    ui.check_description = gr.Markdown(elem_id="check-description")
     ui.claims = gr.CheckboxGroup(elem_id="claims", choices=[], value=[], label="Claims to check",
                                  info="Specifics your keywords do not give: untick one that is not true to strike it from your description")
+    _listing_panel(ui)
     with gr.Row():
         ui.keep_out = gr.Checkbox(label="Keep this product out of the catalog (never use it as a reference)", value=False)
         ui.approve_btn = gr.Button("Approve", variant="primary", elem_id="approve")
@@ -75,6 +81,23 @@ def _write_tab(ui: SimpleNamespace) -> None:
     with gr.Accordion("Result as JSON (what the API returns)", open=False):
         ui.result = gr.JSON(label="Result")
     gr.Examples(examples=examples(), inputs=[ui.photo, ui.keywords], label="Try a catalog product")
+
+
+def _listing_panel(ui: SimpleNamespace) -> None:
+    """The listing for one channel: each field with its count and the channel's messages under it."""
+    with gr.Accordion("Listing for your shop", open=True, elem_id="listing"):
+        with gr.Row():
+            ui.channel = gr.Dropdown([(channel(c).label, c) for c in channel_names()], value=DEFAULT_CHANNEL, label="Channel",
+                                     elem_id="channel", info="Where the listing goes: its rules are checked as you type")
+            ui.brand = gr.Textbox(label="Brand (optional)", elem_id="brand", info="Leads the title and fills the vendor")
+        ui.listing_fields, ui.listing_checks, ui.rebuild = [], [], []
+        for name, lines in (("title", 1), ("bullets", 5), ("seo_title", 1), ("meta_description", 2), ("tags", 1)):
+            with gr.Row(equal_height=True):
+                ui.listing_fields.append(gr.Textbox(label=LABELS[name] + (" (one per line)" if name == "bullets" else ""), lines=lines,
+                                                    elem_id=f"listing-{name}", scale=5))
+                ui.rebuild.append(gr.Button("Rebuild", size="sm", scale=0, elem_id=f"rebuild-{name}"))
+            ui.listing_checks.append(gr.Markdown(elem_id=f"check-{name}"))
+    ui.listing_built = gr.State(None)
 
 
 def _history_tab(ui: SimpleNamespace) -> None:
@@ -91,19 +114,28 @@ def _history_tab(ui: SimpleNamespace) -> None:
     with gr.Row():
         ui.csv_btn = gr.Button("Export CSV", elem_id="export-csv")
         ui.json_btn = gr.Button("Export JSON")
+        ui.shop_btns = {kind: gr.Button(label, elem_id=f"export-{kind}") for kind, label in
+                        (("shopify", "Shopify CSV"), ("google", "Google Merchant feed"), ("woocommerce", "WooCommerce CSV"))}
     ui.export_file = gr.File(elem_id="export-file", label="Export", interactive=False)
 
 
 def _bulk_tab(ui: SimpleNamespace) -> None:
     gr.Markdown(
-        "Upload a CSV with the columns `id`, `keywords` and `image` (the photo's file name inside the ZIP) "
-        "and a ZIP of the photos. Each product gets a reference and drafts; a bad row is reported in its own row."
+        "Upload a CSV with the columns `id`, `keywords` and `image` (the photo's file name inside the ZIP), optionally "
+        "`description` (copy you already have: kept) and `brand`, and a ZIP of the photos. Each product gets a reference, "
+        "drafts and a listing; a bad row is reported in its own row. A job stopped by a crash or restart continues "
+        "where it stopped when you run the same files again."
     )
     with gr.Row():
         ui.bulk_csv = UploadFile(label="Products CSV", file_types=[".csv"], type="filepath")
         ui.bulk_zip = UploadFile(label="Photos ZIP", file_types=[".zip"], type="filepath")
-        ui.bulk_n = gr.Slider(1, 8, value=SAMPLING.n, step=1, label="Drafts per product")
-    ui.bulk_btn = gr.Button("Write drafts for all", variant="primary")
+        with gr.Column():
+            ui.bulk_n = gr.Slider(1, 8, value=SAMPLING.n, step=1, label="Drafts per product")
+            ui.bulk_channel = gr.Dropdown([(channel(c).label, c) for c in channel_names()], value=DEFAULT_CHANNEL, label="Channel")
+            ui.bulk_overwrite = gr.Checkbox(label="Also draft products that have a description (replace it)", value=False)
+    with gr.Row():
+        ui.bulk_btn = gr.Button("Write drafts for all", variant="primary")
+        ui.bulk_approve = gr.Button("Approve all that pass", elem_id="bulk-approve")
     ui.bulk_status = gr.Textbox(label="Status", interactive=False)
     ui.bulk_table = gr.Dataframe(headers=BULK_HEADERS, datatype="str", label="Results", interactive=False, wrap=True)
     ui.bulk_file = gr.File(label="Results as CSV", interactive=False)
@@ -113,24 +145,40 @@ def _api(ui: SimpleNamespace) -> None:
     """Named endpoints with stable signatures for programs (README), independent of the page layout."""
     out = gr.JSON(visible=False)
     gr.Button(visible=False).click(api_generate, inputs=[ui.photo, ui.keywords, ui.n, ui.temperature, ui.top_p, ui.max_tokens, ui.writer,
-                                                        ui.reference_id, ui.exclude_group, ui.keyword_boost], outputs=out, api_name="generate")
+                                                        ui.reference_id, ui.exclude_group, ui.keyword_boost, ui.channel, ui.brand],
+                                   outputs=out, api_name="generate")
     result, final, chosen, add = gr.JSON(visible=False), gr.Textbox(visible=False), gr.Textbox(visible=False), gr.Checkbox(visible=False)
-    gr.Button(visible=False).click(api_approve, inputs=[result, final, chosen, ui.photo, add], outputs=out, api_name="approve")
-    ui.bulk_btn.click(bulk, inputs=[ui.bulk_csv, ui.bulk_zip, ui.bulk_n], outputs=[ui.bulk_table, ui.bulk_file, ui.bulk_status], api_name="bulk")
+    listing = gr.JSON(visible=False)
+    gr.Button(visible=False).click(api_approve, inputs=[result, final, chosen, ui.photo, add, listing], outputs=out, api_name="approve")
+    job = [ui.bulk_csv, ui.bulk_zip, ui.bulk_n, ui.bulk_channel, ui.bulk_overwrite]
+    ui.bulk_btn.click(bulk, inputs=job, outputs=[ui.bulk_table, ui.bulk_file, ui.bulk_status], api_name="bulk")
+    ui.bulk_approve.click(approve_passing, inputs=[*job, ui.query], outputs=[ui.bulk_status, ui.history], api_name="bulk_approve")
 
 
 def _wire(ui: SimpleNamespace, demo: gr.Blocks) -> None:
     private = {"api_visibility": "private"}
     outputs = [getattr(ui, name) for name in WriteView.names()]
     settings = [ui.n, ui.temperature, ui.top_p, ui.max_tokens, ui.writer, ui.keyword_boost]
-    ui.go.click(write, inputs=[ui.photo, ui.keywords, *settings], outputs=outputs, **private)
-    ui.keywords.submit(write, inputs=[ui.photo, ui.keywords, *settings], outputs=outputs, **private)
+    listing_in = [ui.state, ui.chosen, ui.channel, ui.brand, ui.listing_built, *ui.listing_fields]
+    listing_out = [*ui.listing_fields, ui.check_description, *ui.listing_checks, ui.listing_built]
+    fill = {"fn": refresh, "inputs": listing_in, "outputs": listing_out, "show_progress": "hidden", **private}
+    ui.go.click(write, inputs=[ui.photo, ui.keywords, *settings], outputs=outputs, **private).success(**fill)
+    ui.keywords.submit(write, inputs=[ui.photo, ui.keywords, *settings], outputs=outputs, **private).success(**fill)
     again = [ui.ref_choice, ui.photo, ui.keywords, *settings, ui.exclude_group]
-    ui.regen.click(regenerate_with, inputs=again, outputs=outputs, **private)
-    ui.ref_choice.input(regenerate_with, inputs=again, outputs=outputs, **private)
-    ui.drafts.change(pick, inputs=[ui.drafts, ui.state], outputs=[ui.chosen, ui.claims], **private)
+    ui.regen.click(regenerate_with, inputs=again, outputs=outputs, **private).success(**fill)
+    ui.ref_choice.input(regenerate_with, inputs=again, outputs=outputs, **private).success(**fill)
+    ui.drafts.input(pick, inputs=[ui.drafts, ui.state], outputs=[ui.chosen, ui.claims], **private).success(**fill)
+    for event in (ui.channel.input, ui.brand.submit, ui.brand.blur):
+        event(**fill)
+    for name, button in zip(EDITABLE, ui.rebuild):
+        button.click(**(fill | {"fn": rebuild(name)}))
+    live = {"fn": recheck, "inputs": [ui.state, ui.chosen, ui.channel, *ui.listing_fields], "outputs": [ui.check_description, *ui.listing_checks],
+            "queue": False, "show_progress": "hidden", "trigger_mode": "always_last", **private}
+    for box in (ui.chosen, *ui.listing_fields):  # change, not input: a paste or an autofill is checked too
+        box.change(**live)
     ui.claims.input(strike_claims, inputs=[ui.claims, ui.chosen, ui.drafts, ui.state], outputs=[ui.chosen, ui.claims], **private)
-    ui.approve_btn.click(approve, inputs=[ui.state, ui.chosen, ui.keep_out, ui.query, ui.drafts], outputs=[ui.approve_status, ui.history], **private)
+    ui.approve_btn.click(approve, inputs=[ui.state, ui.chosen, ui.keep_out, ui.query, ui.drafts, ui.channel, ui.brand, *ui.listing_fields],
+                         outputs=[ui.approve_status, ui.history], **private)
     # filled on each page load, not when the page is built: the page is served while the models (and the
     # working catalog that holds the approvals) still load
     demo.load(history_rows, outputs=ui.history, **private)
@@ -140,6 +188,8 @@ def _wire(ui: SimpleNamespace, demo: gr.Blocks) -> None:
     ui.delete_btn.click(delete, inputs=[ui.approval_id, ui.query], outputs=[ui.history_status, ui.history], **private)
     ui.csv_btn.click(lambda q: export("csv", q), inputs=ui.query, outputs=ui.export_file, **private)
     ui.json_btn.click(lambda q: export("json", q), inputs=ui.query, outputs=ui.export_file, **private)
+    for kind, button in ui.shop_btns.items():
+        button.click(lambda q, kind=kind: export(kind, q), inputs=ui.query, outputs=ui.export_file, **private)
 
 
 def _writer_choice() -> bool:

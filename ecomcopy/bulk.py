@@ -15,16 +15,20 @@ from pathlib import Path, PurePosixPath
 from typing import Callable, Iterable, Iterator
 
 from .errors import EcomcopyError, InputError
-from .config import SamplingConfig
+from .channels import channel
+from .config import DEFAULT_CHANNEL, SamplingConfig
 from .images import MAX_FILE_BYTES
 from .keywords import parse_keywords
+from .listing import build_listing
 from .ranking import review_rank
 from .server_log import log_failure
 from .spreadsheet import safe_cell
 
 
-REQUIRED_COLUMNS = ("id", "keywords", "image")
-RESULT_FIELDS = ["id", "status", "message", "keywords", "reference_id", "best_draft", "best_coverage", "best_flags", "drafts"]
+REQUIRED_COLUMNS = ("id", "keywords", "image")  # optional: description (copy the row has: kept), brand
+LISTING_FIELDS = ["channel", "title", "bullets", "seo_title", "meta_description", "tags", "machine_written", "passes", "violations"]
+RESULT_FIELDS = ["id", "status", "message", "keywords", "reference_id", "best_draft", "best_coverage", "best_flags", "drafts", *LISTING_FIELDS]
+SKIPPED = "skipped"  # a row whose CSV carries a description: never overwritten unless asked
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,8 @@ class BulkRow:
     keywords: str
     image: str
     error: str | None = None  # set when the row cannot be processed
+    description: str = ""  # the copy the row already has ('' = none)
+    brand: str = ""
 
 
 @dataclass
@@ -58,10 +64,24 @@ class BulkResult:
     best_coverage: float | None = None
     drafts: list[str] = field(default_factory=list)
     best_flags: str = ""  # the draft checker's flags on the best draft ('' = clean)
+    nearest_id: str = ""  # the most similar catalog product, used or not (what an approval records)
+    writer: str = ""
+    listing: dict = field(default_factory=dict)  # the best draft's `Listing.to_dict()` for the job's channel
+    violations: list[str] = field(default_factory=list)  # the channel's blocking rules it breaks
+
+    @property
+    def passes(self) -> bool:
+        """Ready to approve: written, the checker found nothing, and the channel takes the listing."""
+        return self.status == "ok" and not self.best_flags and not self.violations and bool(self.listing)
 
     def csv_row(self) -> dict:
-        row = asdict(self) | {"drafts": " || ".join(self.drafts), "best_coverage": "" if self.best_coverage is None else f"{self.best_coverage:.2f}"}
-        return {k: safe_cell(v) for k, v in row.items()}
+        L = self.listing
+        row = asdict(self) | {"drafts": " || ".join(self.drafts), "best_coverage": "" if self.best_coverage is None else f"{self.best_coverage:.2f}",
+                              "channel": L.get("channel", ""), "title": L.get("title", ""), "bullets": " | ".join(L.get("bullets", [])),
+                              "seo_title": L.get("seo_title", ""), "meta_description": L.get("meta_description", ""),
+                              "tags": ", ".join(L.get("tags", [])), "machine_written": ", ".join(L.get("machine_written", [])),
+                              "passes": "yes" if self.passes else "no", "violations": " ".join(self.violations)}
+        return {k: safe_cell(row[k]) for k in RESULT_FIELDS}
 
 
 def safe_member_name(name: str) -> str | None:
@@ -101,7 +121,8 @@ def read_rows(csv_path: str | Path, limits: BulkLimits = BulkLimits()) -> list[B
         for r in reader:
             if len(rows) >= limits.max_rows:
                 raise InputError(f"The CSV has more than {limits.max_rows:,} products; split it into jobs of at most that many.")
-            row = BulkRow(reader.line_num, (r.get("id") or "").strip(), (r.get("keywords") or "").strip(), (r.get("image") or "").strip())
+            row = BulkRow(reader.line_num, (r.get("id") or "").strip(), (r.get("keywords") or "").strip(), (r.get("image") or "").strip(),
+                          description=(r.get("description") or "").strip(), brand=(r.get("brand") or "").strip())
             if not row.id:
                 row.error = "missing id"
             elif row.id in seen:
@@ -181,10 +202,23 @@ class PhotoArchive:
         self.close()
 
 
-def process_row(pipeline, row: BulkRow, archive: PhotoArchive, sampling: SamplingConfig) -> BulkResult:
-    """One product: reference + drafts; the best draft is the first the page would rank best (`ranking.review_rank`)."""
+@dataclass(frozen=True)
+class BulkOptions:
+    channel: str = DEFAULT_CHANNEL  # the listing each row gets
+    overwrite: bool = False  # True: also draft rows whose CSV carries a description
+
+    def settings(self) -> dict:
+        return asdict(self)
+
+
+def process_row(pipeline, row: BulkRow, archive: PhotoArchive, sampling: SamplingConfig,
+                options: BulkOptions = BulkOptions()) -> BulkResult:
+    """One product: reference + drafts and the listing of the best draft (the first the page would rank best,
+    `ranking.review_rank`); a row that has copy is skipped unless `options.overwrite`."""
     if row.error:
         return BulkResult(row.id, "error", row.error, row.keywords)
+    if row.description and not options.overwrite:
+        return BulkResult(row.id, SKIPPED, "has a description already: kept (ask to overwrite to draft it anew)", row.keywords)
     try:
         if not parse_keywords(row.keywords):
             raise InputError("empty keywords (nothing but spaces or punctuation)")
@@ -199,15 +233,17 @@ def process_row(pipeline, row: BulkRow, archive: PhotoArchive, sampling: Samplin
     rank = [review_rank(review, sampling.max_words, sampling.ranking) for review in s.reviews]
     best = rank.index(max(rank))  # the first of the best
     ref, note = (s.reference.product.id, "") if s.reference_used else ("", "no similar catalog product: written without a reference")
+    listing = build_listing(s.keywords, s.drafts[best], channel(options.channel), row.brand)
+    broken = [v["message"] for v in listing.violations() if v["blocking"]]
     return BulkResult(row.id, "ok", note, ", ".join(s.keywords), ref, s.drafts[best], s.reviews[best].coverage,
-                      s.drafts, "; ".join(s.reviews[best].check.flags()))
+                      s.drafts, "; ".join(s.reviews[best].check.flags()), s.reference.product.id, s.writer, listing.to_dict(), broken)
 
 
 def run_bulk(pipeline, rows: Iterable[BulkRow], archive: PhotoArchive, sampling: SamplingConfig,
-             progress: Callable[[int, int], None] | None = None) -> Iterator[BulkResult]:
+             progress: Callable[[int, int], None] | None = None, options: BulkOptions = BulkOptions()) -> Iterator[BulkResult]:
     rows = list(rows)
     for i, row in enumerate(rows):
-        yield process_row(pipeline, row, archive, sampling)
+        yield process_row(pipeline, row, archive, sampling, options)
         if progress:
             progress(i + 1, len(rows))
 
@@ -215,7 +251,7 @@ def run_bulk(pipeline, rows: Iterable[BulkRow], archive: PhotoArchive, sampling:
 def write_results(results: Iterable[BulkResult], path: str | Path) -> Path:
     path = Path(path)
     with path.open("w", newline="", encoding="utf-8") as f:
-        w = csv.DictWriter(f, fieldnames=RESULT_FIELDS)
+        w = csv.DictWriter(f, fieldnames=RESULT_FIELDS)  # the listing's fields flat; machine_written names what a model wrote
         w.writeheader()
         for r in results:
             w.writerow(r.csv_row())

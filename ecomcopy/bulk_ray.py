@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Callable, Iterable, Iterator
 
-from .bulk import BulkResult, BulkRow, PhotoArchive, process_row
+from .bulk import BulkOptions, BulkResult, BulkRow, PhotoArchive, process_row
 from .errors import InputError
 from .config import SamplingConfig
 from .pipeline import Pipeline, PipelineConfig
@@ -42,8 +42,8 @@ class BulkWriter:
     def __init__(self, cfg: PipelineConfig) -> None:
         self.pipeline = Pipeline(cfg)
 
-    def run(self, rows: list[BulkRow], photos: PhotoBatch, sampling: SamplingConfig) -> list[BulkResult]:
-        return [process_row(self.pipeline, row, photos, sampling) for row in rows]
+    def run(self, rows: list[BulkRow], photos: PhotoBatch, sampling: SamplingConfig, options: BulkOptions) -> list[BulkResult]:
+        return [process_row(self.pipeline, row, photos, sampling, options) for row in rows]
 
 
 def run_bulk_ray(
@@ -55,6 +55,7 @@ def run_bulk_ray(
     address: str | None = None,
     batch_size: int = 8,
     progress: Callable[[int, int], None] | None = None,
+    options: BulkOptions = BulkOptions(),
 ) -> Iterator[BulkResult]:
     """Yields one result per row, in order. `cfg.threads` cores are reserved per worker.
 
@@ -79,7 +80,7 @@ def run_bulk_ray(
     def submit_next() -> None:  # photos are read per batch, so a big job never holds them all in memory
         batch = next(batches, None)
         if batch is not None:
-            pool.submit(lambda a, job: a.run.remote(job[0], job[1], sampling), (batch, PhotoBatch(archive, batch)))
+            pool.submit(lambda a, job: a.run.remote(job[0], job[1], sampling, options), (batch, PhotoBatch(archive, batch)))
 
     for _ in range(2 * max(1, workers)):  # one batch running and one waiting per worker
         submit_next()

@@ -15,11 +15,12 @@ from typing import Any
 
 import gradio as gr
 
-from .bulk import PhotoArchive, read_rows, run_bulk, write_results
 from .checker import DraftCheck
-from .config import DEMO_CATALOG_DB, SAMPLING, SamplingConfig
+from .config import DEFAULT_CHANNEL, DEMO_CATALOG_DB, SAMPLING, SamplingConfig
 from .errors import EcomcopyError
-from .history_tab import history_rows, output_folder
+from .history_tab import history_rows
+from .listing import listing_for_result
+from .listing_view import from_page
 from .products import read_products
 from .request import Progress, Suggestion
 from .search import Hit
@@ -38,8 +39,9 @@ def sampling(n, temperature, top_p, max_tokens, keyword_boost=SAMPLING.keyword_b
 # -- API endpoints (stable signatures, JSON out) -----------------------------------------------------
 def api_generate(image_path, keywords, n=SAMPLING.n, temperature=SAMPLING.temperature, top_p=SAMPLING.top_p,
                  max_tokens=SAMPLING.max_new_tokens, writer="modict", reference_id="", exclude_group="",
-                 keyword_boost=SAMPLING.keyword_boost):
-    """Reference + drafts for a photo and keywords; the result as JSON (see the README). A generator that shows
+                 keyword_boost=SAMPLING.keyword_boost, channel=DEFAULT_CHANNEL, brand=""):
+    """Reference + drafts for a photo and keywords, and the listing of the best draft for `channel`; the result
+    as JSON (see the README). A generator that shows
     nothing until the end: between its steps Gradio notices a client that has gone and closes it, which stops
     the decoding at the next token instead of keeping the model busy for nobody."""
     with user_errors("writing drafts"):
@@ -47,13 +49,18 @@ def api_generate(image_path, keywords, n=SAMPLING.n, temperature=SAMPLING.temper
                                                exclude_group=exclude_group or None, writer=writer or "modict",
                                                reference_id=reference_id or None)
         for step in stream:
-            yield step.to_dict() if isinstance(step, Suggestion) else gr.skip()
+            if isinstance(step, Suggestion):
+                result = step.to_dict()
+                yield result | {"listing": listing_for_result(result, channel or DEFAULT_CHANNEL, brand or "")}
+            else:
+                yield gr.skip()
 
 
-def api_approve(result, final, chosen="", image_path=None, add_to_catalog=True):
-    """Approve a final text for a result of `generate`; returns the stored approval as JSON."""
+def api_approve(result, final, chosen="", image_path=None, add_to_catalog=True, listing=None):
+    """Approve a final text (and its listing: fields not sent are built from it) for a result of `generate`;
+    returns the stored approval as JSON."""
     with user_errors("saving the approval"):
-        return get_pipeline().approve(result, final, chosen or "", image_path, add_to_catalog).to_dict()
+        return get_pipeline().approve(result, final, chosen or "", image_path, add_to_catalog, listing or None).to_dict()
 
 
 # -- Write tab -----------------------------------------------------------------------------------------
@@ -170,36 +177,19 @@ def regenerate_with(reference_id, image_path, keywords, n, temperature, top_p, m
     yield from write(image_path, keywords, n, temperature, top_p, max_tokens, writer, keyword_boost, reference_id, exclude_group)
 
 
-def approve(state, final, keep_out, query="", picked=""):
-    """Store the edited text; returns a confirmation and the refreshed history."""
+def approve(state, final, keep_out, query="", picked="", channel_name="", brand="", *listing_values):
+    """Store the edited text with its listing (refused while the listing breaks a rule of its channel); returns
+    a confirmation and the refreshed history."""
     if not state or not state.get("result"):
         raise gr.Error("Write drafts first: an approval records the photo, keywords, reference and drafts.", print_exception=False)
     with user_errors("saving the approval"):
         result = state["result"]
         chosen = picked if picked in result.get("drafts", []) else ""  # the draft picked before editing
-        a = get_pipeline().approve(result, final, chosen, state.get("photo"), add_to_catalog=not keep_out)
+        listing = from_page(channel_name, brand, list(listing_values)) if listing_values else None
+        a = get_pipeline().approve(result, final, chosen, state.get("photo"), add_to_catalog=not keep_out, listing=listing)
     where = f"added to the catalog as {a.product_id}" if a.product_id else "kept out of the catalog"
     gr.Info(f"Approved #{a.id}")
     return f"Approved as #{a.id} ({where}).", history_rows(query)
-
-
-# -- Bulk tab ------------------------------------------------------------------------------------------
-BULK_HEADERS = ["id", "status", "message", "reference", "best draft (ranked first)", "its keyword coverage", "to check",
-                "all drafts"]
-
-
-def bulk(csv_path, zip_path, n=SAMPLING.n, progress=gr.Progress()):
-    """CSV (id, keywords, image) + ZIP of photos -> a results table and a results CSV; bad rows are reported, not fatal."""
-    with user_errors("running the bulk job"):
-        rows = read_rows(csv_path)
-        with PhotoArchive(zip_path) as archive:
-            cfg = sampling(n, SAMPLING.temperature, SAMPLING.top_p, SAMPLING.max_new_tokens)
-            results = list(progress.tqdm(run_bulk(get_pipeline(), rows, archive, cfg), total=len(rows), desc="Writing drafts"))
-        out = write_results(results, output_folder() / "ecomcopy-bulk-results.csv")
-    ok = sum(r.status == "ok" for r in results)
-    table = [[r.id, r.status, r.message, r.reference_id, r.best_draft, "" if r.best_coverage is None else f"{r.best_coverage:.2f}",
-              r.best_flags, " || ".join(r.drafts)] for r in results]
-    return table, str(out), f"{ok} of {len(results)} product(s) drafted; {len(results) - ok} with errors (see their rows)."
 
 
 def examples(k: int = 4) -> list[list[str]]:

@@ -12,6 +12,7 @@ import gradio as gr
 
 from .config import OUTPUTS_MAX_AGE_S
 from .errors import EcomcopyError
+from .exports import items_from_approvals, write_shop_file
 from .session import get_pipeline, user_errors
 
 HISTORY_HEADERS = ["#", "approved (UTC)", "keywords", "final description", "reference", "in catalog"]
@@ -62,13 +63,27 @@ def output_folder() -> Path:
     return Path(tempfile.mkdtemp(dir=root))
 
 
+SHOP_FILES = {"shopify": ("shopify-products", "csv"), "woocommerce": ("woocommerce-products", "csv"),
+              "google": ("google-merchant-feed", "xml")}
+
+
 def export(kind: str, query: str = "") -> str:
+    """The approvals (all, or the search's matches) as our own CSV/JSON or as a file a shop imports (`SHOP_FILES`)."""
     with user_errors("exporting"):
         folder = output_folder()
         store = get_pipeline().approvals
         stamp = time.strftime("%Y%m%d-%H%M%S")
         if kind == "csv":
             return str(store.export_csv(folder / f"approvals-{stamp}.csv", query or ""))
-        return str(store.export_json(folder / f"approvals-{stamp}.json", query or ""))
+        if kind == "json":
+            return str(store.export_json(folder / f"approvals-{stamp}.json", query or ""))
+        approvals = store.list(query or "", limit=1_000_000)
+        if not approvals:
+            raise gr.Error("No approvals to export" + (f" match “{query}”." if query else " yet: approve a description first."),
+                           print_exception=False)
+        name, ext = SHOP_FILES[kind]
+        path = folder / f"{name}-{stamp}.{ext}"
+        write_shop_file(kind, items_from_approvals(approvals), path)
+        return str(path)
 
 

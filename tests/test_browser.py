@@ -140,3 +140,47 @@ def test_hostile_text_is_shown_as_text_never_run(page, app_url):
     assert XSS in history and XSS.replace("=1", "=2") in history  # shown as the text it is
     assert page.evaluate("() => window.__xss") is None and not dialogs
     assert page.locator("#history img[src='x']").count() == 0
+
+
+def test_a_listing_for_ebay_is_checked_fixed_approved_and_exported_for_shopify(page, tmp_path):
+    from ecomcopy.exports import SHOPIFY_COLUMNS
+
+    photo = SHARED / "hm" / "images" / "0111586001.jpg"
+    if not photo.is_file():
+        pytest.skip("../shared/data is not beside the checkout")
+    page.get_by_role("tab", name="Write").click()
+    page.locator("#photo input[type=file]").set_input_files(str(photo))
+    page.locator("#keywords textarea").fill("Leggings, Black, soft jersey, listingcheck")
+    page.locator("#write").click()
+    page.wait_for_function("() => (document.querySelector('#listing-tags textarea')?.value || '').includes('listingcheck')")
+    page.locator("#channel input").click()
+    page.get_by_role("option", name="eBay").click()
+    page.wait_for_function("() => document.querySelector('#check-title').innerText.includes('of 80')")
+    title = page.locator("#listing-title textarea")
+    assert title.input_value().startswith("Leggings, Black")  # the attributes, not the marketing words
+    title.fill("Leggings, Black, soft jersey, high waist, for yoga, running, the gym and every day, in every size you need")
+    page.wait_for_function("() => document.querySelector('#check-title').innerText.includes('eBay allows 80')")
+    _shot(page, "06-listing-violation")
+    page.locator("#approve").click()
+    page.get_by_text("Fix it before approving").first.wait_for()  # refused: the channel would reject it
+    page.locator("#rebuild-title").click()  # that field alone, the others kept
+    page.wait_for_function("() => document.querySelector('#check-title').innerText.includes('✓')")
+    assert not title.input_value().endswith("you need")
+    page.locator("#approve").click()
+    page.wait_for_function("() => (document.querySelector('#approve-status textarea')?.value || '').startsWith('Approved as #')")
+    _shot(page, "07-listing-approved")
+    page.get_by_role("tab", name="History").click()
+    page.locator("#export-shopify").click()
+    page.wait_for_function("() => [...document.querySelectorAll('#export-file a')].some(a => (a.href || '').includes('shopify-products'))")
+    link = page.locator("#export-file a[href*='shopify-products']").first
+    with page.expect_download() as dl:
+        link.click()
+    path = tmp_path / "shopify.csv"
+    dl.value.save_as(path)
+    with path.open(encoding="utf-8") as f:
+        assert next(csv.reader(f)) == SHOPIFY_COLUMNS
+    rows = list(csv.DictReader(path.open(encoding="utf-8")))
+    mine = [r for r in rows if "listingcheck" in r["Tags"]]
+    assert len(mine) == 1 and mine[0]["Title"] == title.input_value() and mine[0]["Status"] == "draft"
+    assert mine[0]["Body (HTML)"].startswith("<p>")
+    _shot(page, "08-shopify-export")

@@ -131,3 +131,23 @@ def test_ray_runner_gives_the_in_process_results(tmp_path, pipeline):
     assert seen == list(range(1, 9))
     assert [dataclasses.asdict(r) for r in there] == [dataclasses.asdict(r) for r in here]
     assert sum(r.status == "ok" for r in there) == 2
+
+
+def test_rows_with_copy_are_kept_and_results_mark_what_a_model_wrote(tmp_path):
+    from ecomcopy.bulk import BulkOptions, BulkResult, process_row
+
+    c = _csv(tmp_path / "p.csv", [["p1", "Mug, White", "mug.jpg", "Our own copy.", "Acme"]], header="id,keywords,image,description,brand")
+    row = read_rows(c)[0]
+    assert (row.description, row.brand) == ("Our own copy.", "Acme")
+    kept = process_row(None, row, None, SamplingConfig(n=1))  # skipped before any model or photo is touched
+    assert kept.status == "skipped" and "kept" in kept.message and not kept.passes
+    written = BulkResult("p2", "ok", drafts=["A white mug."], best_draft="A white mug.", writer="modict",
+                         listing={"channel": "ebay", "title": "Mug, White", "bullets": ["Colour: White"], "tags": ["mug", "white"],
+                                  "machine_written": ["description", "meta_description"]})
+    flagged = BulkResult("p3", "ok", best_flags="a word stammered", listing=written.listing)
+    broken = BulkResult("p4", "ok", violations=["Title is 81 characters; eBay allows 80: cut 1."], listing=written.listing)
+    assert [r.passes for r in (written, flagged, broken)] == [True, False, False]
+    out = list(csv.DictReader(write_results([kept, written, broken], tmp_path / "out.csv").open()))
+    assert out[0]["status"] == "skipped" and out[1]["machine_written"] == "description, meta_description"
+    assert (out[1]["title"], out[1]["bullets"], out[1]["passes"], out[2]["passes"]) == ("Mug, White", "Colour: White", "yes", "no")
+    assert out[2]["violations"].startswith("Title is 81") and BulkOptions().channel == "shopify"

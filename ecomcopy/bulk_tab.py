@@ -1,0 +1,93 @@
+"""The Bulk tab's handlers: a CSV + ZIP job that resumes where a crash left it, its results with each product's
+listing, and "approve all that pass" (written, nothing flagged, within the channel's rules).
+
+The job is found again by its uploads and settings (`bulk_jobs.job_key`), so a restarted app given the same files
+continues the job, and approving all twice approves each product once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import gradio as gr
+
+from .bulk import BulkOptions, PhotoArchive, read_rows, run_bulk, write_results
+from .bulk_jobs import JobStore, job_key, resumable
+from .config import DEFAULT_CHANNEL, SAMPLING, AppConfig
+from .errors import InputError
+from .handlers import sampling
+from .history_tab import history_rows, output_folder
+from .session import get_pipeline, user_errors
+
+BULK_HEADERS = ["id", "status", "message", "reference", "best draft (ranked first)", "its keyword coverage", "to check",
+                "title", "bullet points", "ready to approve", "all drafts"]
+_stores: dict[Path, JobStore] = {}
+
+
+def job_store() -> JobStore:
+    """The app's store of bulk jobs, beside its approvals (one connection per process)."""
+    path = AppConfig.from_env().data / "bulk_jobs.db"
+    if path not in _stores:
+        _stores[path] = JobStore(path)
+    return _stores[path]
+
+
+def _job(csv_path, zip_path, n, channel_name, overwrite) -> tuple[list, object, BulkOptions, str]:
+    rows = read_rows(csv_path)
+    cfg = sampling(n, SAMPLING.temperature, SAMPLING.top_p, SAMPLING.max_new_tokens)
+    options = BulkOptions(channel_name or DEFAULT_CHANNEL, bool(overwrite))
+    app = AppConfig.from_env()
+    key = job_key(csv_path, zip_path, {"sampling": dataclasses.asdict(cfg), "options": options.settings(), "lm": app.lm, "catalog": str(app.catalog)})
+    return rows, cfg, options, key
+
+
+def bulk(csv_path, zip_path, n=SAMPLING.n, channel_name=DEFAULT_CHANNEL, overwrite=False, progress=gr.Progress()):
+    """CSV (id, keywords, image; optional description, brand) + ZIP of photos -> a results table and a results CSV;
+    bad rows are reported, not fatal; rows with a description are kept unless `overwrite`."""
+    with user_errors("running the bulk job"):
+        if not csv_path or not zip_path:
+            raise InputError("Upload both files: the products CSV (columns id, keywords, image) and the ZIP of their photos.")
+        rows, cfg, options, key = _job(csv_path, zip_path, n, channel_name, overwrite)
+        resumed = []
+        with PhotoArchive(zip_path) as archive:
+            run = resumable(rows, job_store(), key, lambda todo: run_bulk(get_pipeline(), todo, archive, cfg, options=options),
+                            on_resume=lambda k, total: resumed.append(k))
+            results = list(progress.tqdm(run, total=len(rows), desc="Writing drafts"))
+        out = write_results(results, output_folder() / "ecomcopy-bulk-results.csv")
+    counts = {s: sum(r.status == s for r in results) for s in ("ok", "skipped", "error")}
+    table = [[r.id, r.status, r.message, r.reference_id, r.best_draft, "" if r.best_coverage is None else f"{r.best_coverage:.2f}",
+              r.best_flags or "; ".join(r.violations), r.listing.get("title", ""), "\n".join(r.listing.get("bullets", [])),
+              "yes" if r.passes else "no", " || ".join(r.drafts)] for r in results]
+    status = (f"{counts['ok']} of {len(results)} product(s) drafted, {sum(r.passes for r in results)} ready to approve; "
+              f"{counts['skipped']} kept their description; {counts['error']} with errors (see their rows).")
+    if resumed:
+        status = f"Resumed an earlier run of this job: {resumed[0]} product(s) were already done. " + status
+    return table, str(out), status
+
+
+def approve_passing(csv_path, zip_path, n=SAMPLING.n, channel_name=DEFAULT_CHANNEL, overwrite=False, query=""):
+    """Approve, in one action, every product of the finished job whose best draft passes the checker and the
+    channel's rules (with its listing and photo; it joins the catalog). Each is approved once, however often asked."""
+    with user_errors("approving the bulk results"):
+        if not csv_path or not zip_path:
+            raise InputError("Upload the CSV and ZIP of the job and run it first.")
+        rows, _, options, key = _job(csv_path, zip_path, n, channel_name, overwrite)
+        store = job_store()
+        done = store.finished(key, len(rows))
+        if len(done) < len(rows):
+            raise InputError(f"The job is not finished ({len(done)} of {len(rows)} products): run it first.")
+        already = store.approvals(key)
+        approved = 0
+        with PhotoArchive(zip_path) as archive:
+            for i, r in sorted(done.items()):
+                if not r.passes or i in already:
+                    continue
+                result = {"keywords": r.keywords.split(", "), "reference": {"id": r.nearest_id}, "drafts": r.drafts, "writer": r.writer}
+                fields = {k: r.listing[k] for k in ("channel", "title", "bullets", "seo_title", "meta_description", "tags")}
+                a = get_pipeline().approve(result, r.best_draft, r.best_draft, archive.read(rows[i].image), listing=fields | {"brand": rows[i].brand})
+                store.mark_approved(key, i, a.id)
+                approved += 1
+    passing = sum(r.passes for r in done.values())
+    return (f"Approved {approved} product(s) that pass every check and {options.channel}'s rules"
+            + (f"; {len(already)} were approved before" if already else "") + f"; {len(rows) - passing} need an editor."), history_rows(query)
