@@ -162,8 +162,9 @@ def _wire(ui: SimpleNamespace, demo: gr.Blocks) -> None:
     listing_in = [ui.state, ui.chosen, ui.channel, ui.brand, ui.listing_built, *ui.listing_fields]
     listing_out = [*ui.listing_fields, ui.check_description, *ui.listing_checks, ui.listing_built]
     fill = {"fn": refresh, "inputs": listing_in, "outputs": listing_out, "show_progress": "hidden", **private}
-    ui.go.click(write, inputs=[ui.photo, ui.keywords, *settings], outputs=outputs, **private).success(**fill)
-    ui.keywords.submit(write, inputs=[ui.photo, ui.keywords, *settings], outputs=outputs, **private).success(**fill)
+    new_product = fill | {"fn": rebuild("all")}  # a new product's listing keeps no edit made for the last one
+    ui.go.click(write, inputs=[ui.photo, ui.keywords, *settings], outputs=outputs, **private).success(**new_product)
+    ui.keywords.submit(write, inputs=[ui.photo, ui.keywords, *settings], outputs=outputs, **private).success(**new_product)
     again = [ui.ref_choice, ui.photo, ui.keywords, *settings, ui.exclude_group]
     ui.regen.click(regenerate_with, inputs=again, outputs=outputs, **private).success(**fill)
     ui.ref_choice.input(regenerate_with, inputs=again, outputs=outputs, **private).success(**fill)

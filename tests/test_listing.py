@@ -175,3 +175,21 @@ def test_a_malformed_listing_gets_a_clear_error(fields, says):
 
     with pytest.raises(InputError, match=says):
         listing_from_fields(fields, DRAFT, ["Shirt"])
+
+
+def test_the_pages_listing_keeps_what_the_editor_changed_and_rebuilds_one_field_alone():
+    from ecomcopy.listing_view import rebuild, recheck, refresh
+
+    state = {"result": RESULT}
+    title, bullets, seo, meta, tags, *checks, built = refresh(state, DRAFT, "ebay", "Acme", None, "", "", "", "", "")
+    assert (title, tags) == ("Acme Shirt, White, Cotton", "shirt, white, cotton") and bullets.startswith("Colour: White\n")
+    assert checks[1] == "Title: 25 characters of 80. ✓ within eBay's rules."
+    mine = "Acme Shirt, White, Cotton, for the office and for every weekend and evening out in town"
+    again = refresh(state, "Another draft. It is short.", "amazon", "Acme", built, mine, bullets, seo, meta, tags)
+    assert again[0] == mine and again[1] == "Colour: White\nMaterial: Cotton\nIt is short."  # edited kept, the rest follows
+    lines = recheck(state, DRAFT, "ebay", mine, *again[1:5])
+    assert lines[1].startswith("Title: 87 characters of 80. ⛔ Title is 87 characters; eBay allows 80: cut 7.")
+    fixed = rebuild("title")(state, DRAFT, "ebay", "Acme", again[-1], mine, "my own bullet", seo, meta, tags)
+    assert fixed[:2] == ("Acme Shirt, White, Cotton", "my own bullet")  # that field alone
+    fresh = rebuild("all")({"result": RESULT | {"keywords": ["Mug"]}}, "A mug.", "ebay", "", again[-1], mine, "my own bullet", seo, meta, tags)
+    assert fresh[:2] == ("Mug", "A mug.")  # a new product keeps no edit made for the last one
