@@ -16,7 +16,7 @@ from starlette.middleware import Middleware
 
 from ecomcopy.channels import channel, channel_names
 from ecomcopy.config import CATALOG_IMAGES, DEFAULT_CHANNEL, QUEUE_SIZE, SAMPLING, AppConfig, shipped_adapter
-from ecomcopy.bulk_tab import BULK_HEADERS, approve_passing, bulk
+from ecomcopy.bulk_tab import BULK_HEADERS, approve_passing, bulk, export_job
 from ecomcopy.handlers import (REVIEW_HEADERS, WriteView, api_approve, api_generate, approve, examples, pick, regenerate_with,
                                strike_claims, write)
 from ecomcopy.model import ModICT
@@ -30,7 +30,7 @@ from ecomcopy.listing_view import LABELS, rebuild, recheck, refresh
 from ecomcopy.server_log import quiet_gradio_tracebacks
 from ecomcopy.web_guard import RequestGuard
 
-__all__ = ["build_ui", "launch", "main", "get_pipeline", "write", "bulk", "approve_passing"]  # what tests and benches use
+__all__ = ["build_ui", "launch", "main", "get_pipeline", "write", "bulk", "approve_passing", "export_job"]  # what tests and benches use
 log = logging.getLogger("ecomcopy.app")
 warnings.filterwarnings("ignore", category=DeprecationWarning)
 CSS = ".ref-photo img {object-fit: contain}"
@@ -89,7 +89,7 @@ def _listing_panel(ui: SimpleNamespace) -> None:
         with gr.Row():
             ui.channel = gr.Dropdown([(channel(c).label, c) for c in channel_names()], value=DEFAULT_CHANNEL, label="Channel",
                                      elem_id="channel", info="Where the listing goes: its rules are checked as you type")
-            ui.brand = gr.Textbox(label="Brand (optional)", elem_id="brand", info="Leads the title and fills the vendor")
+            ui.brand = gr.Textbox("", label="Brand (optional)", elem_id="brand", info="Leads the title and fills the vendor")
         ui.listing_fields, ui.listing_checks, ui.rebuild = [], [], []
         for name, lines in (("title", 1), ("bullets", 5), ("seo_title", 1), ("meta_description", 2), ("tags", 1)):
             with gr.Row(equal_height=True):
@@ -139,6 +139,10 @@ def _bulk_tab(ui: SimpleNamespace) -> None:
     ui.bulk_status = gr.Textbox(label="Status", interactive=False)
     ui.bulk_table = gr.Dataframe(headers=BULK_HEADERS, datatype="str", label="Results", interactive=False, wrap=True)
     ui.bulk_file = gr.File(label="Results as CSV", interactive=False)
+    with gr.Row():
+        ui.bulk_shop_btns = {kind: gr.Button(f"Drafted products as {label}") for kind, label in
+                             (("shopify", "Shopify CSV"), ("google", "Google Merchant feed"), ("woocommerce", "WooCommerce CSV"))}
+    ui.bulk_export = gr.File(label="For your shop", interactive=False)
 
 
 def _api(ui: SimpleNamespace) -> None:
@@ -153,6 +157,8 @@ def _api(ui: SimpleNamespace) -> None:
     job = [ui.bulk_csv, ui.bulk_zip, ui.bulk_n, ui.bulk_channel, ui.bulk_overwrite]
     ui.bulk_btn.click(bulk, inputs=job, outputs=[ui.bulk_table, ui.bulk_file, ui.bulk_status], api_name="bulk")
     ui.bulk_approve.click(approve_passing, inputs=[*job, ui.query], outputs=[ui.bulk_status, ui.history], api_name="bulk_approve")
+    for kind, button in ui.bulk_shop_btns.items():
+        button.click(lambda *a, kind=kind: export_job(kind, *a), inputs=job, outputs=ui.bulk_export, api_visibility="private")
 
 
 def _wire(ui: SimpleNamespace, demo: gr.Blocks) -> None:

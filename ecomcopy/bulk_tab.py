@@ -17,7 +17,8 @@ from .bulk_jobs import JobStore, job_key, resumable
 from .config import DEFAULT_CHANNEL, SAMPLING, AppConfig
 from .errors import InputError
 from .handlers import sampling
-from .history_tab import history_rows, output_folder
+from .exports import export_item, write_shop_file
+from .history_tab import SHOP_FILES, history_rows, output_folder
 from .session import get_pipeline, user_errors
 
 BULK_HEADERS = ["id", "status", "message", "reference", "best draft (ranked first)", "its keyword coverage", "to check",
@@ -91,3 +92,17 @@ def approve_passing(csv_path, zip_path, n=SAMPLING.n, channel_name=DEFAULT_CHANN
     passing = sum(r.passes for r in done.values())
     return (f"Approved {approved} product(s) that pass every check and {options.channel}'s rules"
             + (f"; {len(already)} were approved before" if already else "") + f"; {len(rows) - passing} need an editor."), history_rows(query)
+
+
+def export_job(kind: str, csv_path, zip_path, n=SAMPLING.n, channel_name=DEFAULT_CHANNEL, overwrite=False) -> str:
+    """The job's drafted products (best draft and its listing) as a file a shop imports; each goes in as a draft."""
+    with user_errors("exporting the bulk results"):
+        if not csv_path or not zip_path:
+            raise InputError("Upload the CSV and ZIP of the job and run it first.")
+        rows, _, _, key = _job(csv_path, zip_path, n, channel_name, overwrite)
+        done = job_store().finished(key, len(rows))
+        items = [export_item(r.id, r.keywords.split(", "), r.best_draft, r.listing) for _, r in sorted(done.items()) if r.status == "ok"]
+        if not items:
+            raise InputError("No drafted product to export: run the job first.")
+        name, ext = SHOP_FILES[kind]
+        return str(write_shop_file(kind, items, output_folder() / f"{name}-bulk.{ext}"))

@@ -40,16 +40,17 @@ class ExportItem:
     link: str = ""  # the product page, for the Google feed
 
 
+def export_item(item_id: str, keywords: list[str], text: str, listing: dict) -> ExportItem:
+    """One product to export: its stored listing (`Listing.to_dict()`), or the Shopify listing of its text where it
+    has none (approved before listings existed); the product type is its first keyword's (`keyword_roles`)."""
+    fields = {k: v for k, v in listing.items() if k in LISTING_KEYS}
+    built = Listing(**fields) if fields else build_listing(keywords, text, channel(DEFAULT_CHANNEL))
+    return ExportItem(item_id, built, (keyword_roles(keywords)["type"] or [""])[0], built.brand)
+
+
 def items_from_approvals(approvals: list) -> list[ExportItem]:
-    """Export rows of approvals (`approvals.Approval`): each with its approved listing; one approved before listings
-    existed gets the Shopify listing of its text. The catalog product's id where it became one."""
-    items = []
-    for a in approvals:
-        fields = {k: v for k, v in a.listing.items() if k in LISTING_KEYS}
-        listing = Listing(**fields) if fields else build_listing(a.keywords, a.final, channel(DEFAULT_CHANNEL))
-        product_type = (keyword_roles(a.keywords)["type"] or [""])[0]
-        items.append(ExportItem(a.product_id or f"approval-{a.id}", listing, product_type, listing.brand))
-    return items
+    """Export rows of approvals (`approvals.Approval`), under the catalog product's id where one became one."""
+    return [export_item(a.product_id or f"approval-{a.id}", a.keywords, a.final, a.listing) for a in approvals]
 
 
 def handle(title: str) -> str:

@@ -256,7 +256,7 @@ def test_abandoned_request_stops_at_the_next_step(app_url, pipeline, monkeypatch
     config = httpx.get(f"{app_url}config").json()
     fn = next(d["id"] for d in config["dependencies"] if d.get("api_name") == "generate")
     session = "abandoned-request"
-    join = {"data": [None, "mug, white, ceramic", 4, 0.8, 0.9, 120, "modict", "", "", 4.0], "fn_index": fn,
+    join = {"data": [None, "mug, white, ceramic", 4, 0.8, 0.9, 120, "modict", "", "", 4.0, "shopify", ""], "fn_index": fn,
             "session_hash": session, "event_data": None, "trigger_id": None}
     assert httpx.post(f"{app_url}gradio_api/queue/join", json=join).status_code == 200
     steps = 0

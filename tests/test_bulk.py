@@ -151,3 +151,32 @@ def test_rows_with_copy_are_kept_and_results_mark_what_a_model_wrote(tmp_path):
     assert out[0]["status"] == "skipped" and out[1]["machine_written"] == "description, meta_description"
     assert (out[1]["title"], out[1]["bullets"], out[1]["passes"], out[2]["passes"]) == ("Mug, White", "Colour: White", "yes", "no")
     assert out[2]["violations"].startswith("Title is 81") and BulkOptions().channel == "shopify"
+
+
+@needs_shared
+def test_the_bulk_tab_approves_each_passing_product_once_and_exports_for_a_shop(tmp_path, pipeline):
+    import app
+
+    photos = sorted((SHARED / "hm" / "images").iterdir())[20:24]
+    z = _zip(tmp_path / "photos.zip", {p.name: p.read_bytes() for p in photos})
+    c = _csv(tmp_path / "p.csv", [[f"b{i}", "Top, Black, jersey", p.name, "Our copy." if i == 3 else ""] for i, p in enumerate(photos)],
+             header="id,keywords,image,description")
+    table, _, status = app.bulk(str(c), str(z), 2, "amazon")
+    ready = [r[0] for r in table if r[9] == "yes"]
+    assert [r[1] for r in table] == ["ok", "ok", "ok", "skipped"] and "1 kept their description" in status
+    assert all(r[7] == "Top, Jersey, Black" for r in table[:3])  # the listing's title, for Amazon
+    again, _, status = app.bulk(str(c), str(z), 2, "amazon")  # the same job: every row from the job store
+    assert again == table and status.startswith("Resumed an earlier run of this job: 4 product(s)")
+    before = len(pipeline.approvals)
+    said, _ = app.approve_passing(str(c), str(z), 2, "amazon")
+    assert said.startswith(f"Approved {len(ready)} product(s)") and len(pipeline.approvals) == before + len(ready)
+    said, _ = app.approve_passing(str(c), str(z), 2, "amazon")  # pressed twice: nothing approved twice
+    assert said.startswith("Approved 0 product(s)") and len(pipeline.approvals) == before + len(ready)
+    mine = pipeline.approvals.list()[: len(ready)]
+    assert all(a.listing["channel"] == "amazon" and a.product_id for a in mine)
+    with open(app.export_job("shopify", str(c), str(z), 2, "amazon"), encoding="utf-8") as f:
+        shop = list(csv.DictReader(f))
+    assert [r["Handle"] for r in shop] == ["top-jersey-black", "top-jersey-black-2", "top-jersey-black-3"]
+    assert {r["Status"] for r in shop} == {"draft"}
+    for a in mine:  # leave the session's catalog as it was
+        pipeline.approvals.delete(a.id)
