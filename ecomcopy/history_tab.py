@@ -79,7 +79,7 @@ def export(kind: str, query: str = "") -> str:
             return str(store.export_json(folder / f"approvals-{stamp}.json", query or ""))
         approvals = store.list(query or "", limit=1_000_000)
         if not approvals:
-            raise gr.Error("No approvals to export" + (f" match “{query}”." if query else " yet: approve a description first."),
+            raise gr.Error(f"No approval matches “{query}”." if query else "No approvals to export yet: approve a description first.",
                            print_exception=False)
         name, ext = SHOP_FILES[kind]
         path = folder / f"{name}-{stamp}.{ext}"
