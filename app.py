@@ -78,7 +78,7 @@ def _write_tab(ui: SimpleNamespace) -> None:
         ui.keep_out = gr.Checkbox(label="Keep this product out of the catalog (never use it as a reference)", value=False)
         ui.approve_btn = gr.Button("Approve", variant="primary", elem_id="approve")
     ui.approve_status = gr.Textbox(elem_id="approve-status", label="Approval", interactive=False)
-    with gr.Accordion("Result as JSON (what the API returns)", open=False):
+    with gr.Accordion("Result as JSON (what the API returns; its listing is the one above)", open=False):
         ui.result = gr.JSON(label="Result")
     gr.Examples(examples=examples(), inputs=[ui.photo, ui.keywords], label="Try a catalog product")
 
