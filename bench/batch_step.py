@@ -24,6 +24,7 @@ from pathlib import Path
 import torch
 from transformers import DynamicCache
 
+from ecomcopy.batched_cache import merge, step
 from ecomcopy.config import DEMO_CATALOG_DB, shipped_adapter, writer_lm
 from ecomcopy.keywords import product_keywords
 from ecomcopy.lm import load_lm
@@ -49,38 +50,21 @@ def prefill(model, ids: torch.Tensor) -> tuple[DynamicCache, torch.Tensor]:
     return cache, logits
 
 
-def merged(caches: list[DynamicCache], lengths: list[int]) -> tuple[DynamicCache, torch.Tensor]:
-    """One cache of the requests' caches, left-padded to the longest, and the (B, T) mask of real positions."""
-    longest = max(lengths)
-    out = caches[0]  # its layers take the merged tensors
-    for i, layer in enumerate(out.layers):
-        keys = [c.layers[i].keys for c in caches]
-        values = [c.layers[i].values for c in caches]
-        layer.keys = torch.cat([torch.nn.functional.pad(k, (0, 0, longest - k.shape[-2], 0)) for k in keys])
-        layer.values = torch.cat([torch.nn.functional.pad(v, (0, 0, longest - v.shape[-2], 0)) for v in values])
-    mask = torch.tensor([[0] * (longest - n) + [1] * n for n in lengths])
-    return out, mask
-
-
 @torch.inference_mode()
 def greedy_batched(model, prompt_ids: list[torch.Tensor], tokens: int) -> tuple[list[list[int]], torch.Tensor]:
-    """Greedy tokens of every request decoded in one batch; and the (B, V) logits of the first batched forward
-    (the step after each request's own prefill)."""
+    """Greedy tokens of every request decoded in one batch (`batched_cache`); and the (B, V) logits of the first
+    batched forward (the step after each request's own prefill)."""
     pairs = [prefill(model, ids) for ids in prompt_ids]
-    lengths = [len(ids) for ids in prompt_ids]
-    cache, mask = merged([c for c, _ in pairs], lengths)
+    rows = merge([c for c, _ in pairs], [len(ids) for ids in prompt_ids])
     logits = torch.cat([lg for _, lg in pairs])
     first = None
     out = [[] for _ in prompt_ids]
-    pos = torch.tensor(lengths)
     for _ in range(tokens):
-        step = logits.argmax(-1)
-        for row, t in zip(out, step.tolist()):
+        tokens_now = logits.argmax(-1)
+        for row, t in zip(out, tokens_now.tolist()):
             row.append(t)
-        mask = torch.cat([mask, torch.ones(len(out), 1, dtype=mask.dtype)], dim=1)
-        logits = model(input_ids=step[:, None], attention_mask=mask, position_ids=pos[:, None], past_key_values=cache, use_cache=True).logits[:, -1]
+        logits = step(model, rows, tokens_now)
         first = logits.clone() if first is None else first
-        pos = pos + 1
     return out, first
 
 
@@ -88,11 +72,11 @@ def greedy_batched(model, prompt_ids: list[torch.Tensor], tokens: int) -> tuple[
 def step_cost(model, ids: torch.Tensor, rows: int, steps: int = 8) -> float:
     cache, logits = prefill(model, ids)
     cache.batch_repeat_interleave(rows)
-    step = logits.argmax(-1).expand(rows)
-    model(input_ids=step[:, None], past_key_values=cache, use_cache=True)  # warm
+    nxt = logits.argmax(-1).expand(rows)
+    model(input_ids=nxt[:, None], past_key_values=cache, use_cache=True)  # warm
     t0 = time.perf_counter()
     for _ in range(steps):
-        model(input_ids=step[:, None], past_key_values=cache, use_cache=True)
+        model(input_ids=nxt[:, None], past_key_values=cache, use_cache=True)
     return (time.perf_counter() - t0) / steps
 
 
