@@ -183,7 +183,8 @@ def _wire(ui: SimpleNamespace, demo: gr.Blocks) -> None:
             "queue": False, "show_progress": "hidden", "trigger_mode": "always_last", **private}
     for box in (ui.chosen, *ui.listing_fields):  # change, not input: a paste or an autofill is checked too
         box.change(**live)
-    ui.claims.input(strike_claims, inputs=[ui.claims, ui.chosen, ui.drafts, ui.state], outputs=[ui.chosen, ui.claims], **private)
+    ui.claims.input(strike_claims, inputs=[ui.claims, ui.chosen, ui.drafts, ui.state], outputs=[ui.chosen, ui.claims], **private).success(**fill)
+    ui.chosen.blur(**fill)  # the fields built from the description follow its edits (a field the editor changed is kept)
     ui.approve_btn.click(approve, inputs=[ui.state, ui.chosen, ui.keep_out, ui.query, ui.drafts, ui.channel, ui.brand, *ui.listing_fields],
                          outputs=[ui.approve_status, ui.history], **private)
     # filled on each page load, not when the page is built: the page is served while the models (and the

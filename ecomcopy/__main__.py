@@ -130,6 +130,8 @@ def cmd_bulk(args: argparse.Namespace) -> int:
 
     sampling = sampling_config(args)
     options = BulkOptions(channel(args.channel).name, args.overwrite)
+    if args.ray_batch < 1:
+        raise InputError("--ray-batch must be at least 1.")
     rows = read_rows(args.csv)  # bad uploads fail now, before the models load
     adapter = adapter_of(args)
     cfg = PipelineConfig(catalog=Path(args.db), adapter=adapter, lm=writer_lm(), min_reference_score=args.min_reference_score,
@@ -137,9 +139,10 @@ def cmd_bulk(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     with PhotoArchive(args.zip) as archive:
-        store = JobStore(args.jobs_db) if args.jobs_db != "none" else None
-        key = job_key(args.csv, args.zip, {"sampling": dataclasses.asdict(sampling), "options": options.settings(),
-                                           "adapter": str(adapter), "db": str(Path(args.db).resolve())})
+        store = JobStore(args.jobs_db or AppConfig.from_env().data / "bulk_jobs.db") if args.jobs_db != "none" else None
+        key = job_key(args.csv, args.zip, {"sampling": dataclasses.asdict(sampling), "options": options.settings(), "lm": writer_lm(),
+                                           "adapter": str(adapter), "db": str(Path(args.db).resolve()),
+                                           "min_reference_score": args.min_reference_score})
 
         def run(pending):
             if args.ray:
@@ -236,8 +239,8 @@ def _bulk(sub) -> None:
     b.add_argument("--ray-batch", type=int, default=8, help="rows per Ray task: a crash loses at most the rows of the tasks in flight")
     b.add_argument("--channel", default=DEFAULT_CHANNEL, help=f"the listing each product gets: {', '.join(channel_names())}")
     b.add_argument("--overwrite", action="store_true", help="also draft rows whose CSV has a description (default: keep it)")
-    b.add_argument("--jobs-db", default=str(AppConfig.from_env().data / "bulk_jobs.db"),
-                   help="where finished rows are kept, so that a killed job resumes ('none': not kept)")
+    b.add_argument("--jobs-db", default="", help="where finished rows are kept, so that a killed job resumes "
+                                                 "(default: bulk_jobs.db in the data folder; 'none': not kept)")
     b.set_defaults(func=cmd_bulk)
 
 

@@ -28,6 +28,7 @@ from .spreadsheet import safe_cell
 REQUIRED_COLUMNS = ("id", "keywords", "image")  # optional: description (copy the row has: kept), brand
 LISTING_FIELDS = ["channel", "title", "bullets", "seo_title", "meta_description", "tags", "machine_written", "passes", "violations"]
 RESULT_FIELDS = ["id", "status", "message", "keywords", "reference_id", "best_draft", "best_coverage", "best_flags", "drafts", *LISTING_FIELDS]
+INTERNAL_ERROR = "internal error while writing drafts (see the server log)"  # not kept by a job: run again, it is retried
 SKIPPED = "skipped"  # a row whose CSV carries a description: never overwritten unless asked
 
 
@@ -227,7 +228,7 @@ def process_row(pipeline, row: BulkRow, archive: PhotoArchive, sampling: Samplin
         return BulkResult(row.id, "error", str(e), row.keywords)
     except Exception:  # noqa: BLE001 - one bad product never stops the job
         log_failure(f"bulk row {row.line}")  # its line number: the row's id is the user's text
-        return BulkResult(row.id, "error", "internal error while writing drafts (see the server log)", row.keywords)
+        return BulkResult(row.id, "error", INTERNAL_ERROR, row.keywords)
     if not s.drafts:
         return BulkResult(row.id, "error", "no draft could be written", row.keywords, s.reference.product.id)
     rank = [review_rank(review, sampling.max_words, sampling.ranking) for review in s.reviews]

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
-from .bulk import BulkResult, BulkRow
+from .bulk import INTERNAL_ERROR, BulkResult, BulkRow
 
 KEEP_DAYS = 30  # a job untouched this long is forgotten
 
@@ -82,8 +82,8 @@ def resumable(rows: list[BulkRow], store: JobStore | None, key: str,
               run: Callable[[list[BulkRow]], Iterable[BulkResult]],
               on_resume: Callable[[int, int], None] | None = None) -> Iterator[BulkResult]:
     """Every row's result in CSV order: the finished ones from `store`, the others from `run` (given only the
-    unfinished rows, in order), each recorded the moment it arrives. `on_resume(done, total)` is told how many
-    rows an earlier run finished."""
+    unfinished rows, in order), each recorded the moment it arrives, except an internal failure, which the next
+    run retries. `on_resume(done, total)` is told how many rows an earlier run finished."""
     done = store.finished(key, len(rows)) if store is not None else {}
     if on_resume and done:
         on_resume(len(done), len(rows))
@@ -93,7 +93,9 @@ def resumable(rows: list[BulkRow], store: JobStore | None, key: str,
         if i in done:
             yield done[i]
             continue
-        result = next(pending)
-        if store is not None:
+        result = next(pending, None)
+        if result is None:
+            raise RuntimeError(f"the job's runner returned {i - sum(j < i for j in done)} results for {len(todo)} rows")
+        if store is not None and result.message != INTERNAL_ERROR:
             store.record(key, i, result)
         yield result

@@ -14,6 +14,7 @@ import gradio as gr
 
 from .bulk import BulkOptions, PhotoArchive, read_rows, run_bulk, write_results
 from .bulk_jobs import JobStore, job_key, resumable
+from .channels import channel
 from .config import DEFAULT_CHANNEL, SAMPLING, AppConfig
 from .errors import InputError
 from .handlers import sampling
@@ -37,9 +38,10 @@ def job_store() -> JobStore:
 def _job(csv_path, zip_path, n, channel_name, overwrite) -> tuple[list, object, BulkOptions, str]:
     rows = read_rows(csv_path)
     cfg = sampling(n, SAMPLING.temperature, SAMPLING.top_p, SAMPLING.max_new_tokens)
-    options = BulkOptions(channel_name or DEFAULT_CHANNEL, bool(overwrite))
+    options = BulkOptions(channel(channel_name or DEFAULT_CHANNEL).name, bool(overwrite))  # an unknown one: an error now
     app = AppConfig.from_env()
-    key = job_key(csv_path, zip_path, {"sampling": dataclasses.asdict(cfg), "options": options.settings(), "lm": app.lm, "catalog": str(app.catalog)})
+    key = job_key(csv_path, zip_path, {"sampling": dataclasses.asdict(cfg), "options": options.settings(), "lm": app.lm,
+                                       "catalog": str(app.catalog), "image_weight": app.image_weight})
     return rows, cfg, options, key
 
 
@@ -79,19 +81,25 @@ def approve_passing(csv_path, zip_path, n=SAMPLING.n, channel_name=DEFAULT_CHANN
         if len(done) < len(rows):
             raise InputError(f"The job is not finished ({len(done)} of {len(rows)} products): run it first.")
         already = store.approvals(key)
-        approved = 0
+        approved, failed = 0, []
         with PhotoArchive(zip_path) as archive:
             for i, r in sorted(done.items()):
                 if not r.passes or i in already:
                     continue
                 result = {"keywords": r.keywords.split(", "), "reference": {"id": r.nearest_id}, "drafts": r.drafts, "writer": r.writer}
                 fields = {k: r.listing[k] for k in ("channel", "title", "bullets", "seo_title", "meta_description", "tags")}
-                a = get_pipeline().approve(result, r.best_draft, r.best_draft, archive.read(rows[i].image), listing=fields | {"brand": rows[i].brand})
+                try:
+                    a = get_pipeline().approve(result, r.best_draft, r.best_draft, archive.read(rows[i].image), listing=fields | {"brand": rows[i].brand})
+                except InputError as e:  # one product that cannot be approved does not stop the others
+                    failed.append(f"{r.id}: {e}")
+                    continue
                 store.mark_approved(key, i, a.id)
                 approved += 1
+    drafted = sum(r.status == "ok" for r in done.values())
     passing = sum(r.passes for r in done.values())
     return (f"Approved {approved} product(s) that pass every check and {options.channel}'s rules"
-            + (f"; {len(already)} were approved before" if already else "") + f"; {len(rows) - passing} need an editor."), history_rows(query)
+            + (f"; {len(already)} were approved before" if already else "") + f"; {drafted - passing} drafted product(s) need an editor"
+            + (f"; {len(failed)} could not be approved ({'; '.join(failed[:3])})" if failed else "") + "."), history_rows(query)
 
 
 def export_job(kind: str, csv_path, zip_path, n=SAMPLING.n, channel_name=DEFAULT_CHANNEL, overwrite=False) -> str:
@@ -101,6 +109,8 @@ def export_job(kind: str, csv_path, zip_path, n=SAMPLING.n, channel_name=DEFAULT
             raise InputError("Upload the CSV and ZIP of the job and run it first.")
         rows, _, _, key = _job(csv_path, zip_path, n, channel_name, overwrite)
         done = job_store().finished(key, len(rows))
+        if len(done) < len(rows):
+            raise InputError(f"The job is not finished ({len(done)} of {len(rows)} products): run it first.")
         items = [export_item(r.id, r.keywords.split(", "), r.best_draft, r.listing) for _, r in sorted(done.items()) if r.status == "ok"]
         if not items:
             raise InputError("No drafted product to export: run the job first.")

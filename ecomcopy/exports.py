@@ -27,6 +27,7 @@ SHOPIFY_COLUMNS = ["Handle", "Title", "Body (HTML)", "Vendor", "Type", "Tags", "
 WOOCOMMERCE_COLUMNS = ["Type", "SKU", "Name", "Published", "Short description", "Description", "Categories", "Tags", "Images"]
 GOOGLE_NS = "http://base.google.com/ns/1.0"
 LISTING_KEYS = {f.name for f in fields(Listing)}
+XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")  # characters XML 1.0 cannot hold
 ET.register_namespace("g", GOOGLE_NS)  # written as g:title, as Merchant Center's examples are
 
 
@@ -106,7 +107,7 @@ def google_feed(items: list[ExportItem], shop: str = "ecomcopy export", link: st
                   "product_type": item.product_type, "condition": "new"}
         for name, value in values.items():
             if value:
-                ET.SubElement(node, f"{{{GOOGLE_NS}}}{name}").text = value
+                ET.SubElement(node, f"{{{GOOGLE_NS}}}{name}").text = XML_ILLEGAL.sub("", value)  # else the feed would not parse
     ET.indent(rss)
     return ET.tostring(rss, encoding="utf-8", xml_declaration=True)
 

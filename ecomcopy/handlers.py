@@ -15,6 +15,7 @@ from typing import Any
 
 import gradio as gr
 
+from .channels import channel as check_channel
 from .checker import DraftCheck
 from .config import DEFAULT_CHANNEL, DEMO_CATALOG_DB, SAMPLING, SamplingConfig
 from .errors import EcomcopyError
@@ -45,6 +46,7 @@ def api_generate(image_path, keywords, n=SAMPLING.n, temperature=SAMPLING.temper
     nothing until the end: between its steps Gradio notices a client that has gone and closes it, which stops
     the decoding at the next token instead of keeping the model busy for nobody."""
     with user_errors("writing drafts"):
+        check_channel(channel or DEFAULT_CHANNEL)  # an unknown one is refused before the model runs
         stream = get_pipeline().suggest_stream(image_path, keywords, sampling(n, temperature, top_p, max_tokens, keyword_boost),
                                                exclude_group=exclude_group or None, writer=writer or "modict",
                                                reference_id=reference_id or None)

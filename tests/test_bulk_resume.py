@@ -146,3 +146,18 @@ def test_a_bulk_job_on_ray_killed_mid_run_resumes_where_it_stopped(tmp_path):
     assert [r["id"] for r in results] == [f"p{i}" for i in range(ROWS)]
     assert results[3]["status"] == "skipped" and {r["channel"] for r in results if r["status"] == "ok"} == {"ebay"}
     assert all("description" in r["machine_written"] for r in results if r["status"] == "ok")
+
+
+def test_an_internal_failure_is_not_kept_and_the_next_run_retries_it(tmp_path):
+    from ecomcopy.bulk import INTERNAL_ERROR
+
+    rows = [BulkRow(i + 2, f"p{i}", "mug", f"{i}.jpg") for i in range(3)]
+    store = JobStore(tmp_path / "jobs.db")
+    first = list(resumable(rows, store, "job", lambda todo: [BulkResult(r.id, "error", INTERNAL_ERROR) if r.id == "p1"
+                                                             else BulkResult(r.id, "ok") for r in todo]))
+    assert [r.status for r in first] == ["ok", "error", "ok"]
+    ran = []
+    second = list(resumable(rows, store, "job", lambda todo: ran.extend(r.id for r in todo) or [BulkResult(r.id, "ok") for r in todo]))
+    assert ran == ["p1"] and [r.status for r in second] == ["ok", "ok", "ok"]
+    with pytest.raises(RuntimeError, match="returned 0 results for 3 rows"):
+        list(resumable(rows, None, "job", lambda todo: []))

@@ -57,6 +57,9 @@ def test_the_google_feed_parses_with_the_g_namespace_and_one_item_per_product():
     assert products[0].findtext("g:image_link", namespaces=g) == "https://shop.example/p1.jpg"
     assert products[1].find("g:image_link", g) is None  # nothing empty is written
     assert products[2].findtext("g:description", namespaces=g) == "A mug & <i>more</i>."  # text, escaped by the writer
+    odd = ExportItem("p\x01", build_listing(["Mug\x08"], "A mug.\x0b", channel("google")), "Mug", "Acme\x01")
+    got = ET.fromstring(google_feed([odd])).find("channel/item")  # control characters XML cannot hold are left out
+    assert [got.findtext(f"g:{k}", namespaces=g) for k in ("id", "brand", "description")] == ["p", "Acme", "A mug."]
 
 
 def test_the_woocommerce_csv_uses_its_importers_column_names():
