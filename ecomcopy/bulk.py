@@ -235,7 +235,7 @@ def process_row(pipeline, row: BulkRow, archive: PhotoArchive, sampling: Samplin
     best = rank.index(max(rank))  # the first of the best
     ref, note = (s.reference.product.id, "") if s.reference_used else ("", "no similar catalog product: written without a reference")
     listing = build_listing(s.keywords, s.drafts[best], channel(options.channel), row.brand)
-    broken = [v["message"] for v in listing.violations() if v["blocking"]]
+    broken = listing.blocking()
     return BulkResult(row.id, "ok", note, ", ".join(s.keywords), ref, s.drafts[best], s.reviews[best].coverage,
                       s.drafts, "; ".join(s.reviews[best].check.flags()), s.reference.product.id, s.writer, listing.to_dict(), broken)
 

@@ -20,6 +20,8 @@ from .errors import InputError
 from .handlers import sampling
 from .exports import export_item, write_shop_file
 from .history_tab import SHOP_FILES, history_rows, output_folder
+from .keywords import parse_keywords
+from .listing import EDITABLE
 from .session import get_pipeline, user_errors
 
 BULK_HEADERS = ["id", "status", "message", "reference", "best draft (ranked first)", "its keyword coverage", "to check",
@@ -86,8 +88,8 @@ def approve_passing(csv_path, zip_path, n=SAMPLING.n, channel_name=DEFAULT_CHANN
             for i, r in sorted(done.items()):
                 if not r.passes or i in already:
                     continue
-                result = {"keywords": r.keywords.split(", "), "reference": {"id": r.nearest_id}, "drafts": r.drafts, "writer": r.writer}
-                fields = {k: r.listing[k] for k in ("channel", "title", "bullets", "seo_title", "meta_description", "tags")}
+                result = {"keywords": parse_keywords(r.keywords), "reference": {"id": r.nearest_id}, "drafts": r.drafts, "writer": r.writer}
+                fields = {k: r.listing[k] for k in ("channel", *EDITABLE)}
                 try:
                     a = get_pipeline().approve(result, r.best_draft, r.best_draft, archive.read(rows[i].image), listing=fields | {"brand": rows[i].brand})
                 except InputError as e:  # one product that cannot be approved does not stop the others
@@ -111,7 +113,7 @@ def export_job(kind: str, csv_path, zip_path, n=SAMPLING.n, channel_name=DEFAULT
         done = job_store().finished(key, len(rows))
         if len(done) < len(rows):
             raise InputError(f"The job is not finished ({len(done)} of {len(rows)} products): run it first.")
-        items = [export_item(r.id, r.keywords.split(", "), r.best_draft, r.listing) for _, r in sorted(done.items()) if r.status == "ok"]
+        items = [export_item(r.id, parse_keywords(r.keywords), r.best_draft, r.listing) for _, r in sorted(done.items()) if r.status == "ok"]
         if not items:
             raise InputError("No drafted product to export: run the job first.")
         name, ext = SHOP_FILES[kind]

@@ -63,6 +63,10 @@ class Listing:
         """The channel's rules this listing breaks, as the API returns them."""
         return [asdict(v) for v in validate(self, channel(self.channel))]
 
+    def blocking(self) -> list[str]:
+        """What the channel would refuse, in words: a listing with any is neither approved nor "passes"."""
+        return [v.message for v in validate(self, channel(self.channel)) if v.blocking]
+
 
 COLOUR_WORDS = frozenset("""light dark off pale bright deep greenish yellowish greyish reddish bluish pinkish multicolour
 multicoloured multi assorted colour colours natural clear transparent high gloss""".split())

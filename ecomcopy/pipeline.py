@@ -14,7 +14,7 @@ import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, wait
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from functools import wraps
 from pathlib import Path
 
@@ -289,5 +289,5 @@ class Pipeline:
         img = load_image(photo) if photo is not None else None
         with self._model_lock:
             vectors = self._vectors(img, req.keywords) if req.add_to_catalog and img is not None else None
-            fields = {k: v for k, v in req.listing.to_dict().items() if k != "description_html"} if req.listing else None
+            fields = asdict(req.listing) if req.listing else None
             return self.approvals.add(req.keywords, reference, req.drafts, req.chosen, req.final, req.writer, img, vectors, fields)

@@ -138,7 +138,7 @@ class ApprovalRequest:
         chosen = chosen if isinstance(chosen, str) and chosen in drafts else ""
         keywords = parse_keywords(", ".join(keywords))
         fields = listing_from_fields(listing, final, keywords, drafts) if listing else None
-        broken = [v["message"] for v in fields.violations() if v["blocking"]] if fields else []
+        broken = fields.blocking() if fields else []
         if broken:  # the channel would refuse it on import: the editor fixes it first
             raise InputError(f"The listing breaks {channel(fields.channel).label}'s rules: {' '.join(broken)} Fix it before approving.")
         return cls(keywords, ref_id, drafts, chosen, final, writer, add_to_catalog, fields)
