@@ -15,13 +15,13 @@ import gradio as gr
 from starlette.middleware import Middleware
 
 from ecomcopy.channels import channel, channel_names
-from ecomcopy.config import CATALOG_IMAGES, DEFAULT_CHANNEL, QUEUE_SIZE, SAMPLING, AppConfig, shipped_adapter
+from ecomcopy.config import CATALOG_IMAGES, DEFAULT_CHANNEL, IN_MODEL, QUEUE_SIZE, SAMPLING, AppConfig, shipped_adapter
 from ecomcopy.bulk_tab import BULK_HEADERS, approve_passing, bulk, export_job
 from ecomcopy.handlers import (REVIEW_HEADERS, WriteView, api_approve, api_generate, approve, examples, pick, regenerate_with,
                                strike_claims, write)
 from ecomcopy.model import ModICT
 from ecomcopy.history_tab import HISTORY_HEADERS, delete, export, history_rows, reopen
-from ecomcopy.session import get_pipeline, pipeline_loading
+from ecomcopy.session import drafter_loading, get_pipeline, pipeline_loading
 from ecomcopy.components import PhotoInput, UploadFile
 from ecomcopy.images import MAX_FILE_BYTES
 from ecomcopy.keywords import MAX_KEYWORDS_CHARS
@@ -145,12 +145,18 @@ def _bulk_tab(ui: SimpleNamespace) -> None:
     ui.bulk_export = gr.File(label="For your shop", interactive=False)
 
 
+def drafting() -> dict:
+    """Every event that writes drafts shares one limit: with batching on, that many requests are in the model at
+    once (decoding together, or waiting there with their place shown); off, one at a time, as before."""
+    return {"concurrency_id": "drafts", "concurrency_limit": IN_MODEL if AppConfig.from_env().batch_rows > 0 else 1}
+
+
 def _api(ui: SimpleNamespace) -> None:
     """Named endpoints with stable signatures for programs (README), independent of the page layout."""
     out = gr.JSON(visible=False)
     gr.Button(visible=False).click(api_generate, inputs=[ui.photo, ui.keywords, ui.n, ui.temperature, ui.top_p, ui.max_tokens, ui.writer,
                                                         ui.reference_id, ui.exclude_group, ui.keyword_boost, ui.channel, ui.brand],
-                                   outputs=out, api_name="generate")
+                                   outputs=out, api_name="generate", **drafting())
     result, final, chosen, add = gr.JSON(visible=False), gr.Textbox(visible=False), gr.Textbox(visible=False), gr.Checkbox(visible=False)
     listing = gr.JSON(visible=False)
     gr.Button(visible=False).click(api_approve, inputs=[result, final, chosen, ui.photo, add, listing], outputs=out, api_name="approve")
@@ -163,17 +169,18 @@ def _api(ui: SimpleNamespace) -> None:
 
 def _wire(ui: SimpleNamespace, demo: gr.Blocks) -> None:
     private = {"api_visibility": "private"}
+    drafts = private | drafting()
     outputs = [getattr(ui, name) for name in WriteView.names()]
     settings = [ui.n, ui.temperature, ui.top_p, ui.max_tokens, ui.writer, ui.keyword_boost]
     listing_in = [ui.state, ui.chosen, ui.channel, ui.brand, ui.listing_built, *ui.listing_fields]
     listing_out = [*ui.listing_fields, ui.check_description, *ui.listing_checks, ui.listing_built]
     fill = {"fn": refresh, "inputs": listing_in, "outputs": listing_out, "show_progress": "hidden", **private}
     new_product = fill | {"fn": rebuild("all")}  # a new product's listing keeps no edit made for the last one
-    ui.go.click(write, inputs=[ui.photo, ui.keywords, *settings], outputs=outputs, **private).success(**new_product)
-    ui.keywords.submit(write, inputs=[ui.photo, ui.keywords, *settings], outputs=outputs, **private).success(**new_product)
+    ui.go.click(write, inputs=[ui.photo, ui.keywords, *settings], outputs=outputs, **drafts).success(**new_product)
+    ui.keywords.submit(write, inputs=[ui.photo, ui.keywords, *settings], outputs=outputs, **drafts).success(**new_product)
     again = [ui.ref_choice, ui.photo, ui.keywords, *settings, ui.exclude_group]
-    ui.regen.click(regenerate_with, inputs=again, outputs=outputs, **private).success(**fill)
-    ui.ref_choice.input(regenerate_with, inputs=again, outputs=outputs, **private).success(**fill)
+    ui.regen.click(regenerate_with, inputs=again, outputs=outputs, **drafts).success(**fill)
+    ui.ref_choice.input(regenerate_with, inputs=again, outputs=outputs, **drafts).success(**fill)
     ui.drafts.input(pick, inputs=[ui.drafts, ui.state], outputs=[ui.chosen, ui.claims], **private).success(**fill)
     for event in (ui.channel.input, ui.brand.submit, ui.brand.blur):
         event(**fill)
@@ -258,6 +265,7 @@ def launch(host: str = "127.0.0.1", port: int = 7860, block: bool = True, queue_
     )
     try:
         loading.result()
+        drafter_loading().result()  # with --ray-address: the replicas have loaded too
     except BaseException:
         demo.close()
         raise
@@ -274,7 +282,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--public", action="store_true", help="allow a --host other than this machine (e.g. 0.0.0.0)")
     ap.add_argument("--port", type=int, default=cfg.port)
     ap.add_argument("--queue-size", type=int, default=QUEUE_SIZE, help="requests that may wait for the model")
+    ap.add_argument("--ray-address", default=cfg.ray_address or None,
+                    help='write drafts on pipeline replicas on this Ray cluster ("auto", "ray://host:10001"; "local": a Ray on this machine)')
+    ap.add_argument("--replicas", type=int, default=cfg.replicas, help="pipeline replicas on Ray (with --ray-address)")
     args = ap.parse_args(argv)
+    if args.ray_address:
+        AppConfig.serve_on_ray(args.ray_address, args.replicas)
     host = cfg.listen_host(args.host, args.public)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     launch(host, args.port, queue_size=args.queue_size)

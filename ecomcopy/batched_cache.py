@@ -9,11 +9,16 @@ measured exact in fp32 (`bench/batch_step.py`; the int8 layers are not, see docs
 
 from __future__ import annotations
 
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-from transformers import DynamicCache
+from torch import nn
+from transformers import AttentionInterface, DynamicCache
+from transformers.integrations.sdpa_attention import sdpa_attention_forward
+from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
 
 
 @dataclass
@@ -28,15 +33,33 @@ class Rows:
 def merge(caches: list[DynamicCache], lengths: list[int]) -> Rows:
     """One batch of the requests' caches (one or more rows each; `lengths`: their prompt lengths), each
     left-padded to the longest. The first cache's layers take the merged tensors."""
-    longest = max(lengths)
-    counts = [c.layers[0].keys.shape[0] for c in caches]  # rows per request
-    out = caches[0]
-    for i, layer in enumerate(out.layers):
-        layer.keys = torch.cat([F.pad(c.layers[i].keys, (0, 0, longest - n, 0)) for c, n in zip(caches, lengths)])
-        layer.values = torch.cat([F.pad(c.layers[i].values, (0, 0, longest - n, 0)) for c, n in zip(caches, lengths)])
-    mask = torch.cat([torch.tensor([[0] * (longest - n) + [1] * n]).expand(r, -1) for n, r in zip(lengths, counts)])
-    positions = torch.cat([torch.full((r,), n) for n, r in zip(lengths, counts)])
-    return Rows(out, mask, positions)
+    rows = None
+    for cache, length in zip(caches, lengths):
+        rows = join(rows, cache, length)
+    return rows
+
+
+def join(rows: Rows | None, cache: DynamicCache, length: int) -> Rows:
+    """`rows` with a newly prefilled request's cache (its rows all `length` long) added after them: the
+    shorter side is left-padded. This is how a request joins a batch already decoding."""
+    count = cache.layers[0].keys.shape[0]
+    new = Rows(cache, torch.ones(count, length, dtype=torch.long), torch.full((count,), length))
+    if rows is None:
+        return new
+    have = rows.mask.shape[1]
+    longest = max(have, length)
+    for mine, theirs in zip(rows.cache.layers, cache.layers):
+        mine.keys = torch.cat([F.pad(mine.keys, (0, 0, longest - have, 0)), F.pad(theirs.keys, (0, 0, longest - length, 0))])
+        mine.values = torch.cat([F.pad(mine.values, (0, 0, longest - have, 0)), F.pad(theirs.values, (0, 0, longest - length, 0))])
+    rows.mask = torch.cat([F.pad(rows.mask, (longest - have, 0)), F.pad(new.mask, (longest - length, 0))])
+    rows.positions = torch.cat([rows.positions, new.positions])
+    return rows
+
+
+def batchable(cache: DynamicCache) -> bool:
+    """Only full-attention layers can be left-padded and joined; a sliding-window layer (Gemma 3) drops its
+    oldest positions by count, pads included, so such an LM decodes one request at a time."""
+    return all(type(layer).__name__ == "DynamicLayer" for layer in cache.layers)
 
 
 @torch.inference_mode()
@@ -53,3 +76,61 @@ def keep(rows: Rows, index: torch.Tensor) -> None:
     """Only the rows at `index` stay in flight (the others ended or were cancelled)."""
     rows.cache.batch_select_indices(index)
     rows.mask, rows.positions = rows.mask[index], rows.positions[index]
+
+
+_GROUPS = threading.local()
+ROWS_ATTENTION = "ecomcopy_rows"
+
+
+def exact_rows(model: nn.Module) -> None:
+    """Make a batch's rows compute exactly what each request would alone, while `groups` is open:
+
+    - the int8 Linear layers take each request's rows as their own call: PyTorch's dynamic int8 Linear quantises
+      its whole input with one scale, so batched rows would change each other's rounding (greedy drafts diverged
+      after 6-16 tokens on the 1.5B writer). Past 4 rows the layer's time grows with its rows
+      (`bench/int8_linear.py`), so the split costs little;
+    - attention runs per request over its own keys, without the pads: a padded, masked attention sums in another
+      order (a different kernel), which is enough to flip a near-tie between two tokens.
+    Outside `groups` both behave exactly as before. Idempotent."""
+    for module in model.modules():
+        if isinstance(module, torch.ao.nn.quantized.dynamic.Linear) and not hasattr(module, "_whole_forward"):
+            module._whole_forward = module.forward
+            module.forward = _per_group(module._whole_forward)
+    if model.config._attn_implementation == "sdpa":
+        AttentionInterface.register(ROWS_ATTENTION, _rows_attention)
+        AttentionMaskInterface.register(ROWS_ATTENTION, sdpa_mask)
+        model.set_attn_implementation(ROWS_ATTENTION)
+
+
+def _per_group(forward):
+    def run(x: torch.Tensor) -> torch.Tensor:
+        sizes = getattr(_GROUPS, "sizes", None)
+        if sizes is None or len(sizes) == 1 or x.shape[0] != sum(sizes):
+            return forward(x)
+        return torch.cat([forward(part) for part in x.split(sizes)])
+
+    return run
+
+
+def _rows_attention(module, query, key, value, attention_mask, **kwargs):
+    """(B, nH, 1, hd) queries of a batched step: each request's rows attend to their own keys, pads cut off."""
+    sizes, pads = getattr(_GROUPS, "sizes", None), getattr(_GROUPS, "pads", None)
+    if sizes is None or query.shape[0] != sum(sizes) or query.shape[2] != 1:
+        return sdpa_attention_forward(module, query, key, value, attention_mask, **kwargs)
+    out, start = [], 0
+    for size, pad in zip(sizes, pads):
+        rows = slice(start, start + size)
+        out.append(sdpa_attention_forward(module, query[rows], key[rows, :, pad:], value[rows, :, pad:], None, **kwargs)[0])
+        start += size
+    return torch.cat(out), None
+
+
+@contextmanager
+def groups(sizes: list[int], pads: list[int] | None = None):
+    """While it is open, the batch's rows are computed `sizes` at a time (each request's), their first `pads`
+    key positions (left padding) left out of attention."""
+    _GROUPS.sizes, _GROUPS.pads = sizes, pads or [0] * len(sizes)
+    try:
+        yield
+    finally:
+        _GROUPS.sizes = _GROUPS.pads = None

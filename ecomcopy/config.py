@@ -7,7 +7,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
+from typing import Mapping, MutableMapping
 
 from .errors import InputError
 
@@ -72,6 +72,8 @@ KEYWORD_MODES = ("phrase", "word", "once")  # when keyword emphasis lets a keywo
 
 # -- serving ------------------------------------------------------------------------------------
 QUEUE_SIZE = 32  # requests waiting for the model; one more is told the queue is full (HTTP 503)
+BATCH_ROWS = 24  # most drafts decoding at once across requests (`scheduler.py`): two default requests; 0 = one request at a time
+IN_MODEL = 4  # requests the page lets into the model at once (decoding or waiting there with their place shown)
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 SPACE_HOSTS = ("*.hf.space",)  # where a Hugging Face Space is served from
 DEFAULT_CHANNEL = "shopify"  # the listing a new product gets (assets/channels/): a merchant's own shop
@@ -184,6 +186,9 @@ class AppConfig:
     port: int  # GRADIO_SERVER_PORT
     on_space: bool  # SPACE_ID is set: a Hugging Face Space, whose proxy must reach the app on all interfaces
     allowed_hosts: tuple[str, ...]  # ECOMCOPY_ALLOWED_HOSTS: the host names the app answers to (DNS rebinding)
+    batch_rows: int = BATCH_ROWS  # ECOMCOPY_BATCH_ROWS: drafts of concurrent requests decoded in one batch (0 = off)
+    ray_address: str = ""  # ECOMCOPY_RAY_ADDRESS: draft on pipeline replicas on this Ray cluster ("local": a Ray on this machine)
+    replicas: int = 2  # ECOMCOPY_REPLICAS: how many, with ECOMCOPY_RAY_ADDRESS
 
     @property
     def photos(self) -> Path:
@@ -195,13 +200,21 @@ class AppConfig:
         custom = env.get("ECOMCOPY_CATALOG")
         try:
             weight, port = float(env.get("ECOMCOPY_IMAGE_WEIGHT", DEFAULT_IMAGE_WEIGHT)), int(env.get("GRADIO_SERVER_PORT", 7860))
+            batch_rows, replicas = int(env.get("ECOMCOPY_BATCH_ROWS", BATCH_ROWS)), int(env.get("ECOMCOPY_REPLICAS", 2))
         except ValueError:
-            raise InputError("ECOMCOPY_IMAGE_WEIGHT must be a number and GRADIO_SERVER_PORT a port number.") from None
+            raise InputError("ECOMCOPY_IMAGE_WEIGHT must be a number, GRADIO_SERVER_PORT a port number, and "
+                             "ECOMCOPY_BATCH_ROWS and ECOMCOPY_REPLICAS whole numbers.") from None
         return cls(
             data=data, catalog=Path(custom) if custom else data / "catalog.db", seed=None if custom else DEMO_CATALOG_DB,
             lm=writer_lm(env), image_weight=weight, host=env.get("GRADIO_SERVER_NAME", "127.0.0.1"),
-            port=port, on_space=bool(env.get("SPACE_ID")), allowed_hosts=allowed_hosts(env),
+            port=port, on_space=bool(env.get("SPACE_ID")), allowed_hosts=allowed_hosts(env), batch_rows=batch_rows,
+            ray_address=env.get("ECOMCOPY_RAY_ADDRESS", ""), replicas=max(1, replicas),
         )
+
+    @staticmethod
+    def serve_on_ray(address: str, replicas: int, env: MutableMapping[str, str] = os.environ) -> None:
+        """`app.py --ray-address/--replicas`: the settings the app's loader reads (as ECOMCOPY_RAY_ADDRESS would)."""
+        env["ECOMCOPY_RAY_ADDRESS"], env["ECOMCOPY_REPLICAS"] = address, str(replicas)
 
     def listen_host(self, host: str, public: bool) -> str:
         """The address to listen on: this machine only unless the operator said otherwise (`--public`), or the

@@ -25,7 +25,7 @@ from .listing_view import from_page
 from .products import read_products
 from .request import Progress, Suggestion
 from .search import Hit
-from .session import get_pipeline, pipeline_loading, user_errors
+from .session import drafter_loading, get_drafter, get_pipeline, user_errors
 from .text import strike
 
 
@@ -47,7 +47,7 @@ def api_generate(image_path, keywords, n=SAMPLING.n, temperature=SAMPLING.temper
     the decoding at the next token instead of keeping the model busy for nobody."""
     with user_errors("writing drafts"):
         check_channel(channel or DEFAULT_CHANNEL)  # an unknown one is refused before the model runs
-        stream = get_pipeline().suggest_stream(image_path, keywords, sampling(n, temperature, top_p, max_tokens, keyword_boost),
+        stream = get_drafter().suggest_stream(image_path, keywords, sampling(n, temperature, top_p, max_tokens, keyword_boost),
                                                exclude_group=exclude_group or None, writer=writer or "modict",
                                                reference_id=reference_id or None)
         for step in stream:
@@ -133,17 +133,19 @@ def write(image_path, keywords, n, temperature, top_p, max_tokens, writer="modic
           reference_id="", exclude_group=""):
     """Streams: the reference panel first, then the drafts as they are written, then their review."""
     t0 = time.time()
-    loading = not pipeline_loading().done()
+    loading = not drafter_loading().done()
     yield WriteView("The models are still loading (a few seconds after a start); your drafts follow…" if loading
                     else "Finding the most similar catalog products…").updates()
     with user_errors("writing drafts"):
-        stream = get_pipeline().suggest_stream(image_path, keywords, sampling(n, temperature, top_p, max_tokens, keyword_boost),
+        stream = get_drafter().suggest_stream(image_path, keywords, sampling(n, temperature, top_p, max_tokens, keyword_boost),
                                                exclude_group=exclude_group or None, writer=writer or "modict",
                                                reference_id=reference_id or None)
         for step in stream:
             if isinstance(step, Progress):
                 words = sum(len(d.split()) for d in step.partial)
-                status = f"Writing {int(n)} draft(s)… {words} words so far ({time.time() - t0:.1f} s)"
+                status = (f"Writing {int(n)} draft(s)… {words} words so far ({time.time() - t0:.1f} s)" if not step.place else
+                          f"Waiting for the model: it is writing other people's drafts, and yours are number {step.place} in line "
+                          f"({time.time() - t0:.1f} s)…")
                 yield WriteView(status, **WriteView.reference_panel(step.references, step.chosen_reference, step.reference_used),
                                 drafts=gr.update(choices=[d for d in step.partial if d], value=None),
                                 claims=gr.update(choices=[], value=[])).updates()

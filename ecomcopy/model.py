@@ -23,7 +23,7 @@ from .config import DEFAULT_IMAGE_ENCODER, DEFAULT_LM
 from .constraints import LogitRules
 from . import lora
 from .lm import LoadedLM, text_config
-from .prefix import PrefixAttention, decoder_layers
+from .prefix import Prefix, PrefixAttention, PrefixRows, decoder_layers
 from .prompt import INSTRUCTION, Example, format_example
 from .sampler import decode, stop_ids
 
@@ -131,10 +131,11 @@ class ModICT(nn.Module):
         )
         return cls(cfg, lm)
 
-    def _set_prefix(self, prefix: torch.Tensor | None) -> None:
-        """Fix the prefix for a generation (its keys and values are then computed once per layer)."""
+    def _set_prefix(self, prefix: "torch.Tensor | PrefixRows | None") -> None:
+        """Fix the prefix for a generation (its keys and values are then computed once per layer); a
+        `PrefixRows` when the rows of several requests step together."""
         self._prefix = prefix
-        self._prefix_kv = {} if prefix is not None else None
+        self._prefix_kv = {} if isinstance(prefix, torch.Tensor) else None  # PrefixRows keep theirs per request
 
     def remove_hooks(self) -> None:
         for h in self._hooks:
@@ -200,19 +201,20 @@ class ModICT(nn.Module):
     # -- generation ---------------------------------------------------------------------------
     @torch.inference_mode()
     def generate(self, ex: Example, n: int = 4, temperature: float = 0.8, top_p: float = 0.9, max_new_tokens: int = 60,
-                 do_sample: bool = True, rules: LogitRules | None = None, streamer=None, settled=None) -> tuple[list[str], torch.Tensor]:
+                 do_sample: bool = True, rules: LogitRules | None = None, streamer=None, settled=None,
+                 generator: torch.Generator | None = None, decoder=decode) -> tuple[list[str], torch.Tensor]:
         """n sampled continuations of one example (1 when greedy), after a single prefill of the prompt, and
         their (n,) mean log-probabilities per token.
 
-        rules: the request's logit rules (`constraints.logit_rules`); settled: `sampler.Settled`, the early end."""
-        e, _, summary = self.build(ex)  # (T, H)
+        rules: the request's logit rules (`constraints.logit_rules`); settled: `sampler.Settled`, the early end;
+        decoder: `sampler.decode`, or a `scheduler.Scheduler`'s, which makes the prompt on the model thread."""
+        def prompt() -> tuple[dict, Prefix]:
+            e, _, summary = self.build(ex)  # (T, H)
+            return {"inputs_embeds": e[None]}, Prefix(self, self.prompts(summary.unsqueeze(0)))  # (L, 1, P, H), shared by every draft
+
         tok = self.lm.tokenizer
-        self._set_prefix(self.prompts(summary.unsqueeze(0)))  # (L, 1, P, H), shared by every draft
-        try:
-            out, logprob = decode(self.lm.model, {"inputs_embeds": e[None]}, n if do_sample else 1, max_new_tokens, stop_ids(tok),
-                                  temperature, top_p, not do_sample, rules, tok.pad_token_id or 0, streamer, settled)  # (n, new)
-        finally:
-            self._set_prefix(None)
+        out, logprob = decoder(self.lm.model, prompt, n if do_sample else 1, max_new_tokens, stop_ids(tok), temperature, top_p,
+                               not do_sample, rules, tok.pad_token_id or 0, streamer, settled, generator)  # (n, new)
         return tok.batch_decode(out, skip_special_tokens=True), logprob
 
     # -- checkpoint ---------------------------------------------------------------------------

@@ -39,6 +39,7 @@ from .prompt import Example, icl_prompt
 from .ranking import best_drafts
 from .request import ApprovalRequest, DraftInput, Progress, Retrieval, Suggestion
 from .review import drop_near_duplicates, review_draft
+from .scheduler import Scheduler
 from .sampler import DraftStreamer, modict_drafts, prompt_drafts, stop_ids
 from .spelling import word_starts
 from .search import Hit
@@ -60,6 +61,8 @@ class PipelineConfig:
     min_reference_score: float = MIN_REFERENCE_SCORE  # a best match under this fused score is no reference (0 = always one)
     quantize: bool = True  # int8 dynamic quantisation of the LM for inference
     threads: int = field(default_factory=lambda: os.cpu_count() or 2)
+    follow_catalog: bool = False  # another process (the app, for a Ray replica) writes the catalog: see its commits
+    batch_rows: int = 0  # drafts of concurrent requests decoded in one batch (`scheduler.py`); 0: one request at a time
 
     @classmethod
     def of_writer(cls, lm: str | None = None, **kwargs) -> "PipelineConfig":
@@ -89,7 +92,7 @@ class Pipeline:
         # a model thread after loading on the main thread, 33 ms with everything on one thread.
         self._model_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ecomcopy-model")
         self._model_thread_id = self._model_thread.submit(threading.get_ident).result()
-        self._model_lock = threading.Lock()  # torch uses all cores per call; one request at a time is fastest
+        self._requests = ThreadPoolExecutor(max_workers=64, thread_name_prefix="ecomcopy-request")  # they wait here
         self.on_model_thread(self._load, cfg)
         # the review's metrics import nltk (~2 s of Python): after the models (not competing with their load for
         # the GIL), before the first request needs them
@@ -99,6 +102,7 @@ class Pipeline:
         torch.set_num_threads(cfg.threads)
         t0 = time.time()
         self.catalog = open_catalog(cfg.catalog, cfg.seed)
+        self.catalog.index.following = cfg.follow_catalog
         self.image_encoder = create_image_encoder(cfg.image_encoder)
         self.text_encoder = TextEncoder()
         self.catalog.check_encoders(self.image_encoder.fingerprint, self.text_encoder.fingerprint)
@@ -110,6 +114,7 @@ class Pipeline:
         else:
             self.lm = load_lm(cfg.lm, quantize=cfg.quantize)
         stop_ids(self.lm.tokenizer)  # its vocabulary scan happens now, not in the first request
+        self.scheduler = Scheduler(self.lm.model, self._model_thread, self._model_thread_id, cfg.batch_rows)
         self.approvals = ApprovalStore(self.catalog, cfg.photos) if cfg.photos is not None else None
         self.checker = DraftChecker.from_products(self.catalog.products())  # the catalog's words are words
         word_starts(self.checker.vocabulary)  # the spelling guard's table (about 1 s) is built now, not in a request
@@ -179,21 +184,20 @@ class Pipeline:
                 self._ref_tokens.pop(next(iter(self._ref_tokens)))
         return self._ref_tokens[product.id]
 
-    @_torch_method
     def draft(self, inp: DraftInput, cfg: SamplingConfig, writer: str = "modict", greedy: bool = False,
               streamer: DraftStreamer | None = None) -> list[str]:
         """Drafts for one product by `writer` ("modict" or "prompt"): the best n of n x `cfg.candidates` sampled
-        (`ranking.best_drafts`), each cut to `cfg.max_words`, or 1 greedy (whole)."""
+        (`ranking.best_drafts`), each cut to `cfg.max_words`, or 1 greedy (whole); the decoding joins the scheduler's batch."""
         ref = inp.reference
         guarded = ref.description if ref is not None and inp.guard_reference else None
         rows = 1 if greedy else cfg.n * cfg.candidates
         if self.writer_for(writer) == "prompt":
             prompt = icl_prompt(ref.keywords if ref else None, ref.description if ref else None, inp.keywords)
-            drafts = prompt_drafts(self.lm, prompt, cfg, greedy, streamer, inp.keywords, guarded, rows, self.checker)
+            drafts = prompt_drafts(self.lm, prompt, cfg, greedy, streamer, inp.keywords, guarded, rows, self.checker, self.scheduler.decode)
         else:
             ref_visual = self.reference_tokens(ref) if ref is not None and inp.reference_visual else None
             example = Example(inp.keywords, inp.visual, ref.keywords if ref else None, ref.description if ref else None, ref_visual)
-            drafts = modict_drafts(self.modict, example, cfg, inp.guard_reference, greedy, streamer, rows, self.checker)
+            drafts = modict_drafts(self.modict, example, cfg, inp.guard_reference, greedy, streamer, rows, self.checker, self.scheduler.decode)
         if greedy:  # what evaluate scores with ROUGE-L: the LM's own draft, whole
             return [d.text for d in drafts]
         if cfg.candidates == 1:
@@ -228,34 +232,37 @@ class Pipeline:
         img = load_image(image) if image is not None else None
         if img is None and not kw:
             raise InputError("Upload a product photo or type a few keywords (or both).")
-        with self._model_lock:
-            found = self.retrieve(img, kw, k=k, exclude_group=exclude_group, reference_id=reference_id)
-            yield Progress(found.references, found.chosen, [], found.use_reference)
-            drafts, rounds = yield from self._rounds(found, sampling, writer)
+        found = self.retrieve(img, kw, k=k, exclude_group=exclude_group, reference_id=reference_id)
+        yield Progress(found.references, found.chosen, [], found.use_reference)
+        drafts, rounds, first_at = yield from self._rounds(found, sampling, writer)
         ref = found.reference.product
         reviews = [review_draft(d, kw, ref.description if found.use_reference else "", self.checker) for d in drafts]
-        yield Suggestion(kw, found.references, drafts, time.time() - t0, writer, reviews, found.chosen, rounds, found.use_reference)
+        yield Suggestion(kw, found.references, drafts, time.time() - t0, writer, reviews, found.chosen, rounds, found.use_reference,
+                         first_at - t0 if first_at is not None else None)
 
     def _rounds(self, found: Retrieval, sampling: SamplingConfig, writer: str):
         """Sample on the model thread while streaming Progress; near-duplicate drafts are dropped and re-sampled
-        (two more rounds at most, none when seeded). Returns (drafts, rounds)."""
+        (two more rounds at most, none when seeded). Returns (drafts, rounds, time of the first words)."""
         drafts: list[str] = []
+        first_at = None
         for rounds in range(1, 4):
             cfg = replace(sampling, n=sampling.n - len(drafts))
             streamer = DraftStreamer(self.lm.tokenizer, shown=cfg.n)
-            job = self._model_thread.submit(self.draft, found.draft_input(), cfg, writer, False, streamer)
+            job = self._requests.submit(self.draft, found.draft_input(), cfg, writer, False, streamer)
             job.add_done_callback(lambda _: streamer.end())
             try:
                 while not streamer.finished.wait(0.2):
-                    yield Progress(found.references, found.chosen, drafts + [t for t in streamer.texts() if t], found.use_reference)
+                    yield Progress(found.references, found.chosen, drafts + [t for t in streamer.texts() if t], found.use_reference,
+                                   streamer.place)
                 new = job.result()
             finally:
                 streamer.cancel()  # if the consumer went away: stop at the next token,
                 wait([job])  # and free the model only once the worker is done
             drafts = drop_near_duplicates(drafts + new)[: sampling.n]
+            first_at = first_at or streamer.first_at
             if len(drafts) >= sampling.n or sampling.seed is not None:
                 break
-        return drafts, rounds
+        return drafts, rounds, first_at
 
     @_torch_method
     def _vectors(self, img: Image.Image, kw: list[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -287,7 +294,6 @@ class Pipeline:
             raise InputError("The reference of these drafts is no longer in the catalog; write the drafts again.") from None
         reference = {"id": ref.id, "name": ref.name, "keywords": ref.keywords, "description": ref.description}
         img = load_image(photo) if photo is not None else None
-        with self._model_lock:
-            vectors = self._vectors(img, req.keywords) if req.add_to_catalog and img is not None else None
-            fields = asdict(req.listing) if req.listing else None
-            return self.approvals.add(req.keywords, reference, req.drafts, req.chosen, req.final, req.writer, img, vectors, fields)
+        vectors = self._vectors(img, req.keywords) if req.add_to_catalog and img is not None else None  # on the model thread
+        fields = asdict(req.listing) if req.listing else None
+        return self.approvals.add(req.keywords, reference, req.drafts, req.chosen, req.final, req.writer, img, vectors, fields)

@@ -6,6 +6,8 @@ Llama / Qwen / Gemma families works, int8-quantised or not, with or without LoRA
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import torch
@@ -61,8 +63,11 @@ class PrefixAttention:
         self._q = None
         if hasattr(attn, "q_norm"):
             q = attn.q_norm(q)
-        k, v = self.prefix_kv(attn, prefix[self.index], b, q.shape[1])
-        a = F.scaled_dot_product_attention(q, k, v, scale=attn.scaling)  # (B, nH, T, hd), prompts are position-free
+        if isinstance(prefix, PrefixRows):
+            a = prefix.attend(self, q)
+        else:
+            k, v = self.prefix_kv(attn, prefix[self.index], b, q.shape[1])
+            a = F.scaled_dot_product_attention(q, k, v, scale=attn.scaling)  # (B, nH, T, hd), prompts are position-free
         gate = torch.tanh(self.owner.prompts.gate[self.index])
         return (x + gate * a.transpose(1, 2).reshape(b, t, -1),) + tuple(args[1:])
 
@@ -72,15 +77,72 @@ class PrefixAttention:
         memo = self.owner._prefix_kv
         if memo is not None and (self.index, b) in memo:
             return memo[self.index, b]
-        if p.shape[0] != b:  # one prefix shared by the batch's drafts
-            p = p.expand(b, -1, -1) if p.shape[0] == 1 else p.repeat_interleave(b // p.shape[0], dim=0)
+        shared = p.shape[0] == 1  # one prefix for all the drafts: projected once, then repeated
+        if p.shape[0] not in (1, b):
+            p = p.repeat_interleave(b // p.shape[0], dim=0)
         hd = attn.head_dim
-        k = attn.k_proj(p).view(b, p.shape[1], -1, hd).transpose(1, 2)  # (B, nKV, P, hd)
-        v = attn.v_proj(p).view(b, p.shape[1], -1, hd).transpose(1, 2)
+        k = attn.k_proj(p).view(p.shape[0], p.shape[1], -1, hd).transpose(1, 2)  # (B or 1, nKV, P, hd)
+        v = attn.v_proj(p).view(p.shape[0], p.shape[1], -1, hd).transpose(1, 2)
         if hasattr(attn, "k_norm"):
             k = attn.k_norm(k)
         rep = heads // k.shape[1]
         k, v = k.repeat_interleave(rep, dim=1), v.repeat_interleave(rep, dim=1)
+        if shared:
+            k, v = k.expand(b, -1, -1, -1), v.expand(b, -1, -1, -1)
         if memo is not None:
             memo[self.index, b] = (k, v)
         return k, v
+
+
+@dataclass(eq=False)
+class Prefix:
+    """One request's dynamic prompts, (L, 1, P, H): shared by its drafts, kept apart from other requests'."""
+
+    owner: "ModICT"
+    prompts: torch.Tensor
+    kv: dict = field(default_factory=dict)  # layer -> its (1, nH, P, hd) keys and values, made once per request
+
+    @contextmanager
+    def alone(self):
+        """The prefix of every row while one request is decoded by itself."""
+        self.owner._set_prefix(self.prompts)
+        try:
+            yield
+        finally:
+            self.owner._set_prefix(None)
+
+    def layer_kv(self, layer: PrefixAttention, heads: int) -> tuple[torch.Tensor, torch.Tensor]:
+        if layer.index not in self.kv:
+            self.kv[layer.index] = layer.prefix_kv(layer.attn, self.prompts[layer.index], 1, heads)
+        return self.kv[layer.index]
+
+
+@dataclass
+class PrefixRows:
+    """The prefixes of a batch of several requests' rows, in row order: (its Prefix, or None for the plain
+    prompt's rows, which then attend to zero keys and values and so gain nothing; its row count)."""
+
+    segments: list[tuple[Prefix | None, int]]
+
+    def attend(self, layer: PrefixAttention, q: torch.Tensor) -> torch.Tensor:
+        """(B, nH, T, hd) queries -> each request's rows' attention over its own prefix (zeros for none), as
+        one request alone computes it: its prefix projected once, repeated over its rows without a copy."""
+        out = []
+        for (p, rows), part in zip(self.segments, q.split([rows for _, rows in self.segments])):
+            if p is None:
+                out.append(torch.zeros_like(part))
+                continue
+            k, v = p.layer_kv(layer, q.shape[1])  # (1, nH, P, hd)
+            out.append(F.scaled_dot_product_attention(part, k.expand(rows, -1, -1, -1), v.expand(rows, -1, -1, -1), scale=layer.attn.scaling))
+        return torch.cat(out) if len(out) > 1 else out[0]
+
+    @contextmanager
+    def applied(self):
+        owners = {id(p.owner): p.owner for p, _ in self.segments if p is not None}
+        for owner in owners.values():
+            owner._set_prefix(self)
+        try:
+            yield
+        finally:
+            for owner in owners.values():
+                owner._set_prefix(None)

@@ -62,6 +62,7 @@ class Suggestion:
     chosen_reference: int = 0  # index in `references` of the one the drafts were conditioned on
     rounds: int = 1  # sampling rounds: more than 1 when near-duplicate drafts were dropped and re-sampled
     reference_used: bool = True  # False: no catalog product was alike enough; the drafts had no reference
+    first_words_seconds: float | None = None  # from the request to the drafts' first words (queueing for the model included)
 
     @property
     def reference(self) -> Hit:
@@ -80,6 +81,7 @@ class Suggestion:
             "mean_overlap": round(overlap, 3) if overlap is not None else None,
             "writer": self.writer,
             "seconds": round(self.seconds, 3),
+            "first_words_seconds": round(self.first_words_seconds, 3) if self.first_words_seconds is not None else None,
         }
 
 
@@ -91,6 +93,7 @@ class Progress:
     chosen_reference: int
     partial: list[str]  # drafts so far (empty until the first token)
     reference_used: bool = True
+    place: int = 0  # place in line for the model while other requests' drafts fill it (0: being written)
 
 
 MAX_DRAFTS = 8  # SamplingConfig's most drafts a request

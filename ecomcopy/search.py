@@ -85,6 +85,8 @@ class CatalogSearch:
         self.ann_config = ann or AnnConfig()
         self._ann: AnnIndex | None = None
         self._matrix: tuple | None = None  # cached search matrices, rebuilt after writes
+        self.following = False  # another process writes this catalog too (`follow`)
+        self._version: int | None = None
 
     # -- what the store tells it --------------------------------------------------------------
     def written(self, rowids: set[int]) -> None:
@@ -97,6 +99,16 @@ class CatalogSearch:
         self._matrix = None
         if self._ann is not None and rowids:
             self._ann_apply(rowids)
+
+    def follow(self) -> None:
+        """Commits of other processes (the app's approvals, seen by its Ray replicas) drop the cached matrices and
+        ANN index: SQLite's data_version moves with every other connection's commit. The saved index and its
+        pending rows are read again at the next search."""
+        with self.store.lock:
+            version = self.store.query("PRAGMA data_version")[0][0]
+            if self._version is not None and version != self._version:
+                self._matrix, self._ann = None, None
+            self._version = version
 
     def reseeded(self) -> None:
         self._ann = None
@@ -146,6 +158,8 @@ class CatalogSearch:
             raise CatalogError("A search needs a photo or keywords.")
         if not 0.0 <= image_weight <= 1.0:
             raise CatalogError("image_weight must lie between 0 and 1.")
+        if self.following:
+            self.follow()
         if self.uses_ann():
             found = self._search_ann(image_vec, text_vec, k, image_weight, exclude_group, set(exclude_ids))
         else:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import replace
 from functools import lru_cache
 
 import gradio as gr
@@ -13,6 +14,7 @@ import gradio as gr
 from .config import AppConfig
 from .errors import EcomcopyError
 from .pipeline import Pipeline, PipelineConfig
+from .replicas import Replicas
 from .server_log import log_failure
 
 log = logging.getLogger("ecomcopy.app")
@@ -24,12 +26,34 @@ def pipeline_loading() -> Future:
     they are ready waits for them. The catalog searched is a working copy in the data folder, seeded from the
     shipped one, so approvals (which join it) never touch the repo."""
     app = AppConfig.from_env()
-    cfg = PipelineConfig.of_writer(app.lm, catalog=app.catalog, seed=app.seed, photos=app.photos, image_weight=app.image_weight)
+    cfg = PipelineConfig.of_writer(app.lm, catalog=app.catalog, seed=app.seed, photos=app.photos, image_weight=app.image_weight,
+                                  batch_rows=app.batch_rows)
     return ThreadPoolExecutor(max_workers=1, thread_name_prefix="ecomcopy-load").submit(Pipeline, cfg)
 
 
 def get_pipeline() -> Pipeline:
     return pipeline_loading().result()
+
+
+@lru_cache(maxsize=1)
+def drafter_loading() -> Future:
+    """What writes the page's and the API's drafts: the local pipeline, or with ECOMCOPY_RAY_ADDRESS (`app.py
+    --ray-address`) pipeline replicas on Ray, started once the local pipeline has made the working catalog that
+    they search and follow."""
+    app = AppConfig.from_env()
+    if not app.ray_address:
+        return pipeline_loading()
+
+    def start() -> Replicas:
+        local = get_pipeline()
+        cfg = replace(local.cfg, seed=None, photos=None, follow_catalog=True, batch_rows=app.batch_rows)
+        return Replicas(cfg, app.replicas, None if app.ray_address == "local" else app.ray_address)
+
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="ecomcopy-replicas").submit(start)
+
+
+def get_drafter() -> Pipeline | Replicas:
+    return drafter_loading().result()
 
 
 @contextmanager

@@ -267,7 +267,7 @@ def test_abandoned_request_stops_at_the_next_step(app_url, pipeline, monkeypatch
                 break
     gone = time.time()  # the connection is closed here
     time.sleep(0.5)
-    while pipeline._model_lock.locked() and time.time() - gone < 30:
+    while not pipeline.scheduler.idle() and time.time() - gone < 30:
         time.sleep(0.1)
     freed = time.time() - gone
     assert True in cancelled_early and freed < 3, (cancelled_early, freed)

@@ -73,5 +73,7 @@ def test_abandoned_stream_stops_and_frees_the_model(modict_pipeline):
     stream.close()  # the browser went away: generation stops at the next token
     assert time.time() - t < 5
     assert not [th for th in threading.enumerate() if th.name == "ecomcopy-drafts"]
-    assert modict_pipeline._model_lock.acquire(timeout=1)
-    modict_pipeline._model_lock.release()
+    deadline = time.time() + 1
+    while not modict_pipeline.scheduler.idle() and time.time() < deadline:
+        time.sleep(0.05)
+    assert modict_pipeline.scheduler.idle()
