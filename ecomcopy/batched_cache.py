@@ -56,6 +56,16 @@ def join(rows: Rows | None, cache: DynamicCache, length: int) -> Rows:
     return rows
 
 
+def trim(rows: Rows) -> None:
+    """Drop the leading columns that are padding in every row (after rows left): without it the batch would stay as
+    wide as its longest-ever row plus every step since it began, for as long as requests keep it busy."""
+    cut = int((rows.mask == 0).sum(1).min())
+    if cut:
+        for layer in rows.cache.layers:
+            layer.keys, layer.values = layer.keys[:, :, cut:].contiguous(), layer.values[:, :, cut:].contiguous()
+        rows.mask = rows.mask[:, cut:]
+
+
 def batchable(cache: DynamicCache) -> bool:
     """Only full-attention layers can be left-padded and joined; a sliding-window layer (Gemma 3) drops its
     oldest positions by count, pads included, so such an LM decodes one request at a time."""

@@ -33,6 +33,7 @@ class DraftReplica:
 
     def __init__(self, cfg: PipelineConfig) -> None:
         self.pipeline = Pipeline(cfg)
+        self._running: set[str] = set()
         self._cancelled: set[str] = set()
 
     def ready(self) -> int:
@@ -44,6 +45,7 @@ class DraftReplica:
                 exclude_group: str | None, writer: str, reference_id: str | None):
         """`Pipeline.suggest_stream`'s steps; stops at its next step once `cancel(request_id)` was called."""
         stream = self.pipeline.suggest_stream(image, keywords, sampling, k, exclude_group, writer, reference_id)
+        self._running.add(request_id)
         try:
             for step in stream:
                 if request_id in self._cancelled:
@@ -51,10 +53,12 @@ class DraftReplica:
                     return
                 yield step
         finally:
+            self._running.discard(request_id)
             self._cancelled.discard(request_id)
 
     def cancel(self, request_id: str) -> None:
-        self._cancelled.add(request_id)
+        if request_id in self._running:  # one that has ended leaves nothing behind
+            self._cancelled.add(request_id)
 
 
 class Replicas:
@@ -69,11 +73,12 @@ class Replicas:
         if not ray.is_initialized():
             kwargs = {"address": address} if address else {"num_cpus": max(cfg.threads * replicas, cfg.threads)}
             ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False, **kwargs)
-        actor = ray.remote(num_cpus=cfg.threads, max_restarts=-1, max_concurrency=IN_MODEL + 2)(DraftReplica)
+        actor = ray.remote(num_cpus=cfg.threads, max_restarts=-1, max_concurrency=IN_MODEL + 2,
+                           concurrency_groups={"control": 2})(DraftReplica)  # a cancel never waits behind requests
         self.actors = [actor.remote(cfg) for _ in range(max(1, replicas))]
         self.in_flight = [0] * len(self.actors)
         self._lock = threading.Lock()
-        ray.get([a.ready.remote() for a in self.actors])  # loaded before the app says it is ready
+        ray.get([a.ready.options(concurrency_group="control").remote() for a in self.actors])  # loaded before the app says it is ready
 
     def _pick(self, avoid: int | None = None) -> int:
         with self._lock:
@@ -91,8 +96,8 @@ class Replicas:
         failed = None
         for attempt in (1, 2):
             i, request_id = self._pick(avoid=failed), uuid.uuid4().hex
-            stream = self.actors[i].suggest.remote(request_id, image, keywords, sampling, k, exclude_group, writer, reference_id)
             try:
+                stream = self.actors[i].suggest.remote(request_id, image, keywords, sampling, k, exclude_group, writer, reference_id)
                 for ref in stream:
                     yield self.ray.get(ref)
                 return
@@ -102,7 +107,7 @@ class Replicas:
                 log.warning("replica %d died during a request (attempt %d): %s", i, attempt, type(e).__name__)
                 failed = i
             except GeneratorExit:
-                self.actors[i].cancel.remote(request_id)
+                self.actors[i].cancel.options(concurrency_group="control").remote(request_id)
                 raise
             finally:
                 with self._lock:

@@ -278,7 +278,4 @@ def drafts_of(texts: list[str], logprobs: list[float]) -> list[Draft]:
 def _start(cfg: SamplingConfig) -> torch.Generator | None:
     """A seeded request draws from its own generator, so that requests decoded beside it cannot move its draws."""
     cfg.validate()
-    if cfg.seed is None:
-        return None
-    torch.manual_seed(cfg.seed)
-    return torch.Generator().manual_seed(cfg.seed)
+    return torch.Generator().manual_seed(cfg.seed) if cfg.seed is not None else None

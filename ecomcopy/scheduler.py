@@ -49,6 +49,7 @@ class Scheduler:
         self._lock = threading.Lock()
         self._ticking = False
         self._decoding_alone = 0
+        self._prefilling: Job | None = None
         self.steps = self.rows_stepped = 0  # decode steps run and their rows in all, for the benches
         if not batched_cache.batchable(DynamicCache(config=model.config)):
             self.max_rows = 0
@@ -86,7 +87,7 @@ class Scheduler:
     def idle(self) -> bool:
         """No request decoding or waiting to (a cancelled one counts until the next step frees its rows)."""
         with self._lock:
-            return not self.waiting and not self.running and not self._decoding_alone
+            return not self.waiting and not self.running and not self._decoding_alone and self._prefilling is None
 
     def _wake(self) -> None:  # under the lock
         if not self._ticking:
@@ -107,16 +108,17 @@ class Scheduler:
             self._admit()
             if self.running:
                 self._step()
-        except Exception as e:  # noqa: BLE001 - a failed step fails the requests in it, not the thread
+        except Exception as e:  # noqa: BLE001 - a failed model call fails the requests in it, not the thread
             log.exception("decode step failed")
             for job in self.running:
                 self._finish(job, error=e)
             self.running, self.rows = [], None
-        with self._lock:
-            if self.running or self.waiting:
-                self.executor.submit(self._tick)
-            else:
-                self._ticking = False
+        finally:
+            with self._lock:
+                if self.running or self.waiting:
+                    self.executor.submit(self._tick)
+                else:
+                    self._ticking = False
 
     def _admit(self) -> None:
         with self._lock:
@@ -136,11 +138,14 @@ class Scheduler:
                     return
                 self.waiting.popleft()
                 self._tell_places()
+                self._prefilling = job
             try:
                 self._prefill(job)
             except Exception as e:  # noqa: BLE001 - this request fails; the batch goes on
                 log.exception("prefill failed")
                 self._finish(job, error=e)
+            finally:
+                self._prefilling = None
 
     def _prefill(self, job: Job) -> None:
         """The request's prompt alone (one row), its cache copied to its n drafts, their first tokens."""
@@ -176,7 +181,12 @@ class Scheduler:
         self.rows_stepped += len(tokens)
         keep, staying, start = [], [], 0
         for job, chunk in zip(jobs, logits.split(sizes)):
-            kept = job.run.advance(chunk)
+            try:
+                kept = job.run.advance(chunk)  # its own rules and sampling: an error there fails this request only
+            except Exception as e:  # noqa: BLE001
+                log.exception("a request's decoding failed")
+                self._finish(job, error=e)
+                kept = None
             if kept is None:
                 self._finish(job)
             else:
@@ -188,8 +198,11 @@ class Scheduler:
             self.rows = None
         elif sum(len(k) for k in keep) < len(tokens):
             batched_cache.keep(self.rows, torch.cat(keep))
+            batched_cache.trim(self.rows)
 
     def _finish(self, job: Job, error: Exception | None = None) -> None:
+        if job.future.done():
+            return
         if error is not None:
             job.future.set_exception(error)
         else:

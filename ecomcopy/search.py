@@ -247,8 +247,9 @@ class CatalogSearch:
         return ann
 
     def _save_ann(self) -> None:
-        """Persist the index, then forget the pending rows it now holds (a crash between the two only replays them)."""
-        if self._ann is None:
+        """Persist the index, then forget the pending rows it now holds (a crash between the two only replays them).
+        A follower (a replica) never does: the writer's next commit could fall between its read and its save."""
+        if self._ann is None or self.following:
             return
         self._ann.save(self.ann_path, self.store.max_rowid())
         with self.store.transaction():

@@ -4,7 +4,7 @@ alone and batched with requests of other lengths, also when rows leave the batch
 import torch
 from transformers import DynamicCache
 
-from ecomcopy.batched_cache import keep, merge, step
+from ecomcopy.batched_cache import keep, merge, step, trim
 
 
 def _prefill(model, ids, rows=1):
@@ -56,3 +56,14 @@ def test_rows_that_leave_and_requests_of_several_rows_keep_the_others_exact(tiny
     together = _greedy(model, prompts, rows=[2, 1, 1], leave=(4, 2))  # request 0 has two rows; request 1 ends at step 4
     assert together[0] == together[1] == alone[0] and together[3] == alone[2]
     assert together[2] == alone[1][:5]
+
+
+def test_columns_that_are_padding_in_every_row_are_dropped(tiny_lm):
+    """When the longer requests leave, the batch narrows to its rows' own length (it would otherwise keep growing)."""
+    model, prompts = tiny_lm.model, _prompts(tiny_lm.tokenizer)
+    batch = merge([_prefill(model, p)[0] for p in prompts], [len(p) for p in prompts])
+    shortest = min(range(3), key=lambda i: len(prompts[i]))
+    keep(batch, torch.tensor([shortest]))
+    trim(batch)
+    assert batch.mask.shape[1] == batch.cache.layers[0].keys.shape[2] == len(prompts[shortest])
+    assert bool(batch.mask.all())

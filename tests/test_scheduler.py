@@ -144,3 +144,30 @@ def test_off_decodes_one_request_at_a_time(tiny_lm, model_thread):
     scheduler = Scheduler(model, executor, tid, max_rows=0)
     out = _together(scheduler, model, prompts, [1, 1, 1], [8, 8, 8], greedy=True)
     assert [o.shape for o in out] == [(1, 8)] * 3 and scheduler.steps == 0 and scheduler.idle()
+
+
+def test_a_request_whose_rules_fail_fails_alone(tiny_lm, model_thread):
+    """An error in one request's logit rules mid-batch fails that request; the others finish and the scheduler goes on."""
+    executor, tid = model_thread
+    model, prompt = tiny_lm.model, _ids(tiny_lm.tokenizer, PROMPTS[0])
+    scheduler = Scheduler(model, executor, tid, max_rows=24)
+
+    def broken(ids, scores):
+        if ids.shape[1] >= 3:
+            raise RuntimeError("a broken rule")
+        return scores
+
+    out = {}
+
+    def run(name, rules, delay):
+        time.sleep(delay)
+        try:
+            out[name] = scheduler.decode(model, prompt, 2, 16, NEVER, greedy=True, rules=rules)[0]
+        except RuntimeError as e:
+            out[name] = e
+
+    threads = [threading.Thread(target=run, args=("good", None, 0)), threading.Thread(target=run, args=("broken", broken, 0.05))]
+    [t.start() for t in threads]
+    [t.join(60) for t in threads]
+    assert isinstance(out["broken"], RuntimeError) and out["good"].shape == (2, 16)
+    assert scheduler.decode(model, prompt, 1, 4, NEVER, greedy=True)[0].shape == (1, 4) and scheduler.idle()
