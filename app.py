@@ -16,12 +16,12 @@ from starlette.middleware import Middleware
 
 from ecomcopy.channels import channel, channel_names
 from ecomcopy.config import CATALOG_IMAGES, DEFAULT_CHANNEL, IN_MODEL, QUEUE_SIZE, SAMPLING, AppConfig, shipped_adapter
-from ecomcopy.bulk_tab import BULK_HEADERS, approve_passing, bulk, export_job
+from ecomcopy.bulk_tab import BULK_HEADERS, approve_passing, bulk, export_job, job_exporter
 from ecomcopy.handlers import (REVIEW_HEADERS, WriteView, api_approve, api_generate, approve, examples, pick, regenerate_with,
                                strike_claims, write)
 from ecomcopy.model import ModICT
-from ecomcopy.history_tab import HISTORY_HEADERS, delete, export, history_rows, reopen
-from ecomcopy.session import drafter_loading, get_pipeline, pipeline_loading
+from ecomcopy.history_tab import HISTORY_HEADERS, delete, exporter, history_rows, reopen
+from ecomcopy.session import drafter_loading, get_pipeline, pipeline_loading, sign_in
 from ecomcopy.components import PhotoInput, UploadFile
 from ecomcopy.images import MAX_FILE_BYTES
 from ecomcopy.keywords import MAX_KEYWORDS_CHARS
@@ -148,7 +148,8 @@ def _bulk_tab(ui: SimpleNamespace) -> None:
 def drafting() -> dict:
     """Every event that writes drafts shares one limit: with batching on, that many requests are in the model at
     once (decoding together, or waiting there with their place shown); off, one at a time, as before."""
-    return {"concurrency_id": "drafts", "concurrency_limit": IN_MODEL if AppConfig.from_env().batch_rows > 0 else 1}
+    app = AppConfig.from_env()
+    return {"concurrency_id": "drafts", "concurrency_limit": (IN_MODEL if app.batch_rows > 0 else 1) * (app.replicas if app.ray_address else 1)}
 
 
 def _api(ui: SimpleNamespace) -> None:
@@ -164,7 +165,7 @@ def _api(ui: SimpleNamespace) -> None:
     ui.bulk_btn.click(bulk, inputs=job, outputs=[ui.bulk_table, ui.bulk_file, ui.bulk_status], api_name="bulk")
     ui.bulk_approve.click(approve_passing, inputs=[*job, ui.query], outputs=[ui.bulk_status, ui.history], api_name="bulk_approve")
     for kind, button in ui.bulk_shop_btns.items():
-        button.click(lambda *a, kind=kind: export_job(kind, *a), inputs=job, outputs=ui.bulk_export, api_visibility="private")
+        button.click(job_exporter(kind), inputs=job, outputs=ui.bulk_export, api_visibility="private")
 
 
 def _wire(ui: SimpleNamespace, demo: gr.Blocks) -> None:
@@ -201,10 +202,10 @@ def _wire(ui: SimpleNamespace, demo: gr.Blocks) -> None:
     ui.query.submit(history_rows, inputs=ui.query, outputs=ui.history, **private)
     ui.open_btn.click(reopen, inputs=ui.approval_id, outputs=[ui.tabs, ui.photo, ui.keywords, ui.chosen, ui.approve_status], **private)
     ui.delete_btn.click(delete, inputs=[ui.approval_id, ui.query], outputs=[ui.history_status, ui.history], **private)
-    ui.csv_btn.click(lambda q: export("csv", q), inputs=ui.query, outputs=ui.export_file, **private)
-    ui.json_btn.click(lambda q: export("json", q), inputs=ui.query, outputs=ui.export_file, **private)
+    ui.csv_btn.click(exporter("csv"), inputs=ui.query, outputs=ui.export_file, **private)
+    ui.json_btn.click(exporter("json"), inputs=ui.query, outputs=ui.export_file, **private)
     for kind, button in ui.shop_btns.items():
-        button.click(lambda q, kind=kind: export(kind, q), inputs=ui.query, outputs=ui.export_file, **private)
+        button.click(exporter(kind), inputs=ui.query, outputs=ui.export_file, **private)
 
 
 def _writer_choice() -> bool:
@@ -253,6 +254,8 @@ def launch(host: str = "127.0.0.1", port: int = 7860, block: bool = True, queue_
     guard = Middleware(RequestGuard, allowed_hosts=cfg.allowed_hosts, behind_proxy=cfg.on_space)
     demo.queue(default_concurrency_limit=1, max_size=queue_size).launch(
         app_kwargs={"middleware": [guard]},
+        auth=sign_in(),
+        auth_message="Sign in with the name and password your admin gave you.",
         server_name=host,
         server_port=port,
         share=False,

@@ -16,6 +16,7 @@ from .config import AppConfig, DEFAULT_CHANNEL, DATA_KEYWORDS, DEFAULT_IMAGE_ENC
 from .cli_options import (LM_HELP, add_decoding_options, add_models_options, add_sampling_options, adapter_of, decoding_settings,
                           sampling_config)
 from .errors import EcomcopyError, InputError
+from . import users_cli
 
 
 def _quiet() -> None:
@@ -251,6 +252,7 @@ def build_parser() -> argparse.ArgumentParser:
     _index_and_train(sub)
     _evaluate_and_generate(sub)
     _bulk(sub)
+    users_cli.add_parser(sub)
     return ap
 
 

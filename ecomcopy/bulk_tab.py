@@ -17,12 +17,12 @@ from .bulk_jobs import JobStore, job_key, resumable
 from .channels import channel
 from .config import DEFAULT_CHANNEL, SAMPLING, AppConfig
 from .errors import InputError
-from .handlers import sampling
+from .handlers import recorded, sampling
 from .exports import export_item, write_shop_file
 from .history_tab import SHOP_FILES, history_rows, output_folder
 from .keywords import parse_keywords
 from .listing import EDITABLE
-from .session import get_pipeline, user_errors
+from .session import allowed, audit_trail, get_pipeline, user_errors
 
 BULK_HEADERS = ["id", "status", "message", "reference", "best draft (ranked first)", "its keyword coverage", "to check",
                 "title", "bullet points", "ready to approve", "all drafts"]
@@ -71,10 +71,12 @@ def bulk(csv_path, zip_path, n=SAMPLING.n, channel_name=DEFAULT_CHANNEL, overwri
     return table, str(out), status
 
 
-def approve_passing(csv_path, zip_path, n=SAMPLING.n, channel_name=DEFAULT_CHANNEL, overwrite=False, query=""):
+def approve_passing(csv_path, zip_path, n=SAMPLING.n, channel_name=DEFAULT_CHANNEL, overwrite=False, query="",
+                    request: gr.Request = None):
     """Approve, in one action, every product of the finished job whose best draft passes the checker and the
     channel's rules (with its listing and photo; it joins the catalog). Each is approved once, however often asked."""
     with user_errors("approving the bulk results"):
+        user = allowed(request, "approve")
         if not csv_path or not zip_path:
             raise InputError("Upload the CSV and ZIP of the job and run it first.")
         rows, _, options, key = _job(csv_path, zip_path, n, channel_name, overwrite)
@@ -91,7 +93,8 @@ def approve_passing(csv_path, zip_path, n=SAMPLING.n, channel_name=DEFAULT_CHANN
                 result = {"keywords": parse_keywords(r.keywords), "reference": {"id": r.nearest_id}, "drafts": r.drafts, "writer": r.writer}
                 fields = {k: r.listing[k] for k in ("channel", *EDITABLE)}
                 try:
-                    a = get_pipeline().approve(result, r.best_draft, r.best_draft, archive.read(rows[i].image), listing=fields | {"brand": rows[i].brand})
+                    a = recorded(user, get_pipeline().approve(result, r.best_draft, r.best_draft, archive.read(rows[i].image),
+                                                              listing=fields | {"brand": rows[i].brand}))
                 except InputError as e:  # one product that cannot be approved does not stop the others
                     failed.append(f"{r.id}: {e}")
                     continue
@@ -104,9 +107,18 @@ def approve_passing(csv_path, zip_path, n=SAMPLING.n, channel_name=DEFAULT_CHANN
             + (f"; {len(failed)} could not be approved ({'; '.join(failed[:3])})" if failed else "") + "."), history_rows(query)
 
 
-def export_job(kind: str, csv_path, zip_path, n=SAMPLING.n, channel_name=DEFAULT_CHANNEL, overwrite=False) -> str:
+def job_exporter(kind: str):
+    """The Bulk tab's handler of one shop-file button (the signed-in user comes with the request)."""
+    def run(csv_path, zip_path, n=SAMPLING.n, channel_name=DEFAULT_CHANNEL, overwrite=False, request: gr.Request = None) -> str:
+        return export_job(kind, csv_path, zip_path, n, channel_name, overwrite, request)
+
+    return run
+
+
+def export_job(kind: str, csv_path, zip_path, n=SAMPLING.n, channel_name=DEFAULT_CHANNEL, overwrite=False, request: gr.Request = None) -> str:
     """The job's drafted products (best draft and its listing) as a file a shop imports; each goes in as a draft."""
     with user_errors("exporting the bulk results"):
+        user = allowed(request, "export")
         if not csv_path or not zip_path:
             raise InputError("Upload the CSV and ZIP of the job and run it first.")
         rows, _, _, key = _job(csv_path, zip_path, n, channel_name, overwrite)
@@ -117,4 +129,5 @@ def export_job(kind: str, csv_path, zip_path, n=SAMPLING.n, channel_name=DEFAULT
         if not items:
             raise InputError("No drafted product to export: run the job first.")
         name, ext = SHOP_FILES[kind]
+        audit_trail().record(user, "export", f"bulk job {key[:12]} as {kind}", after={"products": len(items)})
         return str(write_shop_file(kind, items, output_folder() / f"{name}-bulk.{ext}"))

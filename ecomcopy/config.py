@@ -189,6 +189,11 @@ class AppConfig:
     batch_rows: int = BATCH_ROWS  # ECOMCOPY_BATCH_ROWS: drafts of concurrent requests decoded in one batch (0 = off)
     ray_address: str = ""  # ECOMCOPY_RAY_ADDRESS: draft on pipeline replicas on this Ray cluster ("local": a Ray on this machine)
     replicas: int = 2  # ECOMCOPY_REPLICAS: how many, with ECOMCOPY_RAY_ADDRESS
+    auth: bool = False  # ECOMCOPY_AUTH=on: sign-in with the users of `users_db` (`python -m ecomcopy users add ...`), and roles
+
+    @property
+    def users_db(self) -> Path:
+        return self.data / "users.db"
 
     @property
     def photos(self) -> Path:
@@ -209,6 +214,7 @@ class AppConfig:
             lm=writer_lm(env), image_weight=weight, host=env.get("GRADIO_SERVER_NAME", "127.0.0.1"),
             port=port, on_space=bool(env.get("SPACE_ID")), allowed_hosts=allowed_hosts(env), batch_rows=batch_rows,
             ray_address=env.get("ECOMCOPY_RAY_ADDRESS", ""), replicas=max(1, replicas),
+            auth=env.get("ECOMCOPY_AUTH", "").lower() in ("1", "on", "true", "yes"),
         )
 
     @staticmethod

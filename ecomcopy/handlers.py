@@ -25,7 +25,7 @@ from .listing_view import from_page
 from .products import read_products
 from .request import Progress, Suggestion
 from .search import Hit
-from .session import drafter_loading, get_drafter, get_pipeline, user_errors
+from .session import allowed, audit_trail, drafter_loading, get_drafter, get_pipeline, user_errors
 from .text import strike
 
 
@@ -58,11 +58,18 @@ def api_generate(image_path, keywords, n=SAMPLING.n, temperature=SAMPLING.temper
                 yield gr.skip()
 
 
-def api_approve(result, final, chosen="", image_path=None, add_to_catalog=True, listing=None):
+def api_approve(result, final, chosen="", image_path=None, add_to_catalog=True, listing=None, request: gr.Request = None):
     """Approve a final text (and its listing: fields not sent are built from it) for a result of `generate`;
-    returns the stored approval as JSON."""
+    returns the stored approval as JSON. Needs the editor role when sign-in is on."""
     with user_errors("saving the approval"):
-        return get_pipeline().approve(result, final, chosen or "", image_path, add_to_catalog, listing or None).to_dict()
+        user = allowed(request, "approve")
+        return recorded(user, get_pipeline().approve(result, final, chosen or "", image_path, add_to_catalog, listing or None)).to_dict()
+
+
+def recorded(user: str, a):
+    """The approval `a`, once the audit trail holds who made it."""
+    audit_trail().record(user, "approve", f"approval {a.id}", after={"final": a.final, "keywords": a.keywords, "product": a.product_id})
+    return a
 
 
 # -- Write tab -----------------------------------------------------------------------------------------
@@ -181,16 +188,17 @@ def regenerate_with(reference_id, image_path, keywords, n, temperature, top_p, m
     yield from write(image_path, keywords, n, temperature, top_p, max_tokens, writer, keyword_boost, reference_id, exclude_group)
 
 
-def approve(state, final, keep_out, query="", picked="", channel_name="", brand="", *listing_values):
-    """Store the edited text with its listing (refused while the listing breaks a rule of its channel); returns
-    a confirmation and the refreshed history."""
+def approve(request: gr.Request, state, final, keep_out, query="", picked="", channel_name="", brand="", *listing_values):
+    """Store the edited text with its listing (refused while the listing breaks a rule of its channel, or the
+    user's role cannot approve); returns a confirmation and the refreshed history."""
     if not state or not state.get("result"):
         raise gr.Error("Write drafts first: an approval records the photo, keywords, reference and drafts.", print_exception=False)
     with user_errors("saving the approval"):
+        user = allowed(request, "approve")
         result = state["result"]
         chosen = picked if picked in result.get("drafts", []) else ""  # the draft picked before editing
         listing = from_page(channel_name, brand, list(listing_values)) if listing_values else None
-        a = get_pipeline().approve(result, final, chosen, state.get("photo"), add_to_catalog=not keep_out, listing=listing)
+        a = recorded(user, get_pipeline().approve(result, final, chosen, state.get("photo"), add_to_catalog=not keep_out, listing=listing))
     where = f"added to the catalog as {a.product_id}" if a.product_id else "kept out of the catalog"
     gr.Info(f"Approved #{a.id}")
     return f"Approved as #{a.id} ({where}).", history_rows(query)

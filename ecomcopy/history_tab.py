@@ -13,7 +13,7 @@ import gradio as gr
 from .config import OUTPUTS_MAX_AGE_S
 from .errors import EcomcopyError
 from .exports import items_from_approvals, write_shop_file
-from .session import get_pipeline, user_errors
+from .session import allowed, audit_trail, get_pipeline, user_errors
 
 HISTORY_HEADERS = ["#", "approved (UTC)", "keywords", "final description", "reference", "in catalog"]
 
@@ -43,11 +43,15 @@ def reopen(approval_id):
     return gr.Tabs(selected="write"), photo, ", ".join(a.keywords), a.final, f"Re-opened approval #{a.id}: write new drafts or edit the text."
 
 
-def delete(approval_id, query=""):
+def delete(approval_id, query="", request: gr.Request = None):
     with user_errors("deleting the approval"):
+        user = allowed(request, "delete")
         aid = _approval_id(approval_id)
-        if not get_pipeline().approvals.delete(aid):
+        store = get_pipeline().approvals
+        before = store.get(aid)  # a clear message when there is none
+        if not store.delete(aid):
             raise gr.Error(f"There is no approval #{aid}.", print_exception=False)
+        audit_trail().record(user, "delete", f"approval {aid}", before={"final": before.final, "keywords": before.keywords})
     return f"Deleted approval #{aid} (and its catalog product).", history_rows(query)
 
 
@@ -67,9 +71,18 @@ SHOP_FILES = {"shopify": ("shopify-products", "csv"), "woocommerce": ("woocommer
               "google": ("google-merchant-feed", "xml")}
 
 
-def export(kind: str, query: str = "") -> str:
+def exporter(kind: str):
+    """The page's handler of one export button (the signed-in user comes with the request)."""
+    def run(query: str = "", request: gr.Request = None) -> str:
+        return export(kind, query, request)
+
+    return run
+
+
+def export(kind: str, query: str = "", request: gr.Request = None) -> str:
     """The approvals (all, or the search's matches) as our own CSV/JSON or as a file a shop imports (`SHOP_FILES`)."""
     with user_errors("exporting"):
+        audit_trail().record(allowed(request, "export"), "export", f"approvals as {kind}" + (f" matching {query!r}" if query else ""))
         folder = output_folder()
         store = get_pipeline().approvals
         stamp = time.strftime("%Y%m%d-%H%M%S")

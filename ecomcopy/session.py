@@ -15,6 +15,8 @@ from .config import AppConfig
 from .errors import EcomcopyError
 from .pipeline import Pipeline, PipelineConfig
 from .replicas import Replicas
+from .audit import LOCAL_USER, AuditTrail
+from .users import UserStore, require
 from .server_log import log_failure
 
 log = logging.getLogger("ecomcopy.app")
@@ -54,6 +56,40 @@ def drafter_loading() -> Future:
 
 def get_drafter() -> Pipeline | Replicas:
     return drafter_loading().result()
+
+
+@lru_cache(maxsize=1)
+def user_store() -> UserStore | None:
+    """The users who may sign in (ECOMCOPY_AUTH=on), else None: the app is one person's, at this machine."""
+    app = AppConfig.from_env()
+    return UserStore(app.users_db) if app.auth else None
+
+
+def sign_in():
+    """Gradio's `auth` hook when sign-in is on (None when off). On with no user to sign in, the app does not start."""
+    users = user_store()
+    if users is None:
+        return None
+    if not users.list():
+        raise SystemExit(f"Sign-in is on (ECOMCOPY_AUTH) but {users.path} has no users: add one with "
+                         "python -m ecomcopy users add NAME --role admin")
+    return users.check
+
+
+@lru_cache(maxsize=1)
+def audit_trail() -> AuditTrail:
+    return AuditTrail(get_pipeline().catalog)
+
+
+def allowed(request, action: str) -> str:
+    """The signed-in user's name if their role allows `action` (`users.NEEDS`), else a `users.Refused` naming the
+    role it needs. With sign-in off, the local user may do everything."""
+    store = user_store()
+    if store is None:
+        return LOCAL_USER
+    name = getattr(request, "username", None)
+    require(store.role_of(name), action, name)
+    return name
 
 
 @contextmanager

@@ -1,0 +1,137 @@
+"""Sign-in and roles (issue 22): passwords kept only as Argon2 hashes, roles checked through the API of an app started
+with ECOMCOPY_AUTH=on (a writer cannot approve or export and nothing is written; an editor can), and every approval,
+deletion and export in the append-only audit trail with its user."""
+
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from ecomcopy.errors import InputError
+from ecomcopy.users import UserStore, allows, require
+
+ROOT = Path(__file__).resolve().parent.parent
+PASSWORDS = {"wendy": "writer-pass-123", "ed": "editor-pass-456"}
+
+
+def test_passwords_are_stored_only_as_salted_hashes(tmp_path):
+    store = UserStore(tmp_path / "users.db")
+    store.add("ed", "editor", PASSWORDS["ed"])
+    store.add("ed2", "editor", PASSWORDS["ed"])
+    assert store.check("ed", PASSWORDS["ed"]) and not store.check("ed", "wrong password") and not store.check("nobody", PASSWORDS["ed"])
+    store.close()
+    raw = (tmp_path / "users.db").read_bytes() + b"".join(p.read_bytes() for p in tmp_path.glob("users.db-*"))
+    assert PASSWORDS["ed"].encode() not in raw
+    hashes = [h for (h,) in sqlite3.connect(tmp_path / "users.db").execute("SELECT hash FROM users")]
+    assert all(h.startswith("$argon2id$") for h in hashes) and hashes[0] != hashes[1]  # salted: same password, other hash
+
+
+def test_bad_users_are_refused_with_a_message(tmp_path):
+    store = UserStore(tmp_path / "users.db")
+    for name, role, password in [("ed", "boss", "long enough pass"), ("ed", "editor", "short"), ("two words", "editor", "long enough pass")]:
+        with pytest.raises(InputError):
+            store.add(name, role, password)
+    store.add("ed", "editor", PASSWORDS["ed"])
+    with pytest.raises(InputError, match="already"):
+        store.add("ed", "writer", PASSWORDS["ed"])
+
+
+def test_each_role_does_what_the_one_before_it_does_and_more():
+    assert allows("writer", "draft") and not allows("writer", "approve") and not allows("writer", "export")
+    assert allows("editor", "approve") and allows("editor", "delete") and not allows("editor", "users")
+    assert allows("admin", "users") and not allows(None, "draft")
+    with pytest.raises(InputError, match="needs the editor role"):
+        require("writer", "approve", "wendy")
+
+
+def test_the_audit_trail_is_append_only(tmp_path):
+    from ecomcopy.audit import AuditTrail
+    from ecomcopy.catalog import Catalog
+
+    trail = AuditTrail(Catalog(tmp_path / "catalog.db", create=True))
+    trail.record("ed", "export", "approvals as csv")
+    for sql in ("UPDATE audit SET user = 'someone else'", "DELETE FROM audit"):
+        with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+            with trail.catalog.transaction():
+                trail.catalog.execute(sql)
+    assert [(e.user, e.action) for e in trail.entries()] == [("ed", "export")]
+
+
+def _cli(data, *args, password=None):
+    env = {**os.environ, "ECOMCOPY_DATA": str(data)}
+    return subprocess.run([sys.executable, "-m", "ecomcopy", "users", *args], input=password, capture_output=True, text=True, env=env, timeout=120)
+
+
+@pytest.fixture(scope="module")
+def signed_in_app(tmp_path_factory):
+    """The app as its own process with sign-in on, a writer and an editor added with the CLI."""
+    from conftest import free_port
+
+    data = tmp_path_factory.mktemp("auth-data")
+    for name, role in (("wendy", "writer"), ("ed", "editor")):
+        r = _cli(data, "add", name, "--role", role, "--password-stdin", password=PASSWORDS[name] + "\n")
+        assert r.returncode == 0, r.stderr
+    assert _cli(data, "list").stdout.split() == ["ed", "editor", "wendy", "writer"]
+    port = free_port()
+    env = {**os.environ, "ECOMCOPY_DATA": str(data), "ECOMCOPY_AUTH": "on", "ECOMCOPY_LM": "smollm2-135m"}
+    log = (data / "app.log").open("w+")
+    proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.time() + 300
+    while "ready to write" not in (data / "app.log").read_text() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.5)
+    yield f"http://127.0.0.1:{port}/", data
+    proc.terminate()
+    proc.wait(60)
+
+
+def _approvals(data) -> int:
+    return sqlite3.connect(data / "catalog.db").execute("SELECT COUNT(*) FROM approvals").fetchone()[0]
+
+
+def test_a_writer_drafts_but_cannot_approve_and_an_editor_can(signed_in_app):
+    from gradio_client import Client
+
+    url, data = signed_in_app
+    with pytest.raises(Exception):
+        Client(url, verbose=False)  # not signed in: no page, no API
+    writer = Client(url, auth=("wendy", PASSWORDS["wendy"]), verbose=False)
+    result = writer.predict(None, "mug, white, ceramic", 2, 0.8, 0.9, 24, "modict", "", "", api_name="/generate")
+    assert result["drafts"]
+    with pytest.raises(Exception, match="needs the editor role"):
+        writer.predict(result, result["drafts"][0], result["drafts"][0], None, False, None, api_name="/approve")
+    assert _approvals(data) == 0  # refused: nothing written
+    editor = Client(url, auth=("ed", PASSWORDS["ed"]), verbose=False)
+    approved = editor.predict(result, result["drafts"][0], result["drafts"][0], None, False, None, api_name="/approve")
+    assert _approvals(data) == 1
+    rows = sqlite3.connect(data / "catalog.db").execute("SELECT user, action, target FROM audit").fetchall()
+    assert rows == [("ed", "approve", f"approval {approved['id']}")]
+
+
+def test_the_page_refuses_a_writer_delete_and_export_and_records_the_editors(pipeline, tmp_path, monkeypatch):
+    """History's delete and export (page-only, no API) under sign-in: the writer refused with nothing changed, the
+    editor's export in the audit trail under their name."""
+    from types import SimpleNamespace
+
+    from ecomcopy import session
+    from ecomcopy.history_tab import delete, export
+    from ecomcopy.users import Refused
+
+    store = UserStore(tmp_path / "users.db")
+    store.add("wendy", "writer", PASSWORDS["wendy"])
+    store.add("ed", "editor", PASSWORDS["ed"])
+    monkeypatch.setattr(session, "user_store", lambda: store)
+    trail = session.audit_trail()
+    before, entries = len(pipeline.approvals), len(trail.entries(10_000))
+    wendy, ed = SimpleNamespace(username="wendy"), SimpleNamespace(username="ed")
+    with pytest.raises(Exception, match="needs the editor role"):
+        export("csv", "", wendy)
+    with pytest.raises(Exception, match="needs the editor role"):
+        delete(1, "", wendy)
+    assert len(pipeline.approvals) == before and len(trail.entries(10_000)) == entries
+    assert Path(export("json", "", ed)).is_file()
+    assert (trail.entries(1)[0].user, trail.entries(1)[0].action) == ("ed", "export")
+    assert issubclass(Refused, InputError)
