@@ -15,13 +15,13 @@ import gradio as gr
 from starlette.middleware import Middleware
 
 from ecomcopy.channels import channel, channel_names
-from ecomcopy.config import CATALOG_IMAGES, DEFAULT_CHANNEL, IN_MODEL, QUEUE_SIZE, SAMPLING, AppConfig, shipped_adapter
+from ecomcopy.config import CATALOG_IMAGES, DEFAULT_CHANNEL, QUEUE_SIZE, SAMPLING, AppConfig, shipped_adapter
 from ecomcopy.bulk_tab import BULK_HEADERS, approve_passing, bulk, export_job, job_exporter
 from ecomcopy.handlers import (REVIEW_HEADERS, WriteView, api_approve, api_generate, approve, examples, pick, regenerate_with,
                                strike_claims, write)
 from ecomcopy.model import ModICT
-from ecomcopy.history_tab import HISTORY_HEADERS, delete, exporter, history_rows, reopen
-from ecomcopy.session import drafter_loading, get_pipeline, pipeline_loading, sign_in
+from ecomcopy.history_tab import HISTORY_HEADERS, audit_panel, delete, exporter, history_rows, reopen, wire_audit
+from ecomcopy.session import drafter_loading, drafting, get_pipeline, pipeline_loading, sign_in
 from ecomcopy.components import PhotoInput, UploadFile
 from ecomcopy.images import MAX_FILE_BYTES
 from ecomcopy.keywords import MAX_KEYWORDS_CHARS
@@ -117,6 +117,7 @@ def _history_tab(ui: SimpleNamespace) -> None:
         ui.shop_btns = {kind: gr.Button(label, elem_id=f"export-{kind}") for kind, label in
                         (("shopify", "Shopify CSV"), ("google", "Google Merchant feed"), ("woocommerce", "WooCommerce CSV"))}
     ui.export_file = gr.File(elem_id="export-file", label="Export", interactive=False)
+    ui.audit = audit_panel()
 
 
 def _bulk_tab(ui: SimpleNamespace) -> None:
@@ -143,13 +144,6 @@ def _bulk_tab(ui: SimpleNamespace) -> None:
         ui.bulk_shop_btns = {kind: gr.Button(f"Drafted products as {label}") for kind, label in
                              (("shopify", "Shopify CSV"), ("google", "Google Merchant feed"), ("woocommerce", "WooCommerce CSV"))}
     ui.bulk_export = gr.File(label="For your shop", interactive=False)
-
-
-def drafting() -> dict:
-    """Every event that writes drafts shares one limit: with batching on, that many requests are in the model at
-    once (decoding together, or waiting there with their place shown); off, one at a time, as before."""
-    app = AppConfig.from_env()
-    return {"concurrency_id": "drafts", "concurrency_limit": (IN_MODEL if app.batch_rows > 0 else 1) * (app.replicas if app.ray_address else 1)}
 
 
 def _api(ui: SimpleNamespace) -> None:
@@ -206,6 +200,7 @@ def _wire(ui: SimpleNamespace, demo: gr.Blocks) -> None:
     ui.json_btn.click(exporter("json"), inputs=ui.query, outputs=ui.export_file, **private)
     for kind, button in ui.shop_btns.items():
         button.click(exporter(kind), inputs=ui.query, outputs=ui.export_file, **private)
+    wire_audit(ui.audit)
 
 
 def _writer_choice() -> bool:

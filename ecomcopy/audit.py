@@ -43,6 +43,13 @@ class AuditTrail:
             self.catalog.execute("INSERT INTO audit (at, user, action, target, before, after) VALUES (?, ?, ?, ?, ?, ?)",
                                  (time.time(), user or LOCAL_USER, action, target, _json(before), _json(after)))
 
+    def approvers(self, approval_ids: list[int]) -> dict[int, str]:
+        """Who made each of these approvals (those made before the trail existed are missing)."""
+        targets = {f"approval {i}": i for i in approval_ids}
+        rows = self.catalog.query("SELECT target, user FROM audit WHERE action = 'approve' AND target IN (%s)" % ",".join("?" * len(targets)),
+                                  tuple(targets)) if targets else []
+        return {targets[t]: u for t, u in rows}
+
     def entries(self, limit: int = 500) -> list[Entry]:
         rows = self.catalog.query("SELECT id, at, user, action, target, before, after FROM audit ORDER BY id DESC LIMIT ?", (limit,))
         return [Entry(*r[:5], *(json.loads(x) if x else None for x in r[5:])) for r in rows]

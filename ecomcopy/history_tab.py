@@ -3,10 +3,13 @@ to a folder of ours that is cleaned of day-old files)."""
 
 from __future__ import annotations
 
+import csv
+import json
 import shutil
 import tempfile
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import gradio as gr
 
@@ -15,7 +18,7 @@ from .errors import EcomcopyError
 from .exports import items_from_approvals, write_shop_file
 from .session import allowed, audit_trail, get_pipeline, user_errors
 
-HISTORY_HEADERS = ["#", "approved (UTC)", "keywords", "final description", "reference", "in catalog"]
+HISTORY_HEADERS = ["#", "approved (UTC)", "by", "keywords", "final description", "reference", "in catalog"]
 
 
 def history_rows(query: str = "") -> list[list]:
@@ -24,7 +27,8 @@ def history_rows(query: str = "") -> list[list]:
         items = store.list(query or "") if store is not None else []
     except EcomcopyError as e:
         raise gr.Error(str(e), print_exception=False) from None
-    return [[a.id, time.strftime("%Y-%m-%d %H:%M", time.gmtime(a.created_at)), ", ".join(a.keywords), a.final,
+    by = audit_trail().approvers([a.id for a in items])
+    return [[a.id, time.strftime("%Y-%m-%d %H:%M", time.gmtime(a.created_at)), by.get(a.id, ""), ", ".join(a.keywords), a.final,
              a.reference.get("id") or "", "yes" if a.product_id else "no"] for a in items]
 
 
@@ -100,3 +104,48 @@ def export(kind: str, query: str = "", request: gr.Request = None) -> str:
         return str(path)
 
 
+
+
+AUDIT_HEADERS = ["#", "when (UTC)", "who", "what", "of", "before", "after"]
+
+
+def audit_rows(request: gr.Request = None) -> list[list]:
+    """The audit trail, newest first, for editors and admins (a writer is refused)."""
+    with user_errors("reading the audit trail"):
+        allowed(request, "export")
+        return _entry_rows(500)
+
+
+def export_audit(request: gr.Request = None) -> str:
+    """The whole audit trail as CSV; the export itself is recorded first."""
+    with user_errors("exporting the audit trail"):
+        audit_trail().record(allowed(request, "export"), "export", "the audit trail")
+        path = output_folder() / f"audit-{time.strftime('%Y%m%d-%H%M%S')}.csv"
+        with path.open("w", newline="", encoding="utf-8") as f:
+            w = csv.writer(f)
+            w.writerow(AUDIT_HEADERS)
+            w.writerows(_entry_rows(None))
+        return str(path)
+
+
+def _entry_rows(limit: int | None) -> list[list]:
+    def text(value) -> str:
+        return json.dumps(value, ensure_ascii=False) if value is not None else ""
+
+    return [[e.id, time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(e.at)), e.user, e.action, e.target, text(e.before), text(e.after)]
+            for e in audit_trail().entries(limit or -1)]
+
+
+def audit_panel() -> SimpleNamespace:
+    """History's audit trail: who approved, deleted or exported what, and when (editors and admins)."""
+    with gr.Accordion("Audit trail (who approved, deleted or exported what)", open=False):
+        panel = SimpleNamespace(table=gr.Dataframe(headers=AUDIT_HEADERS, datatype="str", interactive=False, wrap=True))
+        with gr.Row():
+            panel.refresh, panel.export = gr.Button("Show / refresh"), gr.Button("Export the audit trail (CSV)")
+        panel.file = gr.File(label="Audit trail", interactive=False)
+    return panel
+
+
+def wire_audit(panel: SimpleNamespace) -> None:
+    panel.refresh.click(audit_rows, outputs=panel.table, api_visibility="private")
+    panel.export.click(export_audit, outputs=panel.file, api_visibility="private")

@@ -11,7 +11,7 @@ from functools import lru_cache
 
 import gradio as gr
 
-from .config import AppConfig
+from .config import IN_MODEL, AppConfig
 from .errors import EcomcopyError
 from .pipeline import Pipeline, PipelineConfig
 from .replicas import Replicas
@@ -56,6 +56,13 @@ def drafter_loading() -> Future:
 
 def get_drafter() -> Pipeline | Replicas:
     return drafter_loading().result()
+
+
+def drafting() -> dict:
+    """Every event that writes drafts shares one limit: with batching on, that many requests are in the model at
+    once (decoding together, or waiting there with their place shown), per replica on Ray; off, one at a time."""
+    app = AppConfig.from_env()
+    return {"concurrency_id": "drafts", "concurrency_limit": (IN_MODEL if app.batch_rows > 0 else 1) * (app.replicas if app.ray_address else 1)}
 
 
 @lru_cache(maxsize=1)

@@ -135,3 +135,29 @@ def test_the_page_refuses_a_writer_delete_and_export_and_records_the_editors(pip
     assert Path(export("json", "", ed)).is_file()
     assert (trail.entries(1)[0].user, trail.entries(1)[0].action) == ("ed", "export")
     assert issubclass(Refused, InputError)
+
+
+def test_history_shows_who_approved_and_the_trail_to_editors_only(pipeline, tmp_path, monkeypatch):
+    import csv
+    from types import SimpleNamespace
+
+    from ecomcopy import session
+    from ecomcopy.handlers import api_approve
+    from ecomcopy.history_tab import AUDIT_HEADERS, audit_rows, export_audit, history_rows
+
+    store = UserStore(tmp_path / "users.db")
+    store.add("wendy", "writer", PASSWORDS["wendy"])
+    store.add("ed", "editor", PASSWORDS["ed"])
+    monkeypatch.setattr(session, "user_store", lambda: store)
+    wendy, ed = SimpleNamespace(username="wendy"), SimpleNamespace(username="ed")
+    result = pipeline.suggest(None, "mug, white, ceramic").to_dict()
+    approved = api_approve(result, "A white ceramic mug for every morning.", "", None, False, None, ed)
+    row = next(r for r in history_rows() if r[0] == approved["id"])
+    assert row[2] == "ed"
+    with pytest.raises(Exception, match="needs the editor role"):
+        audit_rows(wendy)
+    assert audit_rows(ed)[0][2:5] == ["ed", "approve", f"approval {approved['id']}"]
+    with open(export_audit(ed), encoding="utf-8") as f:
+        rows = list(csv.reader(f))
+    assert rows[0] == AUDIT_HEADERS and rows[1][2:5] == ["ed", "export", "the audit trail"]  # the export itself, first
+    assert any(r[2:5] == ["ed", "approve", f"approval {approved['id']}"] for r in rows[1:])
