@@ -18,9 +18,9 @@ from ecomcopy.channels import channel, channel_names
 from ecomcopy.config import CATALOG_IMAGES, DEFAULT_CHANNEL, QUEUE_SIZE, SAMPLING, AppConfig, shipped_adapter
 from ecomcopy.bulk_tab import BULK_HEADERS, approve_passing, bulk, export_job, job_exporter
 from ecomcopy.handlers import (REVIEW_HEADERS, WriteView, api_approve, api_generate, approve, examples, pick, regenerate_with,
-                               strike_claims, write)
+                               strike_claims, write, write_page)
 from ecomcopy.model import ModICT
-from ecomcopy.history_tab import HISTORY_HEADERS, audit_panel, delete, exporter, history_rows, reopen, wire_audit
+from ecomcopy.history_tab import HISTORY_HEADERS, audit_panel, delete, exporter, history_page, reopen, wire_audit
 from ecomcopy.session import drafter_loading, drafting, get_pipeline, pipeline_loading, sign_in
 from ecomcopy.components import PhotoInput, UploadFile
 from ecomcopy.images import MAX_FILE_BYTES
@@ -171,8 +171,8 @@ def _wire(ui: SimpleNamespace, demo: gr.Blocks) -> None:
     listing_out = [*ui.listing_fields, ui.check_description, *ui.listing_checks, ui.listing_built]
     fill = {"fn": refresh, "inputs": listing_in, "outputs": listing_out, "show_progress": "hidden", **private}
     new_product = fill | {"fn": rebuild("all")}  # a new product's listing keeps no edit made for the last one
-    ui.go.click(write, inputs=[ui.photo, ui.keywords, *settings], outputs=outputs, **drafts).success(**new_product)
-    ui.keywords.submit(write, inputs=[ui.photo, ui.keywords, *settings], outputs=outputs, **drafts).success(**new_product)
+    ui.go.click(write_page, inputs=[ui.photo, ui.keywords, *settings], outputs=outputs, **drafts).success(**new_product)
+    ui.keywords.submit(write_page, inputs=[ui.photo, ui.keywords, *settings], outputs=outputs, **drafts).success(**new_product)
     again = [ui.ref_choice, ui.photo, ui.keywords, *settings, ui.exclude_group]
     ui.regen.click(regenerate_with, inputs=again, outputs=outputs, **drafts).success(**fill)
     ui.ref_choice.input(regenerate_with, inputs=again, outputs=outputs, **drafts).success(**fill)
@@ -191,9 +191,9 @@ def _wire(ui: SimpleNamespace, demo: gr.Blocks) -> None:
                          outputs=[ui.approve_status, ui.history], **private)
     # filled on each page load, not when the page is built: the page is served while the models (and the
     # working catalog that holds the approvals) still load
-    demo.load(history_rows, outputs=ui.history, **private)
-    ui.refresh.click(history_rows, inputs=ui.query, outputs=ui.history, **private)
-    ui.query.submit(history_rows, inputs=ui.query, outputs=ui.history, **private)
+    demo.load(history_page, outputs=ui.history, **private)
+    ui.refresh.click(history_page, inputs=ui.query, outputs=ui.history, **private)
+    ui.query.submit(history_page, inputs=ui.query, outputs=ui.history, **private)
     ui.open_btn.click(reopen, inputs=ui.approval_id, outputs=[ui.tabs, ui.photo, ui.keywords, ui.chosen, ui.approve_status], **private)
     ui.delete_btn.click(delete, inputs=[ui.approval_id, ui.query], outputs=[ui.history_status, ui.history], **private)
     ui.csv_btn.click(exporter("csv"), inputs=ui.query, outputs=ui.export_file, **private)

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from .audit import SCHEMA as AUDIT_SCHEMA, write_entry
 from .catalog import Catalog, content_hash
 from .errors import InputError
 from .products import Product
@@ -98,6 +99,7 @@ class ApprovalStore:
         self.photo_dir.mkdir(parents=True, exist_ok=True)
         catalog.durable()  # an acknowledged approval is on disk
         catalog.add_tables(_SCHEMA)
+        catalog.add_tables(AUDIT_SCHEMA)  # who approved and deleted, written in the same transactions
         have = {r[1] for r in catalog.query("PRAGMA table_info(approvals)")}
         with catalog.transaction():
             for name, kind in _ADDED_COLUMNS.items():
@@ -136,9 +138,11 @@ class ApprovalStore:
         image: Image.Image | None = None,
         vectors: tuple[np.ndarray, np.ndarray] | None = None,
         listing: dict | None = None,
+        user: str | None = None,
     ) -> Approval:
-        """Store an approval; with `vectors` (image, keywords) and a photo it also joins the catalog. The photo
-        is written inside the transaction, after every check, and removed again if the transaction fails."""
+        """Store an approval, and who made it in the audit trail, in one transaction; with `vectors` (image,
+        keywords) and a photo it also joins the catalog. The photo is written inside the transaction, after every
+        check, and removed again if the transaction fails."""
         final = (final or "").strip()
         if not final:
             raise InputError("There is no text to approve: pick a draft or write the description first.")
@@ -152,6 +156,7 @@ class ApprovalStore:
                     self._write(photo, data)
                     created = True
                 aid = self._insert(keywords, reference, drafts, chosen, final, writer, photo, vectors, listing)
+                write_entry(self.catalog, user, "approve", f"approval {aid}", after={"final": final, "keywords": keywords})
         except BaseException:
             if created:
                 photo.unlink(missing_ok=True)
@@ -179,14 +184,16 @@ class ApprovalStore:
             self.catalog.execute("UPDATE approvals SET product_id = ? WHERE id = ?", (pid, aid))
         return aid
 
-    def delete(self, approval_id: int) -> bool:
-        """Remove an approval and the catalog product it became (one transaction); the photo goes if unused."""
+    def delete(self, approval_id: int, user: str | None = None) -> bool:
+        """Remove an approval and the catalog product it became, and record who did (one transaction); the photo
+        goes if unused."""
         try:
             a = self.get(approval_id)
         except InputError:
             return False
         with self.catalog.transaction():  # the photo's use is counted and it is removed under the same lock as add()
             self.catalog.execute("DELETE FROM approvals WHERE id = ?", (a.id,))
+            write_entry(self.catalog, user, "delete", f"approval {a.id}", before={"final": a.final, "keywords": a.keywords})
             if a.product_id:
                 self.catalog.remove_products([a.product_id])
             if a.photo and not self.catalog.query("SELECT 1 FROM approvals WHERE photo = ? LIMIT 1", (a.photo,)):

@@ -1,5 +1,6 @@
-"""The audit trail (issue 22): who approved, deleted or exported what, and when. Append-only: SQLite triggers
-refuse any UPDATE or DELETE of its rows, so not even the app's own code can rewrite it."""
+"""The audit trail (issue 22): who approved, deleted or exported what, and when. Append-only for the app: SQLite
+triggers refuse any UPDATE or DELETE of its rows, so no code path of the app can rewrite it (whoever can write the
+database file itself can drop them: keep the data folder the app's own)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from dataclasses import dataclass
 
 from .catalog import Catalog
 
-_SCHEMA = """
+SCHEMA = """
 CREATE TABLE IF NOT EXISTS audit (
     id INTEGER PRIMARY KEY AUTOINCREMENT, at REAL NOT NULL, user TEXT NOT NULL, action TEXT NOT NULL,
     target TEXT NOT NULL, before TEXT, after TEXT
@@ -36,12 +37,11 @@ class AuditTrail:
 
     def __init__(self, catalog: Catalog) -> None:
         self.catalog = catalog
-        catalog.add_tables(_SCHEMA)
+        catalog.add_tables(SCHEMA)
 
     def record(self, user: str | None, action: str, target: str, before: object = None, after: object = None) -> None:
         with self.catalog.transaction():
-            self.catalog.execute("INSERT INTO audit (at, user, action, target, before, after) VALUES (?, ?, ?, ?, ?, ?)",
-                                 (time.time(), user or LOCAL_USER, action, target, _json(before), _json(after)))
+            write_entry(self.catalog, user, action, target, before, after)
 
     def approvers(self, approval_ids: list[int]) -> dict[int, str]:
         """Who made each of these approvals (those made before the trail existed are missing)."""
@@ -53,6 +53,12 @@ class AuditTrail:
     def entries(self, limit: int = 500) -> list[Entry]:
         rows = self.catalog.query("SELECT id, at, user, action, target, before, after FROM audit ORDER BY id DESC LIMIT ?", (limit,))
         return [Entry(*r[:5], *(json.loads(x) if x else None for x in r[5:])) for r in rows]
+
+
+def write_entry(catalog: Catalog, user: str | None, action: str, target: str, before: object = None, after: object = None) -> None:
+    """One row, inside the caller's open transaction: an approval and the record of who made it commit together."""
+    catalog.execute("INSERT INTO audit (at, user, action, target, before, after) VALUES (?, ?, ?, ?, ?, ?)",
+                    (time.time(), user or LOCAL_USER, action, target, _json(before), _json(after)))
 
 
 def _json(value: object) -> str | None:

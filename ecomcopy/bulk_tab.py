@@ -17,7 +17,7 @@ from .bulk_jobs import JobStore, job_key, resumable
 from .channels import channel
 from .config import DEFAULT_CHANNEL, SAMPLING, AppConfig
 from .errors import InputError
-from .handlers import recorded, sampling
+from .handlers import sampling
 from .exports import export_item, write_shop_file
 from .history_tab import SHOP_FILES, history_rows, output_folder
 from .keywords import parse_keywords
@@ -47,10 +47,12 @@ def _job(csv_path, zip_path, n, channel_name, overwrite) -> tuple[list, object, 
     return rows, cfg, options, key
 
 
-def bulk(csv_path, zip_path, n=SAMPLING.n, channel_name=DEFAULT_CHANNEL, overwrite=False, progress=gr.Progress()):
+def bulk(csv_path, zip_path, n=SAMPLING.n, channel_name=DEFAULT_CHANNEL, overwrite=False, progress=gr.Progress(),
+         request: gr.Request = None):
     """CSV (id, keywords, image; optional description, brand) + ZIP of photos -> a results table and a results CSV;
     bad rows are reported, not fatal; rows with a description are kept unless `overwrite`."""
     with user_errors("running the bulk job"):
+        allowed(request, "draft")  # its results CSV holds drafts: a writer's working file (shop files need an editor)
         if not csv_path or not zip_path:
             raise InputError("Upload both files: the products CSV (columns id, keywords, image) and the ZIP of their photos.")
         rows, cfg, options, key = _job(csv_path, zip_path, n, channel_name, overwrite)
@@ -93,8 +95,8 @@ def approve_passing(csv_path, zip_path, n=SAMPLING.n, channel_name=DEFAULT_CHANN
                 result = {"keywords": parse_keywords(r.keywords), "reference": {"id": r.nearest_id}, "drafts": r.drafts, "writer": r.writer}
                 fields = {k: r.listing[k] for k in ("channel", *EDITABLE)}
                 try:
-                    a = recorded(user, get_pipeline().approve(result, r.best_draft, r.best_draft, archive.read(rows[i].image),
-                                                              listing=fields | {"brand": rows[i].brand}))
+                    a = get_pipeline().approve(result, r.best_draft, r.best_draft, archive.read(rows[i].image),
+                                               listing=fields | {"brand": rows[i].brand}, user=user)
                 except InputError as e:  # one product that cannot be approved does not stop the others
                     failed.append(f"{r.id}: {e}")
                     continue

@@ -25,7 +25,7 @@ from .listing_view import from_page
 from .products import read_products
 from .request import Progress, Suggestion
 from .search import Hit
-from .session import allowed, audit_trail, drafter_loading, get_drafter, get_pipeline, user_errors
+from .session import allowed, drafter_loading, get_drafter, get_pipeline, user_errors
 from .text import strike
 
 
@@ -40,12 +40,13 @@ def sampling(n, temperature, top_p, max_tokens, keyword_boost=SAMPLING.keyword_b
 # -- API endpoints (stable signatures, JSON out) -----------------------------------------------------
 def api_generate(image_path, keywords, n=SAMPLING.n, temperature=SAMPLING.temperature, top_p=SAMPLING.top_p,
                  max_tokens=SAMPLING.max_new_tokens, writer="modict", reference_id="", exclude_group="",
-                 keyword_boost=SAMPLING.keyword_boost, channel=DEFAULT_CHANNEL, brand=""):
+                 keyword_boost=SAMPLING.keyword_boost, channel=DEFAULT_CHANNEL, brand="", request: gr.Request = None):
     """Reference + drafts for a photo and keywords, and the listing of the best draft for `channel`; the result
     as JSON (see the README). A generator that shows
     nothing until the end: between its steps Gradio notices a client that has gone and closes it, which stops
     the decoding at the next token instead of keeping the model busy for nobody."""
     with user_errors("writing drafts"):
+        allowed(request, "draft")  # a user removed since signing in is refused
         check_channel(channel or DEFAULT_CHANNEL)  # an unknown one is refused before the model runs
         stream = get_drafter().suggest_stream(image_path, keywords, sampling(n, temperature, top_p, max_tokens, keyword_boost),
                                                exclude_group=exclude_group or None, writer=writer or "modict",
@@ -63,13 +64,7 @@ def api_approve(result, final, chosen="", image_path=None, add_to_catalog=True, 
     returns the stored approval as JSON. Needs the editor role when sign-in is on."""
     with user_errors("saving the approval"):
         user = allowed(request, "approve")
-        return recorded(user, get_pipeline().approve(result, final, chosen or "", image_path, add_to_catalog, listing or None)).to_dict()
-
-
-def recorded(user: str, a):
-    """The approval `a`, once the audit trail holds who made it."""
-    audit_trail().record(user, "approve", f"approval {a.id}", after={"final": a.final, "keywords": a.keywords, "product": a.product_id})
-    return a
+        return get_pipeline().approve(result, final, chosen or "", image_path, add_to_catalog, listing or None, user).to_dict()
 
 
 # -- Write tab -----------------------------------------------------------------------------------------
@@ -184,7 +179,17 @@ def strike_claims(ticked: list[str], text: str, draft: str, state):
     return strike(text or "", [c for _, c in claims if c not in ticked]), gr.update(choices=kept, value=[c for _, c in kept])
 
 
-def regenerate_with(reference_id, image_path, keywords, n, temperature, top_p, max_tokens, writer, keyword_boost, exclude_group):
+def write_page(image_path, keywords, n, temperature, top_p, max_tokens, writer, keyword_boost, request: gr.Request = None):
+    """The Write button and Enter: `write`, for a signed-in user who may still draft."""
+    with user_errors("writing drafts"):
+        allowed(request, "draft")
+    yield from write(image_path, keywords, n, temperature, top_p, max_tokens, writer, keyword_boost)
+
+
+def regenerate_with(reference_id, image_path, keywords, n, temperature, top_p, max_tokens, writer, keyword_boost, exclude_group,
+                    request: gr.Request = None):
+    with user_errors("writing drafts"):
+        allowed(request, "draft")
     yield from write(image_path, keywords, n, temperature, top_p, max_tokens, writer, keyword_boost, reference_id, exclude_group)
 
 
@@ -198,7 +203,7 @@ def approve(request: gr.Request, state, final, keep_out, query="", picked="", ch
         result = state["result"]
         chosen = picked if picked in result.get("drafts", []) else ""  # the draft picked before editing
         listing = from_page(channel_name, brand, list(listing_values)) if listing_values else None
-        a = recorded(user, get_pipeline().approve(result, final, chosen, state.get("photo"), add_to_catalog=not keep_out, listing=listing))
+        a = get_pipeline().approve(result, final, chosen, state.get("photo"), add_to_catalog=not keep_out, listing=listing, user=user)
     where = f"added to the catalog as {a.product_id}" if a.product_id else "kept out of the catalog"
     gr.Info(f"Approved #{a.id}")
     return f"Approved as #{a.id} ({where}).", history_rows(query)

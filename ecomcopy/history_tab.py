@@ -39,9 +39,17 @@ def _approval_id(value) -> int:
         raise gr.Error("Type the number (#) of an approval from the table.", print_exception=False) from None
 
 
-def reopen(approval_id):
+def history_page(query: str = "", request: gr.Request = None) -> list[list]:
+    """The History table for the page: any signed-in user who may still draft may read it."""
+    with user_errors("reading the history"):
+        allowed(request, "draft")
+    return history_rows(query)
+
+
+def reopen(approval_id, request: gr.Request = None):
     """Back to the Write tab with the approval's photo, keywords and text."""
     with user_errors("opening the approval"):
+        allowed(request, "draft")
         a = get_pipeline().approvals.get(_approval_id(approval_id))
     photo = a.photo if a.photo and Path(a.photo).is_file() else None
     return gr.Tabs(selected="write"), photo, ", ".join(a.keywords), a.final, f"Re-opened approval #{a.id}: write new drafts or edit the text."
@@ -51,11 +59,8 @@ def delete(approval_id, query="", request: gr.Request = None):
     with user_errors("deleting the approval"):
         user = allowed(request, "delete")
         aid = _approval_id(approval_id)
-        store = get_pipeline().approvals
-        before = store.get(aid)  # a clear message when there is none
-        if not store.delete(aid):
+        if not get_pipeline().approvals.delete(aid, user):  # recorded in the audit trail in the same transaction
             raise gr.Error(f"There is no approval #{aid}.", print_exception=False)
-        audit_trail().record(user, "delete", f"approval {aid}", before={"final": before.final, "keywords": before.keywords})
     return f"Deleted approval #{aid} (and its catalog product).", history_rows(query)
 
 

@@ -279,6 +279,7 @@ class Pipeline:
         photo: str | Path | bytes | Image.Image | None = None,
         add_to_catalog: bool = True,
         listing: dict | None = None,
+        user: str | None = None,  # who approves: recorded in the audit trail with the approval
     ) -> Approval:
         """Store the approved text with everything that led to it; by default it also joins the catalog.
 
@@ -296,4 +297,4 @@ class Pipeline:
         img = load_image(photo) if photo is not None else None
         vectors = self._vectors(img, req.keywords) if req.add_to_catalog and img is not None else None  # on the model thread
         fields = asdict(req.listing) if req.listing else None
-        return self.approvals.add(req.keywords, reference, req.drafts, req.chosen, req.final, req.writer, img, vectors, fields)
+        return self.approvals.add(req.keywords, reference, req.drafts, req.chosen, req.final, req.writer, img, vectors, fields, user)

@@ -80,7 +80,7 @@ def sign_in():
     if not users.list():
         raise SystemExit(f"Sign-in is on (ECOMCOPY_AUTH) but {users.path} has no users: add one with "
                          "python -m ecomcopy users add NAME --role admin")
-    return users.check
+    return users.sign_in
 
 
 @lru_cache(maxsize=1)

@@ -7,11 +7,13 @@ approves, rejects, deletes and exports; an *admin* also manages users and settin
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 import time
 from pathlib import Path
 
+import anyio
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
@@ -21,6 +23,7 @@ ROLES = ("writer", "editor", "admin")
 NEEDS = {"draft": "writer", "submit": "writer", "approve": "editor", "reject": "editor", "delete": "editor",
          "export": "editor", "users": "admin"}  # the least role for each action
 MIN_PASSWORD = 10
+LOCKOUT_FAILURES, LOCKOUT_S = 5, 900  # failed sign-ins of one name within 15 minutes before it is refused unchecked
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS users (
     name TEXT PRIMARY KEY, role TEXT NOT NULL, hash TEXT NOT NULL, created_at REAL NOT NULL
@@ -49,12 +52,16 @@ class UserStore:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.touch(mode=0o600, exist_ok=True)  # hashes are for the app's eyes only
+        os.chmod(self.path, 0o600)
         self.db = sqlite3.connect(self.path, check_same_thread=False, timeout=30)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.executescript(_SCHEMA)
         self.lock = threading.Lock()
         self.hasher = PasswordHasher()  # Argon2id, the library's (RFC 9106) defaults: salted and slow
         self._dummy = self.hasher.hash("an unknown user's password is checked against this")
+        self._failures: dict[str, list[float]] = {}  # name -> times of its recent failed sign-ins
+        self._checks = anyio.CapacityLimiter(2)  # hash checks at once: each takes 64 MiB and tens of ms
 
     def add(self, name: str, role: str, password: str) -> None:
         name = _name(name)
@@ -84,8 +91,27 @@ class UserStore:
     def list(self) -> list[tuple[str, str]]:
         return self.db.execute("SELECT name, role FROM users ORDER BY name").fetchall()
 
+    async def sign_in(self, name: str, password: str) -> bool:
+        """Gradio's `auth` hook (awaited by its login route): the hash check runs off the event loop, two at a time,
+        so a flood of sign-ins cannot stall everyone's page."""
+        return await anyio.to_thread.run_sync(self.check, name, password, limiter=self._checks)
+
     def check(self, name: str, password: str) -> bool:
-        """Gradio's `auth` hook: the name and password match a user. An unknown name costs the same hash check."""
+        """The name and password match a user. An unknown name costs the same hash check. After `LOCKOUT_FAILURES`
+        failures within `LOCKOUT_S`, a name is refused without a check until they age out (guessing is slowed)."""
+        now = time.time()
+        recent = [t for t in self._failures.get(name, []) if now - t < LOCKOUT_S]
+        if len(recent) >= LOCKOUT_FAILURES:
+            self._failures[name] = recent
+            return False
+        ok = self._verify(name, password)
+        if ok:
+            self._failures.pop(name, None)
+        else:
+            self._failures[name] = recent + [now]
+        return ok
+
+    def _verify(self, name: str, password: str) -> bool:
         row = self.db.execute("SELECT hash FROM users WHERE name = ?", (name,)).fetchone()
         try:
             ok = self.hasher.verify(row[0] if row else self._dummy, password or "")

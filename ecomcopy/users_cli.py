@@ -31,7 +31,7 @@ def add_parser(sub) -> None:
 
 def _password(from_stdin: bool) -> str:
     if from_stdin:
-        return sys.stdin.readline().rstrip("\n")
+        return sys.stdin.readline().rstrip("\r\n")
     first = getpass.getpass("Password: ")
     if getpass.getpass("Again: ") != first:
         raise InputError("The two passwords differ; nothing was changed.")

@@ -48,6 +48,23 @@ def test_each_role_does_what_the_one_before_it_does_and_more():
         require("writer", "approve", "wendy")
 
 
+def test_guessing_a_password_is_slowed(tmp_path, monkeypatch):
+    import asyncio
+
+    from ecomcopy import users
+
+    store = UserStore(tmp_path / "users.db")
+    store.add("ed", "editor", PASSWORDS["ed"])
+    assert oct((tmp_path / "users.db").stat().st_mode & 0o777) == "0o600"
+    assert asyncio.run(store.sign_in("ed", PASSWORDS["ed"]))  # the hook Gradio awaits
+    for _ in range(users.LOCKOUT_FAILURES):
+        assert not store.check("ed", "a guess at it")
+    assert not store.check("ed", PASSWORDS["ed"])  # locked out: even the right password, for now
+    later = users.time.time() + users.LOCKOUT_S + 1
+    monkeypatch.setattr(users.time, "time", lambda: later)  # 15 minutes on
+    assert store.check("ed", PASSWORDS["ed"])
+
+
 def test_the_audit_trail_is_append_only(tmp_path):
     from ecomcopy.audit import AuditTrail
     from ecomcopy.catalog import Catalog
@@ -96,13 +113,18 @@ def test_a_writer_drafts_but_cannot_approve_and_an_editor_can(signed_in_app):
     from gradio_client import Client
 
     url, data = signed_in_app
-    with pytest.raises(Exception):
-        Client(url, verbose=False)  # not signed in: no page, no API
+    import httpx
+
+    assert httpx.get(f"{url}config").status_code == 401  # not signed in: no page, no API
+    with pytest.raises(Exception, match="(?i)incorrect credentials|login|401"):
+        Client(url, auth=("wendy", "not her password"), verbose=False)
     writer = Client(url, auth=("wendy", PASSWORDS["wendy"]), verbose=False)
     result = writer.predict(None, "mug, white, ceramic", 2, 0.8, 0.9, 24, "modict", "", "", api_name="/generate")
     assert result["drafts"]
     with pytest.raises(Exception, match="needs the editor role"):
         writer.predict(result, result["drafts"][0], result["drafts"][0], None, False, None, api_name="/approve")
+    with pytest.raises(Exception, match="needs the editor role"):
+        writer.predict(None, None, 2, "shopify", False, "", api_name="/bulk_approve")
     assert _approvals(data) == 0  # refused: nothing written
     editor = Client(url, auth=("ed", PASSWORDS["ed"]), verbose=False)
     approved = editor.predict(result, result["drafts"][0], result["drafts"][0], None, False, None, api_name="/approve")
@@ -161,3 +183,7 @@ def test_history_shows_who_approved_and_the_trail_to_editors_only(pipeline, tmp_
         rows = list(csv.reader(f))
     assert rows[0] == AUDIT_HEADERS and rows[1][2:5] == ["ed", "export", "the audit trail"]  # the export itself, first
     assert any(r[2:5] == ["ed", "approve", f"approval {approved['id']}"] for r in rows[1:])
+    from ecomcopy.history_tab import delete
+
+    delete(approved["id"], "", ed)
+    assert audit_rows(ed)[0][2:5] == ["ed", "delete", f"approval {approved['id']}"]
