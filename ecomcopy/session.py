@@ -1,5 +1,6 @@
-"""The app's process-wide pipeline and how a handler's failures reach the user: the package's own errors as
-their message, anything else as a plain sentence (the details go to the server log)."""
+"""The app's process-wide state and rules: the pipeline (and the Ray replicas that may write its drafts), who is
+signed in and what their role allows, the audit trail, and how a handler's failures reach the user: the package's
+own errors as their message, anything else as a plain sentence (the details go to the server log)."""
 
 from __future__ import annotations
 
