@@ -93,6 +93,8 @@ def signed_in_app(tmp_path_factory):
         r = _cli(data, "add", name, "--role", role, "--password-stdin", password=PASSWORDS[name] + "\n")
         assert r.returncode == 0, r.stderr
     assert _cli(data, "list").stdout.split() == ["ed", "editor", "wendy", "writer"]
+    changes = sqlite3.connect(data / "catalog.db").execute("SELECT action, target, after FROM audit ORDER BY id").fetchall()
+    assert changes == [("users add", "user wendy", '{"role": "writer"}'), ("users add", "user ed", '{"role": "editor"}')]
     port = free_port()
     env = {**os.environ, "ECOMCOPY_DATA": str(data), "ECOMCOPY_AUTH": "on", "ECOMCOPY_LM": "smollm2-135m"}
     log = (data / "app.log").open("w+")
@@ -129,7 +131,7 @@ def test_a_writer_drafts_but_cannot_approve_and_an_editor_can(signed_in_app):
     editor = Client(url, auth=("ed", PASSWORDS["ed"]), verbose=False)
     approved = editor.predict(result, result["drafts"][0], result["drafts"][0], None, False, None, api_name="/approve")
     assert _approvals(data) == 1
-    rows = sqlite3.connect(data / "catalog.db").execute("SELECT user, action, target FROM audit").fetchall()
+    rows = sqlite3.connect(data / "catalog.db").execute("SELECT user, action, target FROM audit WHERE action = 'approve'").fetchall()
     assert rows == [("ed", "approve", f"approval {approved['id']}")]
 
 
