@@ -46,6 +46,19 @@ class BulkWriter:
         return [process_row(self.pipeline, row, photos, sampling, options) for row in rows]
 
 
+def start_ray(address: str | None, num_cpus: int, what: str):
+    """The `ray` module, connected once per process: to the cluster at `address` ("auto", "ray://host:10001"), or
+    to a Ray started on this machine with `num_cpus` CPUs. `what` names the caller in the message when Ray is missing."""
+    try:
+        import ray
+    except ImportError:
+        raise InputError(f"{what} needs Ray: pip install -r requirements-ray.txt") from None
+    if not ray.is_initialized():
+        kwargs = {"address": address} if address else {"num_cpus": num_cpus}
+        ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False, **kwargs)
+    return ray
+
+
 def run_bulk_ray(
     cfg: PipelineConfig,
     rows: Iterable[BulkRow],
@@ -61,18 +74,12 @@ def run_bulk_ray(
 
     address: a running Ray cluster ("auto", "ray://host:10001"); None starts a local Ray on this machine.
     """
-    try:
-        import ray
-        from ray.util import ActorPool
-    except ImportError:
-        raise InputError("The Ray runner needs Ray: pip install -r requirements-ray.txt") from None
-
-    if cfg.photos is not None:
+    if cfg.photos is not None:  # refused before Ray starts
         raise InputError("The Ray bulk runner reads the catalog only; approvals stay with the app.")
+    ray = start_ray(address, cfg.threads * max(1, workers), "The Ray runner")
+    from ray.util import ActorPool
+
     rows = list(rows)
-    if not ray.is_initialized():
-        kwargs = {"address": address} if address else {"num_cpus": max(cfg.threads * workers, cfg.threads)}
-        ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False, **kwargs)
     actor = ray.remote(num_cpus=cfg.threads)(BulkWriter)
     pool = ActorPool([actor.remote(cfg) for _ in range(max(1, workers))])
     batches = iter([rows[i : i + batch_size] for i in range(0, len(rows), batch_size)])

@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Iterator
 
 from .config import IN_MODEL, SamplingConfig
-from .errors import EcomcopyError, InputError
+from .bulk_ray import start_ray
+from .errors import EcomcopyError
 from .pipeline import Pipeline, PipelineConfig
 
 log = logging.getLogger("ecomcopy.replicas")
@@ -65,14 +66,7 @@ class Replicas:
     """The app's side: starts the replicas and sends each request to one of them."""
 
     def __init__(self, cfg: PipelineConfig, replicas: int = 2, address: str | None = None) -> None:
-        try:
-            import ray
-        except ImportError:
-            raise InputError("Serving on Ray needs Ray: pip install -r requirements-ray.txt") from None
-        self.ray = ray
-        if not ray.is_initialized():
-            kwargs = {"address": address} if address else {"num_cpus": max(cfg.threads * replicas, cfg.threads)}
-            ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False, **kwargs)
+        self.ray = ray = start_ray(address, cfg.threads * max(1, replicas), "Serving on Ray")
         actor = ray.remote(num_cpus=cfg.threads, max_restarts=-1, max_concurrency=IN_MODEL + 2,
                            concurrency_groups={"control": 2})(DraftReplica)  # a cancel never waits behind requests
         self.actors = [actor.remote(cfg) for _ in range(max(1, replicas))]

@@ -161,7 +161,6 @@ class Decoding:
         self.step = torch.empty(0, dtype=torch.long)  # (A,) their newest tokens, the next model call's input
         self.out = torch.empty(n, 0, dtype=torch.long)  # (n, t)
         self.logprob, self.length = torch.zeros(n), torch.zeros(n)
-        self.done = False
 
     def advance(self, logits: torch.Tensor) -> torch.Tensor | None:
         """(A, V) logits of the rows still growing -> one token each; returns the (A',) indices of the rows that
@@ -184,7 +183,6 @@ class Decoding:
         if self.settled is not None:
             growing &= ~self.settled(self.out[self.active])
         if not bool(growing.any()) or self.out.shape[1] >= self.max_new_tokens or self.cancelled():
-            self.done = True
             return None
         keep = growing.nonzero().squeeze(-1)
         self.active, self.step = self.active[keep], step[keep]
@@ -216,16 +214,26 @@ def decode(lm_model, prompt: dict | Callable[[], tuple[dict, Prefix | None]], n:
     prompt, prefix = prompt() if callable(prompt) else (prompt, None)
     run = Decoding(n, max_new_tokens, stop, temperature, top_p, greedy, rules, pad_id, streamer, settled, generator)
     with prefix.alone() if prefix is not None else nullcontext():
-        cache = DynamicCache(config=lm_model.config)
-        logits = lm_model(**prompt, past_key_values=cache, use_cache=True, logits_to_keep=1).logits[:, -1]  # (1, V)
-        cache.batch_repeat_interleave(n)
-        keep = run.advance(logits.expand(n, -1))
+        cache, keep = prefill(lm_model, prompt, run)
         while keep is not None:
-            if len(keep) < cache.layers[0].keys.shape[0]:
-                cache.batch_select_indices(keep)
             logits = lm_model(input_ids=run.step[:, None], past_key_values=cache, use_cache=True).logits[:, -1]  # (A, V)
             keep = run.advance(logits)
+            if keep is not None and len(keep) < len(logits):
+                cache.batch_select_indices(keep)
     return run.result()
+
+
+def prefill(lm_model, prompt: dict, run: Decoding) -> tuple[DynamicCache, torch.Tensor | None]:
+    """The prompt run once (one row), its KV cache copied to the request's n drafts, and their first tokens: the
+    cache of the drafts still growing and `run.advance`'s keep (None: every draft already ended). The prefix, if
+    any, is the caller's to apply."""
+    cache = DynamicCache(config=lm_model.config)
+    logits = lm_model(**prompt, past_key_values=cache, use_cache=True, logits_to_keep=1).logits[:, -1]  # (1, V)
+    cache.batch_repeat_interleave(run.n)
+    keep = run.advance(logits.expand(run.n, -1))
+    if keep is not None and len(keep) < run.n:
+        cache.batch_select_indices(keep)
+    return cache, keep
 
 
 @torch.inference_mode()

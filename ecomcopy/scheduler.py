@@ -22,7 +22,7 @@ from transformers import DynamicCache
 
 from . import batched_cache
 from .prefix import Prefix, PrefixRows
-from .sampler import Decoding, DraftStreamer, decode
+from .sampler import Decoding, DraftStreamer, decode, prefill
 
 log = logging.getLogger("ecomcopy.scheduler")
 
@@ -153,18 +153,12 @@ class Scheduler:
         run = job.run
         if run.streamer is not None:
             run.streamer.place = 0
-        cache = DynamicCache(config=self.model.config)
         with job.prefix.alone() if job.prefix is not None else nullcontext():
-            logits = self.model(**prompt, past_key_values=cache, use_cache=True, logits_to_keep=1).logits[:, -1]  # (1, V)
-        length = cache.get_seq_length()
-        cache.batch_repeat_interleave(run.n)
-        keep = run.advance(logits.expand(run.n, -1))
+            cache, keep = prefill(self.model, prompt, run)
         if keep is None:
             self._finish(job)
             return
-        if len(keep) < run.n:
-            cache.batch_select_indices(keep)
-        self.rows = batched_cache.join(self.rows if self.running else None, cache, length)
+        self.rows = batched_cache.join(self.rows if self.running else None, cache, cache.get_seq_length())
         self.running.append(job)
 
     def _step(self) -> None:
