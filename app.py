@@ -1,8 +1,7 @@
 """ecomcopy web app (Gradio): photo + keywords -> similar catalog products -> streamed drafts -> review, edit, approve.
 
-Layout and wiring only: the handlers live in `ecomcopy/handlers.py` and every decision in the package.
-Run `python app.py` (127.0.0.1:7860) or as a Hugging Face Space.
-"""
+Layout and wiring only (handlers in `ecomcopy/handlers.py`, every decision in the package). Run `python app.py`
+(127.0.0.1:7860) or as a Hugging Face Space."""
 
 from __future__ import annotations
 
@@ -21,7 +20,7 @@ from ecomcopy.handlers import (REVIEW_HEADERS, WriteView, api_approve, api_gener
                                strike_claims, write, write_page)
 from ecomcopy.model import ModICT
 from ecomcopy.history_tab import HISTORY_HEADERS, audit_panel, delete, exporter, history_page, reopen, wire_audit
-from ecomcopy.session import drafter_loading, drafting, get_pipeline, pipeline_loading, sign_in
+from ecomcopy.session import drafter_loading, drafting, end_session, get_pipeline, pipeline_loading, sign_in
 from ecomcopy.components import PhotoInput, UploadFile
 from ecomcopy.images import MAX_FILE_BYTES
 from ecomcopy.keywords import MAX_KEYWORDS_CHARS
@@ -34,6 +33,8 @@ __all__ = ["build_ui", "launch", "main", "get_pipeline", "write", "bulk", "appro
 log = logging.getLogger("ecomcopy.app")
 warnings.filterwarnings("ignore", category=DeprecationWarning)
 CSS = ".ref-photo img {object-fit: contain}"
+DEMO_NOTICE = ("\n\n**Public demo.** What you approve stays in this page: your History, and a reference for your own later drafts. "
+               "No other visitor sees it, and it is deleted when you close the page or after an hour unused.")
 
 
 def _write_tab(ui: SimpleNamespace) -> None:
@@ -107,10 +108,10 @@ def _history_tab(ui: SimpleNamespace) -> None:
     ui.history = gr.Dataframe(elem_id="history", headers=HISTORY_HEADERS, datatype="str", label="Approved descriptions",
                               interactive=False, wrap=True)
     with gr.Row():
-        ui.approval_id = gr.Number(label="Approval #", precision=0, minimum=1)
+        ui.approval_id = gr.Number(label="Approval #", precision=0, minimum=1, elem_id="approval-id")
         ui.open_btn = gr.Button("Re-open in Write")
-        ui.delete_btn = gr.Button("Delete", variant="stop")
-    ui.history_status = gr.Textbox(label="Status", interactive=False)
+        ui.delete_btn = gr.Button("Delete", variant="stop", elem_id="delete-approval")
+    ui.history_status = gr.Textbox(label="Status", interactive=False, elem_id="history-status")
     with gr.Row():
         ui.csv_btn = gr.Button("Export CSV", elem_id="export-csv")
         ui.json_btn = gr.Button("Export JSON")
@@ -192,6 +193,7 @@ def _wire(ui: SimpleNamespace, demo: gr.Blocks) -> None:
     # filled on each page load, not when the page is built: the page is served while the models (and the
     # working catalog that holds the approvals) still load
     demo.load(history_page, outputs=ui.history, **private)
+    demo.unload(end_session)  # public demo mode: a closed page's approvals and photos are deleted now
     ui.refresh.click(history_page, inputs=ui.query, outputs=ui.history, **private)
     ui.query.submit(history_page, inputs=ui.query, outputs=ui.history, **private)
     ui.open_btn.click(reopen, inputs=ui.approval_id, outputs=[ui.tabs, ui.photo, ui.keywords, ui.chosen, ui.approve_status], **private)
@@ -216,6 +218,7 @@ def build_ui() -> gr.Blocks:
         gr.Markdown(
             "# ecomcopy\nUpload a product photo and type a few keywords. ecomcopy finds the most similar products "
             "in the catalog, uses one as a reference, and writes several drafts for you to compare, edit and approve."
+            + (DEMO_NOTICE if AppConfig.from_env().demo else "")
         )
         ui = SimpleNamespace(state=gr.State(None), exclude_group=gr.Textbox(visible=False), reference_id=gr.Textbox(visible=False))
         with gr.Tabs() as ui.tabs:
@@ -235,8 +238,10 @@ def build_ui() -> gr.Blocks:
 
 
 def served_paths() -> list[str]:
-    """The only folders whose files the page may fetch: catalog photos and approved photos (not the databases)."""
-    return [str(CATALOG_IMAGES), str(AppConfig.from_env().photos)]
+    """The only folders whose files the page may fetch: catalog photos and approved photos (not the databases); in
+    public demo mode also the sessions' photos, each under a folder named by a random secret."""
+    cfg = AppConfig.from_env()
+    return [str(CATALOG_IMAGES), str(cfg.photos)] + ([str(cfg.sessions / "photos")] if cfg.demo else [])
 
 
 def launch(host: str = "127.0.0.1", port: int = 7860, block: bool = True, queue_size: int = QUEUE_SIZE) -> gr.Blocks:

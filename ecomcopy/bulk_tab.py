@@ -22,7 +22,7 @@ from .exports import export_item, write_shop_file
 from .history_tab import SHOP_FILES, history_rows, output_folder
 from .keywords import parse_keywords
 from .listing import EDITABLE
-from .session import allowed, audit_trail, get_pipeline, user_errors
+from .session import allowed, get_pipeline, limit, user_errors, workspace
 
 BULK_HEADERS = ["id", "status", "message", "reference", "best draft (ranked first)", "its keyword coverage", "to check",
                 "title", "bullet points", "ready to approve", "all drafts"]
@@ -37,13 +37,16 @@ def job_store() -> JobStore:
     return _stores[path]
 
 
-def _job(csv_path, zip_path, n, channel_name, overwrite) -> tuple[list, object, BulkOptions, str]:
+def _job(csv_path, zip_path, n, channel_name, overwrite, request) -> tuple[list, object, BulkOptions, str]:
+    """The job's rows, settings and key: its uploads and settings, and in public demo mode its browser session (a
+    visitor resumes and approves only their own jobs)."""
     rows = read_rows(csv_path)
     cfg = sampling(n, SAMPLING.temperature, SAMPLING.top_p, SAMPLING.max_new_tokens)
     options = BulkOptions(channel(channel_name or DEFAULT_CHANNEL).name, bool(overwrite))  # an unknown one: an error now
     app = AppConfig.from_env()
     key = job_key(csv_path, zip_path, {"sampling": dataclasses.asdict(cfg), "options": options.settings(), "lm": app.lm,
-                                       "catalog": str(app.catalog), "image_weight": app.image_weight})
+                                       "catalog": str(app.catalog), "image_weight": app.image_weight,
+                                       "session": getattr(request, "session_hash", "") if app.demo else ""})
     return rows, cfg, options, key
 
 
@@ -55,7 +58,8 @@ def bulk(csv_path, zip_path, n=SAMPLING.n, channel_name=DEFAULT_CHANNEL, overwri
         allowed(request, "draft")  # its results CSV holds drafts: a writer's working file (shop files need an editor)
         if not csv_path or not zip_path:
             raise InputError("Upload both files: the products CSV (columns id, keywords, image) and the ZIP of their photos.")
-        rows, cfg, options, key = _job(csv_path, zip_path, n, channel_name, overwrite)
+        rows, cfg, options, key = _job(csv_path, zip_path, n, channel_name, overwrite, request)
+        limit(request, "bulk", len(rows) - len(job_store().finished(key, len(rows))))  # a resumed job's done rows are free
         resumed = []
         with PhotoArchive(zip_path) as archive:
             run = resumable(rows, job_store(), key, lambda todo: run_bulk(get_pipeline(), todo, archive, cfg, options=options),
@@ -81,8 +85,8 @@ def approve_passing(csv_path, zip_path, n=SAMPLING.n, channel_name=DEFAULT_CHANN
         user = allowed(request, "approve")
         if not csv_path or not zip_path:
             raise InputError("Upload the CSV and ZIP of the job and run it first.")
-        rows, _, options, key = _job(csv_path, zip_path, n, channel_name, overwrite)
-        store = job_store()
+        rows, _, options, key = _job(csv_path, zip_path, n, channel_name, overwrite, request)
+        store, ws = job_store(), workspace(request)
         done = store.finished(key, len(rows))
         if len(done) < len(rows):
             raise InputError(f"The job is not finished ({len(done)} of {len(rows)} products): run it first.")
@@ -95,8 +99,9 @@ def approve_passing(csv_path, zip_path, n=SAMPLING.n, channel_name=DEFAULT_CHANN
                 result = {"keywords": parse_keywords(r.keywords), "reference": {"id": r.nearest_id}, "drafts": r.drafts, "writer": r.writer}
                 fields = {k: r.listing[k] for k in ("channel", *EDITABLE)}
                 try:
+                    ws.check_room()
                     a = get_pipeline().approve(result, r.best_draft, r.best_draft, archive.read(rows[i].image),
-                                               listing=fields | {"brand": rows[i].brand}, user=user)
+                                               listing=fields | {"brand": rows[i].brand}, user=user, store=ws.approvals)
                 except InputError as e:  # one product that cannot be approved does not stop the others
                     failed.append(f"{r.id}: {e}")
                     continue
@@ -106,7 +111,7 @@ def approve_passing(csv_path, zip_path, n=SAMPLING.n, channel_name=DEFAULT_CHANN
     passing = sum(r.passes for r in done.values())
     return (f"Approved {approved} product(s) that pass every check and {options.channel}'s rules"
             + (f"; {len(already)} were approved before" if already else "") + f"; {drafted - passing} drafted product(s) need an editor"
-            + (f"; {len(failed)} could not be approved ({'; '.join(failed[:3])})" if failed else "") + "."), history_rows(query)
+            + (f"; {len(failed)} could not be approved ({'; '.join(failed[:3])})" if failed else "") + "."), history_rows(ws, query)
 
 
 def job_exporter(kind: str):
@@ -123,7 +128,7 @@ def export_job(kind: str, csv_path, zip_path, n=SAMPLING.n, channel_name=DEFAULT
         user = allowed(request, "export")
         if not csv_path or not zip_path:
             raise InputError("Upload the CSV and ZIP of the job and run it first.")
-        rows, _, _, key = _job(csv_path, zip_path, n, channel_name, overwrite)
+        rows, _, _, key = _job(csv_path, zip_path, n, channel_name, overwrite, request)
         done = job_store().finished(key, len(rows))
         if len(done) < len(rows):
             raise InputError(f"The job is not finished ({len(done)} of {len(rows)} products): run it first.")
@@ -131,5 +136,5 @@ def export_job(kind: str, csv_path, zip_path, n=SAMPLING.n, channel_name=DEFAULT
         if not items:
             raise InputError("No drafted product to export: run the job first.")
         name, ext = SHOP_FILES[kind]
-        audit_trail().record(user, "export", f"bulk job {key[:12]} as {kind}", after={"products": len(items)})
+        workspace(request).audit.record(user, "export", f"bulk job {key[:12]} as {kind}", after={"products": len(items)})
         return str(write_shop_file(kind, items, output_folder() / f"{name}-bulk.{ext}"))

@@ -79,6 +79,12 @@ SPACE_HOSTS = ("*.hf.space",)  # where a Hugging Face Space is served from
 DEFAULT_CHANNEL = "shopify"  # the listing a new product gets (assets/channels/): a merchant's own shop
 OUTPUTS_MAX_AGE_S = 86_400  # exports and bulk results are deleted a day after they were written (as Gradio's uploads)
 UPLOAD_BYTES_PER_HOUR = 1024**3  # per client: two of the largest bulk ZIPs (bulk.MAX_ZIP_BYTES)
+# -- public demo mode (`workspace.py`, `rate_limit.py`) ------------------------------------------
+DEMO_DRAFTS_PER_10_MIN = 10  # requests for drafts per visitor (page and API) in any 10 minutes
+DEMO_BULK_PRODUCTS_PER_HOUR = 20  # products a visitor's bulk jobs may draft in any hour
+DEMO_SESSION_TTL_S = 3600  # a visitor's session (approvals, History, photos) is deleted this long after its last use
+DEMO_MAX_SESSIONS = 500  # more live sessions than this: the least recently used is deleted first
+DEMO_MAX_APPROVALS = 200  # approvals one visitor's session may hold
 
 
 @dataclass
@@ -173,6 +179,22 @@ def allowed_hosts(env: Mapping[str, str] = os.environ) -> tuple[str, ...]:
     return LOOPBACK + named + space
 
 
+def demo_mode(env: Mapping[str, str], auth: bool) -> bool:
+    """ECOMCOPY_DEMO: "on", "off", or "auto" (the default): on on a Hugging Face Space without sign-in, where anyone
+    may open the page. Sign-in names who may see what, so it and the demo's private sessions do not go together."""
+    value = env.get("ECOMCOPY_DEMO", "auto").strip().lower()
+    if value not in ("auto", "on", "off", "1", "0", "true", "false", "yes", "no"):
+        raise InputError("ECOMCOPY_DEMO must be on, off or auto.")
+    on = bool(env.get("SPACE_ID")) and not auth if value == "auto" else value in ("on", "1", "true", "yes")
+    if on and auth:
+        raise InputError("ECOMCOPY_DEMO=on and ECOMCOPY_AUTH=on do not go together: a public demo keeps each visitor's work in "
+                         "their own session; sign-in shares one History among a team. Turn one of them off.")
+    if on and env.get("ECOMCOPY_RAY_ADDRESS"):
+        raise InputError("The public demo mode runs its drafts on this machine (each visitor's own approved products are "
+                         "references only there): unset ECOMCOPY_RAY_ADDRESS, or set ECOMCOPY_DEMO=off.")
+    return on
+
+
 @dataclass
 class AppConfig:
     """What the app, the CLI and the benches take from the environment, resolved once."""
@@ -190,6 +212,15 @@ class AppConfig:
     ray_address: str = ""  # ECOMCOPY_RAY_ADDRESS: draft on pipeline replicas on this Ray cluster ("local": a Ray on this machine)
     replicas: int = 2  # ECOMCOPY_REPLICAS: how many, with ECOMCOPY_RAY_ADDRESS
     auth: bool = False  # ECOMCOPY_AUTH=on: sign-in with the users of `users_db` (`python -m ecomcopy users add ...`), and roles
+    demo: bool = False  # ECOMCOPY_DEMO=on|off|auto (auto: on on a Space without sign-in): each visitor's work private to their session
+    demo_drafts: int = DEMO_DRAFTS_PER_10_MIN  # ECOMCOPY_DEMO_DRAFTS: a visitor's requests for drafts in any 10 minutes
+    demo_bulk: int = DEMO_BULK_PRODUCTS_PER_HOUR  # ECOMCOPY_DEMO_BULK: products a visitor may bulk-draft in any hour
+    demo_ttl: float = DEMO_SESSION_TTL_S  # ECOMCOPY_DEMO_TTL: seconds a visitor's session is kept after its last use
+
+    @property
+    def sessions(self) -> Path:
+        """Public demo mode: one folder per visitor's session (its approvals, their photos and catalog overlay)."""
+        return self.data / "sessions"
 
     @property
     def users_db(self) -> Path:
@@ -206,15 +237,18 @@ class AppConfig:
         try:
             weight, port = float(env.get("ECOMCOPY_IMAGE_WEIGHT", DEFAULT_IMAGE_WEIGHT)), int(env.get("GRADIO_SERVER_PORT", 7860))
             batch_rows, replicas = int(env.get("ECOMCOPY_BATCH_ROWS", BATCH_ROWS)), int(env.get("ECOMCOPY_REPLICAS", 2))
+            limits = [int(env.get(f"ECOMCOPY_DEMO_{k}", v)) for k, v in (("DRAFTS", DEMO_DRAFTS_PER_10_MIN), ("BULK", DEMO_BULK_PRODUCTS_PER_HOUR))]
+            ttl = float(env.get("ECOMCOPY_DEMO_TTL", DEMO_SESSION_TTL_S))
         except ValueError:
-            raise InputError("ECOMCOPY_IMAGE_WEIGHT must be a number, GRADIO_SERVER_PORT a port number, and "
-                             "ECOMCOPY_BATCH_ROWS and ECOMCOPY_REPLICAS whole numbers.") from None
+            raise InputError("ECOMCOPY_IMAGE_WEIGHT and ECOMCOPY_DEMO_TTL must be numbers, GRADIO_SERVER_PORT a port number, and "
+                             "ECOMCOPY_BATCH_ROWS, ECOMCOPY_REPLICAS and ECOMCOPY_DEMO_DRAFTS/BULK whole numbers.") from None
+        auth = env.get("ECOMCOPY_AUTH", "").lower() in ("1", "on", "true", "yes")
         return cls(
             data=data, catalog=Path(custom) if custom else data / "catalog.db", seed=None if custom else DEMO_CATALOG_DB,
             lm=writer_lm(env), image_weight=weight, host=env.get("GRADIO_SERVER_NAME", "127.0.0.1"),
             port=port, on_space=bool(env.get("SPACE_ID")), allowed_hosts=allowed_hosts(env), batch_rows=batch_rows,
             ray_address=env.get("ECOMCOPY_RAY_ADDRESS", ""), replicas=max(1, replicas),
-            auth=env.get("ECOMCOPY_AUTH", "").lower() in ("1", "on", "true", "yes"),
+            auth=auth, demo=demo_mode(env, auth), demo_drafts=max(1, limits[0]), demo_bulk=max(1, limits[1]), demo_ttl=max(60.0, ttl),
         )
 
     @staticmethod

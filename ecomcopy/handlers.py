@@ -25,7 +25,7 @@ from .listing_view import from_page
 from .products import read_products
 from .request import Progress, Suggestion
 from .search import Hit
-from .session import allowed, drafter_loading, get_drafter, get_pipeline, user_errors
+from .session import allowed, drafter_loading, get_drafter, get_pipeline, limit, user_errors, workspace
 from .text import strike
 
 
@@ -46,11 +46,10 @@ def api_generate(image_path, keywords, n=SAMPLING.n, temperature=SAMPLING.temper
     nothing until the end: between its steps Gradio notices a client that has gone and closes it, which stops
     the decoding at the next token instead of keeping the model busy for nobody."""
     with user_errors("writing drafts"):
-        allowed(request, "draft")  # a user removed since signing in is refused
+        may_draft(request)  # a user removed since signing in is refused
         check_channel(channel or DEFAULT_CHANNEL)  # an unknown one is refused before the model runs
-        stream = get_drafter().suggest_stream(image_path, keywords, sampling(n, temperature, top_p, max_tokens, keyword_boost),
-                                               exclude_group=exclude_group or None, writer=writer or "modict",
-                                               reference_id=reference_id or None)
+        stream = _stream(image_path, keywords, sampling(n, temperature, top_p, max_tokens, keyword_boost), writer, reference_id,
+                         exclude_group, request)
         for step in stream:
             if isinstance(step, Suggestion):
                 result = step.to_dict()
@@ -63,8 +62,9 @@ def api_approve(result, final, chosen="", image_path=None, add_to_catalog=True, 
     """Approve a final text (and its listing: fields not sent are built from it) for a result of `generate`;
     returns the stored approval as JSON. Needs the editor role when sign-in is on."""
     with user_errors("saving the approval"):
-        user = allowed(request, "approve")
-        return get_pipeline().approve(result, final, chosen or "", image_path, add_to_catalog, listing or None, user).to_dict()
+        user, ws = allowed(request, "approve"), workspace(request)
+        ws.check_room()
+        return get_pipeline().approve(result, final, chosen or "", image_path, add_to_catalog, listing or None, user, ws.approvals).to_dict()
 
 
 # -- Write tab -----------------------------------------------------------------------------------------
@@ -131,17 +131,29 @@ def _finished(step: Suggestion, image_path) -> WriteView:
                      state={"result": result, "photo": image_path}, approve_status="")
 
 
+def may_draft(request) -> None:
+    """Refuse a user whose role no longer allows drafting, or a demo visitor past their limit, before anything runs."""
+    allowed(request, "draft")
+    limit(request, "draft")
+
+
+def _stream(image_path, keywords, cfg: SamplingConfig, writer, reference_id, exclude_group, request):
+    """The drafter's stream; a demo visitor's own approved products are searched beside the catalog."""
+    overlay = workspace(request).overlay if request is not None else None
+    return get_drafter().suggest_stream(image_path, keywords, cfg, exclude_group=exclude_group or None, writer=writer or "modict",
+                                        reference_id=reference_id or None, **({"overlay": overlay} if overlay is not None else {}))
+
+
 def write(image_path, keywords, n, temperature, top_p, max_tokens, writer="modict", keyword_boost=SAMPLING.keyword_boost,
-          reference_id="", exclude_group=""):
+          reference_id="", exclude_group="", request: gr.Request = None):
     """Streams: the reference panel first, then the drafts as they are written, then their review."""
     t0 = time.time()
     loading = not drafter_loading().done()
     yield WriteView("The models are still loading (a few seconds after a start); your drafts follow…" if loading
                     else "Finding the most similar catalog products…").updates()
     with user_errors("writing drafts"):
-        stream = get_drafter().suggest_stream(image_path, keywords, sampling(n, temperature, top_p, max_tokens, keyword_boost),
-                                               exclude_group=exclude_group or None, writer=writer or "modict",
-                                               reference_id=reference_id or None)
+        stream = _stream(image_path, keywords, sampling(n, temperature, top_p, max_tokens, keyword_boost), writer, reference_id,
+                         exclude_group, request)
         for step in stream:
             if isinstance(step, Progress):
                 words = sum(len(d.split()) for d in step.partial)
@@ -182,15 +194,15 @@ def strike_claims(ticked: list[str], text: str, draft: str, state):
 def write_page(image_path, keywords, n, temperature, top_p, max_tokens, writer, keyword_boost, request: gr.Request = None):
     """The Write button and Enter: `write`, for a signed-in user who may still draft."""
     with user_errors("writing drafts"):
-        allowed(request, "draft")
-    yield from write(image_path, keywords, n, temperature, top_p, max_tokens, writer, keyword_boost)
+        may_draft(request)
+    yield from write(image_path, keywords, n, temperature, top_p, max_tokens, writer, keyword_boost, request=request)
 
 
 def regenerate_with(reference_id, image_path, keywords, n, temperature, top_p, max_tokens, writer, keyword_boost, exclude_group,
                     request: gr.Request = None):
     with user_errors("writing drafts"):
-        allowed(request, "draft")
-    yield from write(image_path, keywords, n, temperature, top_p, max_tokens, writer, keyword_boost, reference_id, exclude_group)
+        may_draft(request)
+    yield from write(image_path, keywords, n, temperature, top_p, max_tokens, writer, keyword_boost, reference_id, exclude_group, request)
 
 
 def approve(request: gr.Request, state, final, keep_out, query="", picked="", channel_name="", brand="", *listing_values):
@@ -199,14 +211,17 @@ def approve(request: gr.Request, state, final, keep_out, query="", picked="", ch
     if not state or not state.get("result"):
         raise gr.Error("Write drafts first: an approval records the photo, keywords, reference and drafts.", print_exception=False)
     with user_errors("saving the approval"):
-        user = allowed(request, "approve")
+        user, ws = allowed(request, "approve"), workspace(request)
+        ws.check_room()
         result = state["result"]
         chosen = picked if picked in result.get("drafts", []) else ""  # the draft picked before editing
         listing = from_page(channel_name, brand, list(listing_values)) if listing_values else None
-        a = get_pipeline().approve(result, final, chosen, state.get("photo"), add_to_catalog=not keep_out, listing=listing, user=user)
-    where = f"added to the catalog as {a.product_id}" if a.product_id else "kept out of the catalog"
+        a = get_pipeline().approve(result, final, chosen, state.get("photo"), add_to_catalog=not keep_out, listing=listing, user=user,
+                                   store=ws.approvals)
+    where = "kept out of the catalog" if not a.product_id else (f"added to the catalog as {a.product_id}" if ws.overlay is None else
+                                                                "a reference for your later drafts in this session only")
     gr.Info(f"Approved #{a.id}")
-    return f"Approved as #{a.id} ({where}).", history_rows(query)
+    return f"Approved as #{a.id} ({where}).", history_rows(ws, query)
 
 
 def examples(k: int = 4) -> list[list[str]]:

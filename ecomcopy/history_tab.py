@@ -16,18 +16,19 @@ import gradio as gr
 from .config import OUTPUTS_MAX_AGE_S
 from .errors import EcomcopyError
 from .exports import items_from_approvals, write_shop_file
-from .session import allowed, audit_trail, get_pipeline, user_errors
+from .session import allowed, user_errors, workspace
+from .workspace import Workspace
 
 HISTORY_HEADERS = ["#", "approved (UTC)", "by", "keywords", "final description", "reference", "in catalog"]
 
 
-def history_rows(query: str = "") -> list[list]:
+def history_rows(ws: Workspace, query: str = "") -> list[list]:
+    """The approvals of a workspace (the team's, or a demo visitor's own), newest first."""
     try:
-        store = get_pipeline().approvals
-        items = store.list(query or "") if store is not None else []
+        items = ws.approvals.list(query or "")
     except EcomcopyError as e:
         raise gr.Error(str(e), print_exception=False) from None
-    by = audit_trail().approvers([a.id for a in items])
+    by = ws.audit.approvers([a.id for a in items])
     return [[a.id, time.strftime("%Y-%m-%d %H:%M", time.gmtime(a.created_at)), by.get(a.id, ""), ", ".join(a.keywords), a.final,
              a.reference.get("id") or "", "yes" if a.product_id else "no"] for a in items]
 
@@ -43,14 +44,15 @@ def history_page(query: str = "", request: gr.Request = None) -> list[list]:
     """The History table for the page: any signed-in user who may still draft may read it."""
     with user_errors("reading the history"):
         allowed(request, "draft")
-    return history_rows(query)
+        ws = workspace(request)
+    return history_rows(ws, query)
 
 
 def reopen(approval_id, request: gr.Request = None):
     """Back to the Write tab with the approval's photo, keywords and text."""
     with user_errors("opening the approval"):
         allowed(request, "draft")
-        a = get_pipeline().approvals.get(_approval_id(approval_id))
+        a = workspace(request).approvals.get(_approval_id(approval_id))
     photo = a.photo if a.photo and Path(a.photo).is_file() else None
     return gr.Tabs(selected="write"), photo, ", ".join(a.keywords), a.final, f"Re-opened approval #{a.id}: write new drafts or edit the text."
 
@@ -58,10 +60,10 @@ def reopen(approval_id, request: gr.Request = None):
 def delete(approval_id, query="", request: gr.Request = None):
     with user_errors("deleting the approval"):
         user = allowed(request, "delete")
-        aid = _approval_id(approval_id)
-        if not get_pipeline().approvals.delete(aid, user):  # recorded in the audit trail in the same transaction
+        aid, ws = _approval_id(approval_id), workspace(request)
+        if not ws.approvals.delete(aid, user):  # recorded in the audit trail in the same transaction
             raise gr.Error(f"There is no approval #{aid}.", print_exception=False)
-    return f"Deleted approval #{aid} (and its catalog product).", history_rows(query)
+    return f"Deleted approval #{aid} (and its catalog product).", history_rows(ws, query)
 
 
 def output_folder() -> Path:
@@ -91,9 +93,10 @@ def exporter(kind: str):
 def export(kind: str, query: str = "", request: gr.Request = None) -> str:
     """The approvals (all, or the search's matches) as our own CSV/JSON or as a file a shop imports (`SHOP_FILES`)."""
     with user_errors("exporting"):
-        audit_trail().record(allowed(request, "export"), "export", f"approvals as {kind}" + (f" matching {query!r}" if query else ""))
+        ws = workspace(request)
+        ws.audit.record(allowed(request, "export"), "export", f"approvals as {kind}" + (f" matching {query!r}" if query else ""))
         folder = output_folder()
-        store = get_pipeline().approvals
+        store = ws.approvals
         stamp = time.strftime("%Y%m%d-%H%M%S")
         if kind == "csv":
             return str(store.export_csv(folder / f"approvals-{stamp}.csv", query or ""))
@@ -118,27 +121,28 @@ def audit_rows(request: gr.Request = None) -> list[list]:
     """The audit trail, newest first, for editors and admins (a writer is refused)."""
     with user_errors("reading the audit trail"):
         allowed(request, "export")
-        return _entry_rows(500)
+        return _entry_rows(workspace(request), 500)
 
 
 def export_audit(request: gr.Request = None) -> str:
     """The whole audit trail as CSV; the export itself is recorded first."""
     with user_errors("exporting the audit trail"):
-        audit_trail().record(allowed(request, "export"), "export", "the audit trail")
+        ws = workspace(request)
+        ws.audit.record(allowed(request, "export"), "export", "the audit trail")
         path = output_folder() / f"audit-{time.strftime('%Y%m%d-%H%M%S')}.csv"
         with path.open("w", newline="", encoding="utf-8") as f:
             w = csv.writer(f)
             w.writerow(AUDIT_HEADERS)
-            w.writerows(_entry_rows(None))
+            w.writerows(_entry_rows(ws, None))
         return str(path)
 
 
-def _entry_rows(limit: int | None) -> list[list]:
+def _entry_rows(ws: Workspace, limit: int | None) -> list[list]:
     def text(value) -> str:
         return json.dumps(value, ensure_ascii=False) if value is not None else ""
 
     return [[e.id, time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(e.at)), e.user, e.action, e.target, text(e.before), text(e.after)]
-            for e in audit_trail().entries(limit or -1)]
+            for e in ws.audit.entries(limit or -1)]
 
 
 def audit_panel() -> SimpleNamespace:

@@ -1,11 +1,8 @@
 """photo + keywords -> encoders -> catalog reference -> ModICT (or prompt) -> sampled drafts -> review.
 
-Loaded once per process. The one draft path: `retrieve` (encode the photo once, search the catalog, choose the
-reference), `draft` (the writer's input from keywords, photo and reference, then the sampler) and
-`suggest_stream` (both, streamed, then the review); the app, the API, the CLI, bulk, evaluate and the benches
-all write drafts through them. The catalog it searches is a working copy (seeded from the shipped one) that
-approvals write into, so approved products become references for later ones.
-"""
+Loaded once per process. The one draft path, which the app, API, CLI, bulk, evaluate and benches all take: `retrieve`
+(encode the photo once, search the catalog, choose the reference), `draft` (the writer's input, then the sampler) and
+`suggest_stream` (both, streamed, then the review). Approvals join the working catalog: later products retrieve them."""
 
 from __future__ import annotations
 
@@ -23,12 +20,12 @@ import torch
 from PIL import Image
 
 from .approvals import Approval, ApprovalStore
-from .catalog import open_catalog
+from .catalog import Catalog, open_catalog
 from .checker import DraftChecker
 from .config import (shipped_adapter, writer_lm, DEFAULT_ADAPTER, DEFAULT_IMAGE_ENCODER, DEFAULT_IMAGE_WEIGHT, DEFAULT_LM, DEMO_CATALOG_DB, MIN_REFERENCE_SCORE,
                      WRITERS, SamplingConfig)
 from .encoders import TextEncoder, VisualFeatures, create_image_encoder
-from .errors import CatalogError, InputError
+from .errors import InputError
 from .images import load_image
 from .keywords import parse_keywords
 from .lm import load_lm
@@ -139,13 +136,13 @@ class Pipeline:
 
     @_torch_method
     def retrieve(self, image: Image.Image | None, keywords: list[str], k: int = 3, exclude_group: str | None = None,
-                 reference_id: str | None = None) -> Retrieval:
+                 reference_id: str | None = None, overlay: Catalog | None = None) -> Retrieval:
         """Encode the photo once, find the top-k similar catalog products, and choose the reference: the best
         match, or `reference_id` (one of them). When the best match scores under `cfg.min_reference_score`
         (nothing alike: a laptop battery against a fashion catalog) and no reference was asked for, the drafts
         are written without one: an unrelated reference lends them its details (a belt's buckle)."""
         features = self.image_encoder.encode([image]) if image is not None else None
-        hits = self.references(image, keywords, k=k, exclude_group=exclude_group, features=features)
+        hits = self.references(image, keywords, k=k, exclude_group=exclude_group, features=features, overlay=overlay)
         chosen = 0
         if reference_id:
             ids = [h.product.id for h in hits]
@@ -157,15 +154,18 @@ class Pipeline:
 
     @_torch_method
     def references(self, image: Image.Image | None, keywords: list[str], k: int = 3, exclude_group: str | None = None,
-                   features: VisualFeatures | None = None) -> list[Hit]:
-        """Top-k catalog products; a product with the very same photo is skipped, since a reference that is
-        the product itself teaches the model nothing but copying (and examples come from the catalog).
-        `features`: the photo's already-computed encoding, so a request encodes its photo once."""
+                   features: VisualFeatures | None = None, overlay: Catalog | None = None) -> list[Hit]:
+        """Top-k catalog products (and of `overlay`, a demo visitor's own approved products); one with the very same
+        photo is skipped: a reference that is the product itself teaches nothing but copying. `features`: the
+        photo's already-computed encoding, so a request encodes its photo once."""
         if image is not None and features is None:
             features = self.image_encoder.encode([image])
         ivec = features.pooled[0].numpy() if features is not None else None
         tvec = self.text_encoder.encode([", ".join(keywords)])[0] if keywords else None
         hits = self.catalog.search(ivec, tvec, k=k + 3, image_weight=self.cfg.image_weight, exclude_group=exclude_group)
+        if overlay is not None and len(overlay):
+            more = overlay.search(ivec, tvec, k=k + 3, image_weight=self.cfg.image_weight, exclude_group=exclude_group)
+            hits = sorted(hits + more, key=lambda h: -h.score)
         return [h for h in hits if h.image_score is None or h.image_score < SAME_PHOTO][:k]
 
     @_torch_method
@@ -175,14 +175,15 @@ class Pipeline:
     @_torch_method
     def reference_tokens(self, product) -> torch.Tensor | None:
         """Visual tokens of a catalog product, encoded once per process."""
-        if product.id not in self._ref_tokens:
+        key = str(product.image_path)  # by photo: a demo session's product ids are its own
+        if key not in self._ref_tokens:
             try:
-                self._ref_tokens[product.id] = self.visual_tokens(load_image(product.image_path))
+                self._ref_tokens[key] = self.visual_tokens(load_image(product.image_path))
             except InputError:
                 return None  # its photo went missing: the reference still helps through its text
             if len(self._ref_tokens) > 4096:
                 self._ref_tokens.pop(next(iter(self._ref_tokens)))
-        return self._ref_tokens[product.id]
+        return self._ref_tokens[key]
 
     def draft(self, inp: DraftInput, cfg: SamplingConfig, writer: str = "modict", greedy: bool = False,
               streamer: DraftStreamer | None = None) -> list[str]:
@@ -219,12 +220,11 @@ class Pipeline:
         exclude_group: str | None = None,
         writer: str = "modict",
         reference_id: str | None = None,
+        overlay: Catalog | None = None,
     ):
-        """Yields Progress (references, then growing drafts) and finally the Suggestion.
-
-        writer: "modict" (the trained adapter, when one is loaded) or "prompt" (plain in-context prompt).
-        reference_id: condition on this catalog product (e.g. one of the alternatives) instead of the best match.
-        """
+        """Yields Progress (references, then growing drafts) and finally the Suggestion. writer: "modict" (the
+        trained adapter, when loaded) or "prompt" (plain in-context prompt). reference_id: condition on this catalog
+        product (one of the alternatives) instead of the best match. overlay: a demo visitor's own approved products."""
         t0 = time.time()
         writer = self.writer_for(writer)
         sampling = (sampling or SamplingConfig()).validate()
@@ -232,7 +232,7 @@ class Pipeline:
         img = load_image(image) if image is not None else None
         if img is None and not kw:
             raise InputError("Upload a product photo or type a few keywords (or both).")
-        found = self.retrieve(img, kw, k=k, exclude_group=exclude_group, reference_id=reference_id)
+        found = self.retrieve(img, kw, k=k, exclude_group=exclude_group, reference_id=reference_id, overlay=overlay)
         yield Progress(found.references, found.chosen, [], found.use_reference)
         drafts, rounds, first_at = yield from self._rounds(found, sampling, writer)
         ref = found.reference.product
@@ -280,21 +280,21 @@ class Pipeline:
         add_to_catalog: bool = True,
         listing: dict | None = None,
         user: str | None = None,  # who approves: recorded in the audit trail with the approval
+        store: ApprovalStore | None = None,  # a demo visitor's own (`workspace.py`); default: the working catalog's
     ) -> Approval:
-        """Store the approved text with everything that led to it; by default it also joins the catalog.
-
-        `suggestion`: the dict of `Suggestion.to_dict()` (what the UI and the API hold), checked field by field;
-        the reference's snapshot comes from the catalog, not from the caller.
-        """
-        if self.approvals is None:
+        """Store the approved text with everything that led to it; by default it also joins the store's catalog (a
+        demo visitor's joins their own overlay). `suggestion`: `Suggestion.to_dict()` (what the UI and the API
+        hold), checked field by field; the reference's snapshot comes from the catalogs, not from the caller."""
+        store = self.approvals if store is None else store  # (an empty store is falsy)
+        if store is None:
             raise InputError("Approvals are off for this catalog (it was opened read-only).")
         req = ApprovalRequest.from_result(suggestion, final, chosen, add_to_catalog, listing)
-        try:
-            ref = self.catalog.get(req.reference_id)
-        except CatalogError:
-            raise InputError("The reference of these drafts is no longer in the catalog; write the drafts again.") from None
+        has = "SELECT 1 FROM products WHERE id = ?"
+        ref = next((c.get(req.reference_id) for c in (self.catalog, store.catalog) if c.query(has, (req.reference_id,))), None)
+        if ref is None:
+            raise InputError("The reference of these drafts is no longer in the catalog; write the drafts again.")
         reference = {"id": ref.id, "name": ref.name, "keywords": ref.keywords, "description": ref.description}
         img = load_image(photo) if photo is not None else None
         vectors = self._vectors(img, req.keywords) if req.add_to_catalog and img is not None else None  # on the model thread
         fields = asdict(req.listing) if req.listing else None
-        return self.approvals.add(req.keywords, reference, req.drafts, req.chosen, req.final, req.writer, img, vectors, fields, user)
+        return store.add(req.keywords, reference, req.drafts, req.chosen, req.final, req.writer, img, vectors, fields, user)

@@ -1,6 +1,7 @@
 """The app's process-wide state and rules: the pipeline (and the Ray replicas that may write its drafts), who is
-signed in and what their role allows, the audit trail, and how a handler's failures reach the user: the package's
-own errors as their message, anything else as a plain sentence (the details go to the server log)."""
+signed in and what their role allows, whose workspace (approvals, History, audit trail) a request works in, the
+public demo's per-visitor limits, and how a handler's failures reach the user: the package's own errors as their
+message, anything else as a plain sentence (the details go to the server log)."""
 
 from __future__ import annotations
 
@@ -12,13 +13,16 @@ from functools import lru_cache
 
 import gradio as gr
 
-from .config import IN_MODEL, AppConfig
+from .config import DEMO_MAX_APPROVALS, DEMO_MAX_SESSIONS, IN_MODEL, AppConfig
 from .errors import EcomcopyError
 from .pipeline import Pipeline, PipelineConfig
 from .replicas import Replicas
-from .audit import LOCAL_USER, AuditTrail
+from .audit import LOCAL_USER
+from .rate_limit import RateLimiter
 from .users import UserStore, require
 from .server_log import log_failure
+from .web_guard import client_address
+from .workspace import SessionWorkspaces, Workspace, shared_workspace
 
 log = logging.getLogger("ecomcopy.app")
 
@@ -85,8 +89,49 @@ def sign_in():
 
 
 @lru_cache(maxsize=1)
-def audit_trail() -> AuditTrail:
-    return AuditTrail(get_pipeline().catalog)
+def _shared() -> Workspace:
+    return shared_workspace(get_pipeline().approvals)
+
+
+@lru_cache(maxsize=1)
+def demo_sessions() -> SessionWorkspaces | None:
+    """Public demo mode (ECOMCOPY_DEMO): each browser session's private workspace; None otherwise."""
+    app = AppConfig.from_env()
+    if not app.demo:
+        return None
+    p = get_pipeline()
+    return SessionWorkspaces(app.sessions, (p.image_encoder.fingerprint, p.text_encoder.fingerprint), app.demo_ttl,
+                             DEMO_MAX_SESSIONS, DEMO_MAX_APPROVALS)
+
+
+def workspace(request) -> Workspace:
+    """Where this request's approvals, History and audit trail are: the shared ones, or in public demo mode its
+    browser session's own (Gradio's session hash: a page, or one API client)."""
+    sessions = demo_sessions()
+    return _shared() if sessions is None else sessions.get(getattr(request, "session_hash", None) or "")
+
+
+def end_session(request: gr.Request) -> None:
+    """The page was closed: in public demo mode its session's work is deleted now."""
+    sessions = demo_sessions() if pipeline_loading().done() else None
+    if sessions is not None:
+        sessions.drop(getattr(request, "session_hash", None) or "")
+
+
+@lru_cache(maxsize=1)
+def _limiters() -> dict[str, RateLimiter]:
+    app = AppConfig.from_env()
+    return {"draft": RateLimiter(app.demo_drafts, 600, "requests for drafts"), "bulk": RateLimiter(app.demo_bulk, 3600, "bulk products")}
+
+
+def limit(request, what: str, units: int = 1) -> None:
+    """In public demo mode, count `units` of `what` ("draft", "bulk") against the visitor's limit, or refuse with
+    when to try again. A visitor is their address, so that opening more pages does not give them more."""
+    app = AppConfig.from_env()
+    if app.demo:
+        headers = getattr(request, "headers", None) or {}
+        client = getattr(getattr(request, "client", None), "host", None)
+        _limiters()[what].take(client_address(headers.get("x-forwarded-for", ""), client, app.on_space), units)
 
 
 def allowed(request, action: str) -> str:

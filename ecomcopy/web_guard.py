@@ -7,14 +7,13 @@ loopback-only app with `Host: evil.example` (and a matching Origin), which no re
 
 from __future__ import annotations
 
-import time
-from collections import defaultdict, deque
 from urllib.parse import urlsplit
 
 from starlette.datastructures import Headers
 from starlette.responses import PlainTextResponse
 
 from .config import UPLOAD_BYTES_PER_HOUR
+from .rate_limit import RateLimited, RateLimiter
 
 FETCH_ROUTES = ("/file=http:", "/file=https:", "/proxy=")  # Gradio's routes that make the server fetch a URL
 
@@ -31,21 +30,23 @@ def host_allowed(name: str, allowed: tuple[str, ...]) -> bool:
     return any(a == "*" or a == name or (a.startswith("*.") and name.endswith(a[1:])) for a in allowed)
 
 
-class UploadAllowance:
+def client_address(forwarded_for: str, direct: str | None, behind_proxy: bool) -> str:
+    """Who sent a request: behind a Space's proxy the first X-Forwarded-For address, else the connection's peer."""
+    first = forwarded_for.split(",")[0].strip() if behind_proxy else ""
+    return first or direct or "?"
+
+
+class UploadAllowance(RateLimiter):
     """Bytes each client may upload in a rolling hour."""
 
     def __init__(self, per_hour: int = UPLOAD_BYTES_PER_HOUR, window_s: float = 3600.0) -> None:
-        self.per_hour, self.window_s = per_hour, window_s
-        self._sent: dict[str, deque] = defaultdict(deque)  # client -> (time, bytes)
+        super().__init__(per_hour, window_s, "bytes of uploads")
 
-    def take(self, client: str, size: int, now: float | None = None) -> bool:
-        now = time.monotonic() if now is None else now
-        sent = self._sent[client]
-        while sent and sent[0][0] < now - self.window_s:
-            sent.popleft()
-        if sum(b for _, b in sent) + size > self.per_hour:
+    def allows(self, client: str, size: int, now: float | None = None) -> bool:
+        try:
+            self.take(client, size, now)
+        except RateLimited:
             return False
-        sent.append((now, size))
         return True
 
 
@@ -86,8 +87,7 @@ class RequestGuard:
             size = int(headers["content-length"])
         except (KeyError, ValueError):
             return 411, "Uploads must say their size (Content-Length)."
-        forwarded = headers.get("x-forwarded-for", "") if self.behind_proxy else ""
-        client = forwarded.split(",")[0].strip() or (scope.get("client") or ("?",))[0]
-        if not self.uploads.take(client, size):
-            return 429, f"Upload limit reached ({self.uploads.per_hour // 1024**2:,} MB an hour); try again later."
+        client = client_address(headers.get("x-forwarded-for", ""), (scope.get("client") or ("?",))[0], self.behind_proxy)
+        if not self.uploads.allows(client, size):
+            return 429, f"Upload limit reached ({self.uploads.limit // 1024**2:,} MB an hour); try again later."
         return None

@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
+import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -100,6 +103,26 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+@contextmanager
+def app_process(data: Path, **env: str):
+    """The app as its own process (`python app.py`) on a free port with its data in `data` and these settings;
+    yields its URL once its models are loaded, and stops it after."""
+    port = free_port()
+    env = {**os.environ, "ECOMCOPY_DATA": str(data), "ECOMCOPY_LM": "smollm2-135m", **env}
+    log = (data / "app.log").open("w+")
+    proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.time() + 300
+    while "ready to write" not in (data / "app.log").read_text() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.5)
+    try:
+        assert proc.poll() is None, (data / "app.log").read_text()[-3000:]
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        proc.terminate()
+        proc.wait(60)
+        log.close()
 
 
 @pytest.fixture(scope="session")

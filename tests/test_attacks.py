@@ -120,8 +120,8 @@ def test_request_guard_on_its_own():
 
 def test_upload_allowance_rolls_over():
     a = UploadAllowance(per_hour=100, window_s=60)
-    assert a.take("c", 80, now=0) and not a.take("c", 30, now=10) and a.take("other", 30, now=10)
-    assert a.take("c", 30, now=61)  # the first upload left the window
+    assert a.allows("c", 80, now=0) and not a.allows("c", 30, now=10) and a.allows("other", 30, now=10)
+    assert a.allows("c", 30, now=61)  # the first upload left the window
 
 
 # -- 3. /approve stored unlimited data -------------------------------------------------------------

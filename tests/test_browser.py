@@ -6,6 +6,7 @@ Screenshots of every step go to test-artifacts/browser/.
 import csv
 import os
 import shutil
+from contextlib import contextmanager
 
 import pytest
 
@@ -17,8 +18,9 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-f
         "--disable-component-update", "--disable-sync"]
 
 
-@pytest.fixture(scope="module")
-def page(app_url):
+@contextmanager
+def browser_pages(url: str, n: int = 1):
+    """n pages of the app, each in its own browser context (its own cookies and Gradio session: another visitor)."""
     if not os.path.exists(CHROMIUM):
         if os.environ.get("CI"):
             pytest.fail("chromium is missing: .ci/run installs Debian's chromium package")
@@ -28,13 +30,24 @@ def page(app_url):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        context = browser.new_context(viewport={"width": 1280, "height": 1400}, accept_downloads=True)
-        pg = context.new_page()
-        pg.set_default_timeout(120_000)
-        pg.goto(app_url)
+        contexts = [browser.new_context(viewport={"width": 1280, "height": 1400}, accept_downloads=True) for _ in range(n)]
+        pages = [c.new_page() for c in contexts]
+        for pg in pages:
+            pg.set_default_timeout(120_000)
+            pg.goto(url)
+            pg.wait_for_selector("#photo input[type=file]", state="attached")
+        try:
+            yield pages
+        finally:
+            for c in contexts:
+                c.close()
+            browser.close()
+
+
+@pytest.fixture(scope="module")
+def page(app_url):
+    with browser_pages(app_url) as (pg,):
         yield pg
-        context.close()
-        browser.close()
 
 
 def _shot(page, name):

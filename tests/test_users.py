@@ -6,7 +6,6 @@ import os
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -14,7 +13,6 @@ import pytest
 from ecomcopy.errors import InputError
 from ecomcopy.users import UserStore, allows, require
 
-ROOT = Path(__file__).resolve().parent.parent
 PASSWORDS = {"wendy": "writer-pass-123", "ed": "editor-pass-456"}
 
 
@@ -86,7 +84,7 @@ def _cli(data, *args, password=None):
 @pytest.fixture(scope="module")
 def signed_in_app(tmp_path_factory):
     """The app as its own process with sign-in on, a writer and an editor added with the CLI."""
-    from conftest import free_port
+    from conftest import app_process
 
     data = tmp_path_factory.mktemp("auth-data")
     for name, role in (("wendy", "writer"), ("ed", "editor")):
@@ -95,16 +93,8 @@ def signed_in_app(tmp_path_factory):
     assert _cli(data, "list").stdout.split() == ["ed", "editor", "wendy", "writer"]
     changes = sqlite3.connect(data / "catalog.db").execute("SELECT action, target, after FROM audit ORDER BY id").fetchall()
     assert changes == [("users add", "user wendy", '{"role": "writer"}'), ("users add", "user ed", '{"role": "editor"}')]
-    port = free_port()
-    env = {**os.environ, "ECOMCOPY_DATA": str(data), "ECOMCOPY_AUTH": "on", "ECOMCOPY_LM": "smollm2-135m"}
-    log = (data / "app.log").open("w+")
-    proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.time() + 300
-    while "ready to write" not in (data / "app.log").read_text() and time.time() < deadline and proc.poll() is None:
-        time.sleep(0.5)
-    yield f"http://127.0.0.1:{port}/", data
-    proc.terminate()
-    proc.wait(60)
+    with app_process(data, ECOMCOPY_AUTH="on") as url:
+        yield url, data
 
 
 def _approvals(data) -> int:
@@ -148,7 +138,7 @@ def test_the_page_refuses_a_writer_delete_and_export_and_records_the_editors(pip
     store.add("wendy", "writer", PASSWORDS["wendy"])
     store.add("ed", "editor", PASSWORDS["ed"])
     monkeypatch.setattr(session, "user_store", lambda: store)
-    trail = session.audit_trail()
+    trail = session.workspace(None).audit
     before, entries = len(pipeline.approvals), len(trail.entries(10_000))
     wendy, ed = SimpleNamespace(username="wendy"), SimpleNamespace(username="ed")
     with pytest.raises(Exception, match="needs the editor role"):
@@ -176,7 +166,7 @@ def test_history_shows_who_approved_and_the_trail_to_editors_only(pipeline, tmp_
     wendy, ed = SimpleNamespace(username="wendy"), SimpleNamespace(username="ed")
     result = pipeline.suggest(None, "mug, white, ceramic").to_dict()
     approved = api_approve(result, "A white ceramic mug for every morning.", "", None, False, None, ed)
-    row = next(r for r in history_rows() if r[0] == approved["id"])
+    row = next(r for r in history_rows(session.workspace(None)) if r[0] == approved["id"])
     assert row[2] == "ed"
     with pytest.raises(Exception, match="needs the editor role"):
         audit_rows(wendy)
