@@ -16,17 +16,18 @@ from starlette.middleware import Middleware
 from ecomcopy.channels import channel, channel_names
 from ecomcopy.config import CATALOG_IMAGES, DEFAULT_CHANNEL, QUEUE_SIZE, SAMPLING, AppConfig, shipped_adapter
 from ecomcopy.bulk_tab import BULK_HEADERS, approve_passing, bulk, export_job, job_exporter
-from ecomcopy.handlers import (REVIEW_HEADERS, WriteView, api_approve, api_generate, approve, examples, pick, regenerate_with,
-                               strike_claims, write, write_page)
+from ecomcopy.handlers import (REVIEW_HEADERS, WriteView, api_approve, api_generate, api_review, api_submit, approve, examples, pick,
+                               regenerate_with, strike_claims, write, write_page)
 from ecomcopy.model import ModICT
-from ecomcopy.history_tab import HISTORY_HEADERS, audit_panel, delete, exporter, history_page, reopen, wire_audit
-from ecomcopy.session import drafter_loading, drafting, end_session, get_pipeline, pipeline_loading, sign_in
+from ecomcopy import history_tab, review_tab
+from ecomcopy.session import api_refusal, drafter_loading, drafting, end_session, get_pipeline, pipeline_loading, sign_in
 from ecomcopy.components import PhotoInput, UploadFile
 from ecomcopy.images import MAX_FILE_BYTES
 from ecomcopy.keywords import MAX_KEYWORDS_CHARS
 from ecomcopy.listing import EDITABLE
 from ecomcopy.listing_view import LABELS, rebuild, recheck, refresh
 from ecomcopy.server_log import quiet_gradio_tracebacks
+from ecomcopy.api_guard import ApiRoleGuard
 from ecomcopy.web_guard import RequestGuard
 
 __all__ = ["build_ui", "launch", "main", "get_pipeline", "write", "bulk", "approve_passing", "export_job"]  # what tests and benches use
@@ -101,26 +102,6 @@ def _listing_panel(ui: SimpleNamespace) -> None:
     ui.listing_built = gr.State(None)
 
 
-def _history_tab(ui: SimpleNamespace) -> None:
-    with gr.Row():
-        ui.query = gr.Textbox(label="Search approvals (keywords, text, reference)", scale=3)
-        ui.refresh = gr.Button("Search / refresh", scale=1)
-    ui.history = gr.Dataframe(elem_id="history", headers=HISTORY_HEADERS, datatype="str", label="Approved descriptions",
-                              interactive=False, wrap=True)
-    with gr.Row():
-        ui.approval_id = gr.Number(label="Approval #", precision=0, minimum=1, elem_id="approval-id")
-        ui.open_btn = gr.Button("Re-open in Write")
-        ui.delete_btn = gr.Button("Delete", variant="stop", elem_id="delete-approval")
-    ui.history_status = gr.Textbox(label="Status", interactive=False, elem_id="history-status")
-    with gr.Row():
-        ui.csv_btn = gr.Button("Export CSV", elem_id="export-csv")
-        ui.json_btn = gr.Button("Export JSON")
-        ui.shop_btns = {kind: gr.Button(label, elem_id=f"export-{kind}") for kind, label in
-                        (("shopify", "Shopify CSV"), ("google", "Google Merchant feed"), ("woocommerce", "WooCommerce CSV"))}
-    ui.export_file = gr.File(elem_id="export-file", label="Export", interactive=False)
-    ui.audit = audit_panel()
-
-
 def _bulk_tab(ui: SimpleNamespace) -> None:
     gr.Markdown(
         "Upload a CSV with the columns `id`, `keywords` and `image` (the photo's file name inside the ZIP), optionally "
@@ -155,7 +136,10 @@ def _api(ui: SimpleNamespace) -> None:
                                    outputs=out, api_name="generate", **drafting())
     result, final, chosen, add = gr.JSON(visible=False), gr.Textbox(visible=False), gr.Textbox(visible=False), gr.Checkbox(visible=False)
     listing = gr.JSON(visible=False)
-    gr.Button(visible=False).click(api_approve, inputs=[result, final, chosen, ui.photo, add, listing], outputs=out, api_name="approve")
+    for fn, name in ((api_approve, "approve"), (api_submit, "submit")):
+        gr.Button(visible=False).click(fn, inputs=[result, final, chosen, ui.photo, add, listing], outputs=out, api_name=name)
+    aid, decision, reason = gr.Number(visible=False, precision=0), gr.Textbox(visible=False), gr.Textbox(visible=False)
+    gr.Button(visible=False).click(api_review, inputs=[aid, decision, final, reason], outputs=out, api_name="review")
     job = [ui.bulk_csv, ui.bulk_zip, ui.bulk_n, ui.bulk_channel, ui.bulk_overwrite]
     ui.bulk_btn.click(bulk, inputs=job, outputs=[ui.bulk_table, ui.bulk_file, ui.bulk_status], api_name="bulk")
     ui.bulk_approve.click(approve_passing, inputs=[*job, ui.query], outputs=[ui.bulk_status, ui.history], api_name="bulk_approve")
@@ -190,19 +174,9 @@ def _wire(ui: SimpleNamespace, demo: gr.Blocks) -> None:
     ui.chosen.blur(**fill)  # the fields built from the description follow its edits (a field the editor changed is kept)
     ui.approve_btn.click(approve, inputs=[ui.state, ui.chosen, ui.keep_out, ui.query, ui.drafts, ui.channel, ui.brand, *ui.listing_fields],
                          outputs=[ui.approve_status, ui.history], **private)
-    # filled on each page load, not when the page is built: the page is served while the models (and the
-    # working catalog that holds the approvals) still load
-    demo.load(history_page, outputs=ui.history, **private)
+    history_tab.wire(ui, demo)
+    review_tab.wire(ui, demo)
     demo.unload(end_session)  # public demo mode: a closed page's approvals and photos are deleted now
-    ui.refresh.click(history_page, inputs=ui.query, outputs=ui.history, **private)
-    ui.query.submit(history_page, inputs=ui.query, outputs=ui.history, **private)
-    ui.open_btn.click(reopen, inputs=ui.approval_id, outputs=[ui.tabs, ui.photo, ui.keywords, ui.chosen, ui.approve_status], **private)
-    ui.delete_btn.click(delete, inputs=[ui.approval_id, ui.query], outputs=[ui.history_status, ui.history], **private)
-    ui.csv_btn.click(exporter("csv"), inputs=ui.query, outputs=ui.export_file, **private)
-    ui.json_btn.click(exporter("json"), inputs=ui.query, outputs=ui.export_file, **private)
-    for kind, button in ui.shop_btns.items():
-        button.click(exporter(kind), inputs=ui.query, outputs=ui.export_file, **private)
-    wire_audit(ui.audit)
 
 
 def _writer_choice() -> bool:
@@ -225,7 +199,9 @@ def build_ui() -> gr.Blocks:
             with gr.Tab("Write", id="write"):
                 _write_tab(ui)
             with gr.Tab("History", id="history"):
-                _history_tab(ui)
+                history_tab.layout(ui)
+            with gr.Tab("Review", id="review", visible=AppConfig.from_env().auth) as ui.review_tab:
+                review_tab.layout(ui)
             with gr.Tab("Bulk", id="bulk"):
                 _bulk_tab(ui)
         gr.Markdown(
@@ -253,7 +229,7 @@ def launch(host: str = "127.0.0.1", port: int = 7860, block: bool = True, queue_
     demo = build_ui()
     guard = Middleware(RequestGuard, allowed_hosts=cfg.allowed_hosts, behind_proxy=cfg.on_space)
     demo.queue(default_concurrency_limit=1, max_size=queue_size).launch(
-        app_kwargs={"middleware": [guard]},
+        app_kwargs={"middleware": [guard, Middleware(ApiRoleGuard, refusal=api_refusal)]},
         auth=sign_in(),
         auth_message="Sign in with the name and password your admin gave you.",
         server_name=host,

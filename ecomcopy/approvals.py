@@ -42,10 +42,17 @@ CREATE TABLE IF NOT EXISTS approvals (
     final TEXT NOT NULL,               -- the edited text approved
     writer TEXT NOT NULL DEFAULT '',
     product_id TEXT,                   -- the catalog product it became; NULL when kept out of the catalog
-    listing TEXT NOT NULL DEFAULT ''   -- JSON of the listing approved with it (listing.Listing); '' = none
+    listing TEXT NOT NULL DEFAULT '',  -- JSON of the listing approved with it (listing.Listing); '' = none
+    status TEXT NOT NULL DEFAULT 'approved',  -- or 'submitted' (a writer's, waiting for review), 'rejected' (`review_queue.py`)
+    reason TEXT NOT NULL DEFAULT '',   -- why it was rejected
+    version INTEGER NOT NULL DEFAULT 1,  -- edits of the approved text (each one's before/after is in the audit trail)
+    to_catalog INTEGER NOT NULL DEFAULT 1  -- a submitted text joins the catalog when approved (unless kept out)
 );
 """
-_ADDED_COLUMNS = {"listing": "TEXT NOT NULL DEFAULT ''"}  # columns files from before them lack
+# columns files from before them lack
+_ADDED_COLUMNS = {"listing": "TEXT NOT NULL DEFAULT ''", "status": "TEXT NOT NULL DEFAULT 'approved'", "reason": "TEXT NOT NULL DEFAULT ''",
+                  "version": "INTEGER NOT NULL DEFAULT 1", "to_catalog": "INTEGER NOT NULL DEFAULT 1"}
+STATUSES = ("submitted", "approved", "rejected")
 
 EXPORT_FIELDS = ["id", "created_at", "keywords", "final", "chosen", "reference_id", "reference_name", "drafts", "writer", "in_catalog", "photo"]
 
@@ -63,12 +70,16 @@ class Approval:
     writer: str
     product_id: str | None
     listing: dict = field(default_factory=dict)  # `Listing.to_dict()` without its HTML; {} = approved without one
+    status: str = "approved"  # STATUSES
+    reason: str = ""
+    version: int = 1
+    to_catalog: bool = True
 
     def to_dict(self) -> dict:
         """The JSON the API returns for an approval."""
         return {"id": self.id, "created_at": self.created_at, "keywords": self.keywords, "final": self.final, "chosen": self.chosen,
                 "reference_id": self.reference.get("id"), "drafts": self.drafts, "writer": self.writer, "catalog_product_id": self.product_id,
-                "listing": self.listing}
+                "listing": self.listing, "status": self.status, "reason": self.reason, "version": self.version}
 
     def export_row(self) -> dict:
         """One flat row for spreadsheets; cells that a spreadsheet would run as a formula are quoted."""
@@ -90,6 +101,16 @@ class Approval:
 
 def approved_product_id(approval_id: int) -> str:
     return f"approved-{approval_id}"
+
+
+def checked_final(final: str | None) -> str:
+    """The text to store, stripped; refused when empty or too long."""
+    final = (final or "").strip()
+    if not final:
+        raise InputError("There is no text to approve: pick a draft or write the description first.")
+    if len(final) > MAX_FINAL_CHARS:
+        raise InputError(f"The description is {len(final):,} characters; approvals are limited to {MAX_FINAL_CHARS:,}.")
+    return final
 
 
 class ApprovalStore:
@@ -139,15 +160,15 @@ class ApprovalStore:
         vectors: tuple[np.ndarray, np.ndarray] | None = None,
         listing: dict | None = None,
         user: str | None = None,
+        status: str = "approved",
+        to_catalog: bool = True,
     ) -> Approval:
-        """Store an approval, and who made it in the audit trail, in one transaction; with `vectors` (image,
-        keywords) and a photo it also joins the catalog. The photo is written inside the transaction, after every
-        check, and removed again if the transaction fails."""
-        final = (final or "").strip()
-        if not final:
-            raise InputError("There is no text to approve: pick a draft or write the description first.")
-        if len(final) > MAX_FINAL_CHARS:
-            raise InputError(f"The description is {len(final):,} characters; approvals are limited to {MAX_FINAL_CHARS:,}.")
+        """Store an approval (or a writer's text submitted for review: `status`), and who made it in the audit
+        trail, in one transaction; with `vectors` (image, keywords) and a photo it also joins the catalog. The
+        photo is written inside the transaction, after every check, and removed again if the transaction fails."""
+        final = checked_final(final)
+        if status not in ("approved", "submitted"):
+            raise ValueError(status)
         photo, data = self.photo_path(image) if image is not None else (None, b"")
         created = False
         try:
@@ -155,34 +176,38 @@ class ApprovalStore:
                 if photo is not None and not photo.exists():
                     self._write(photo, data)
                     created = True
-                aid = self._insert(keywords, reference, drafts, chosen, final, writer, photo, vectors, listing)
-                write_entry(self.catalog, user, "approve", f"approval {aid}", after={"final": final, "keywords": keywords})
+                aid = self._insert(keywords, reference, drafts, chosen, final, writer, photo, listing, status, to_catalog)
+                if vectors is not None and photo is not None:
+                    self.join_catalog(aid, keywords, final, photo, vectors)
+                write_entry(self.catalog, user, "approve" if status == "approved" else "submit", f"approval {aid}",
+                            after={"final": final, "keywords": keywords})
         except BaseException:
             if created:
                 photo.unlink(missing_ok=True)
             raise
         return self.get(aid)
 
-    def _insert(self, keywords, reference, drafts, chosen, final, writer, photo: Path | None, vectors, listing: dict | None) -> int:
-        now = time.time()
+    def _insert(self, keywords, reference, drafts, chosen, final, writer, photo: Path | None, listing: dict | None, status: str,
+                to_catalog: bool) -> int:
         cur = self.catalog.execute(
-            "INSERT INTO approvals (created_at, photo, keywords, reference, drafts, chosen, final, writer, product_id, listing) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, ?)",
-            (now, str(photo or ""), json.dumps(keywords), json.dumps(reference), json.dumps(drafts), chosen or "", final, writer,
-             json.dumps(listing, ensure_ascii=False) if listing else ""),
+            "INSERT INTO approvals (created_at, photo, keywords, reference, drafts, chosen, final, writer, product_id, listing, status, "
+            "to_catalog) VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?)",
+            (time.time(), str(photo or ""), json.dumps(keywords), json.dumps(reference), json.dumps(drafts), chosen or "", final, writer,
+             json.dumps(listing, ensure_ascii=False) if listing else "", status, int(to_catalog)),
         )
-        aid = int(cur.lastrowid)
-        if vectors is not None and photo is not None:
-            pid = approved_product_id(aid)
-            product = Product(
-                id=pid, group=pid, name=keywords[0] if keywords else "Approved product", keywords=keywords,
-                description=final, image=str(photo), domain=APPROVED_DOMAIN, attributes={},
-                source=f"approved in ecomcopy on {time.strftime('%Y-%m-%d', time.gmtime(now))}",
-            )
-            chash = content_hash(photo.read_bytes(), keywords)
-            self.catalog.write_products([(product, photo, chash, vectors[0], vectors[1])])
-            self.catalog.execute("UPDATE approvals SET product_id = ? WHERE id = ?", (pid, aid))
-        return aid
+        return int(cur.lastrowid)
+
+    def join_catalog(self, aid: int, keywords: list[str], final: str, photo: Path, vectors: tuple[np.ndarray, np.ndarray]) -> None:
+        """The approved product joins the catalog (inside the caller's transaction): later products retrieve it."""
+        pid = approved_product_id(aid)
+        product = Product(
+            id=pid, group=pid, name=keywords[0] if keywords else "Approved product", keywords=keywords,
+            description=final, image=str(photo), domain=APPROVED_DOMAIN, attributes={},
+            source=f"approved in ecomcopy on {time.strftime('%Y-%m-%d', time.gmtime())}",
+        )
+        chash = content_hash(photo.read_bytes(), keywords)
+        self.catalog.write_products([(product, photo, chash, vectors[0], vectors[1])])
+        self.catalog.execute("UPDATE approvals SET product_id = ? WHERE id = ?", (pid, aid))
 
     def delete(self, approval_id: int, user: str | None = None) -> bool:
         """Remove an approval and the catalog product it became, and record who did (one transaction); the photo
@@ -201,12 +226,12 @@ class ApprovalStore:
         return True
 
     # -- reading ------------------------------------------------------------------------------
-    _COLUMNS = "id, created_at, photo, keywords, reference, drafts, chosen, final, writer, product_id, listing"
+    _COLUMNS = "id, created_at, photo, keywords, reference, drafts, chosen, final, writer, product_id, listing, status, reason, version, to_catalog"
 
     @staticmethod
     def _row(r: tuple) -> Approval:
         return Approval(r[0], r[1], r[2], json.loads(r[3]), json.loads(r[4]), json.loads(r[5]), r[6], r[7], r[8], r[9],
-                        json.loads(r[10]) if r[10] else {})
+                        json.loads(r[10]) if r[10] else {}, r[11], r[12], r[13], bool(r[14]))
 
     def get(self, approval_id: int) -> Approval:
         try:
@@ -218,30 +243,36 @@ class ApprovalStore:
             raise InputError(f"There is no approval #{aid} (it may have been deleted).")
         return self._row(rows[0])
 
-    def list(self, query: str = "", limit: int = 200) -> list[Approval]:
-        """Newest first; `query` matches keywords, the approved text or the reference (case-insensitive)."""
+    def list(self, query: str = "", limit: int = 200, status: str | None = None) -> list[Approval]:
+        """Newest first; `query` matches keywords, the text or the reference (case-insensitive); `status`: only those."""
         like = f"%{query.strip()}%"
         rows = self.catalog.query(
-            f"SELECT {self._COLUMNS} FROM approvals WHERE keywords LIKE ? OR final LIKE ? OR reference LIKE ? "
+            f"SELECT {self._COLUMNS} FROM approvals WHERE (keywords LIKE ? OR final LIKE ? OR reference LIKE ?) AND status LIKE ? "
             "ORDER BY id DESC LIMIT ?",
-            (like, like, like, int(limit)),
+            (like, like, like, status or "%", int(limit)),
         )
         return [self._row(r) for r in rows]
 
     def __len__(self) -> int:
         return self.catalog.query("SELECT COUNT(*) FROM approvals")[0][0]
 
+    def status_of(self, approval_id: int) -> str | None:
+        """Read inside a transaction, so that a decision is taken once however many clicks race for it."""
+        rows = self.catalog.query("SELECT status FROM approvals WHERE id = ?", (int(approval_id),))
+        return rows[0][0] if rows else None
+
     def export_csv(self, path: str | Path, query: str = "") -> Path:
         path = Path(path)
         with path.open("w", newline="", encoding="utf-8") as f:
             w = csv.DictWriter(f, fieldnames=EXPORT_FIELDS)
             w.writeheader()
-            for a in self.list(query, limit=1_000_000):
+            for a in self.list(query, limit=1_000_000, status="approved"):
                 w.writerow(a.export_row())
         return path
 
     def export_json(self, path: str | Path, query: str = "") -> Path:
         path = Path(path)
-        rows = [asdict(a) | {"photo": Path(a.photo).name if a.photo else ""} for a in self.list(query, limit=1_000_000)]  # no server paths
+        rows = [asdict(a) | {"photo": Path(a.photo).name if a.photo else ""}  # no server paths
+                for a in self.list(query, limit=1_000_000, status="approved")]
         path.write_text(json.dumps(rows, indent=1, ensure_ascii=False), encoding="utf-8")
         return path

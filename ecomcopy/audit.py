@@ -43,11 +43,12 @@ class AuditTrail:
         with self.catalog.transaction():
             write_entry(self.catalog, user, action, target, before, after)
 
-    def approvers(self, approval_ids: list[int]) -> dict[int, str]:
-        """Who made each of these approvals (those made before the trail existed are missing)."""
+    def approvers(self, approval_ids: list[int], action: str = "approve") -> dict[int, str]:
+        """Who last did `action` (approve, submit, reject) to each of these approvals (those from before the trail
+        existed are missing)."""
         targets = {f"approval {i}": i for i in approval_ids}
-        rows = self.catalog.query("SELECT target, user FROM audit WHERE action = 'approve' AND target IN (%s)" % ",".join("?" * len(targets)),
-                                  tuple(targets)) if targets else []
+        rows = self.catalog.query("SELECT target, user FROM audit WHERE action = ? AND target IN (%s) ORDER BY id" % ",".join("?" * len(targets)),
+                                  (action, *targets)) if targets else []
         return {targets[t]: u for t, u in rows}
 
     def entries(self, limit: int = 500) -> list[Entry]:

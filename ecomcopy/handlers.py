@@ -25,7 +25,8 @@ from .listing_view import from_page
 from .products import read_products
 from .request import Progress, Suggestion
 from .search import Hit
-from .session import allowed, drafter_loading, get_drafter, get_pipeline, limit, user_errors, workspace
+from .review_tab import review_decision, save_reopened
+from .session import allowed, drafter_loading, get_drafter, get_pipeline, limit, may, user_errors, workspace
 from .text import strike
 
 
@@ -61,10 +62,28 @@ def api_generate(image_path, keywords, n=SAMPLING.n, temperature=SAMPLING.temper
 def api_approve(result, final, chosen="", image_path=None, add_to_catalog=True, listing=None, request: gr.Request = None):
     """Approve a final text (and its listing: fields not sent are built from it) for a result of `generate`;
     returns the stored approval as JSON. Needs the editor role when sign-in is on."""
-    with user_errors("saving the approval"):
-        user, ws = allowed(request, "approve"), workspace(request)
+    return _api_store(result, final, chosen, image_path, add_to_catalog, listing, request, submit=False)
+
+
+def api_submit(result, final, chosen="", image_path=None, add_to_catalog=True, listing=None, request: gr.Request = None):
+    """A writer's text for review, with the fields of /approve; returned as JSON with its status ("submitted")."""
+    return _api_store(result, final, chosen, image_path, add_to_catalog, listing, request, submit=True)
+
+
+def _api_store(result, final, chosen, image_path, add_to_catalog, listing, request, submit: bool) -> dict:
+    with user_errors("submitting the text" if submit else "saving the approval"):
+        user, ws = allowed(request, "submit" if submit else "approve"), workspace(request)
         ws.check_room()
-        return get_pipeline().approve(result, final, chosen or "", image_path, add_to_catalog, listing or None, user, ws.approvals).to_dict()
+        return get_pipeline().approve(result, final, chosen or "", image_path, add_to_catalog, listing or None, user, ws.approvals,
+                                      submit).to_dict()
+
+
+def api_review(approval_id, decision, final="", reason="", request: gr.Request = None):
+    """An editor's decision on a submitted text: "approve" (with the text edited, or "" to keep it) or "reject"
+    with a reason; returns the text as JSON with its new status."""
+    if decision not in ("approve", "reject"):
+        raise gr.Error('The decision is "approve" or "reject".', print_exception=False)
+    return review_decision(request, approval_id, decision == "approve", final, reason).to_dict()
 
 
 # -- Write tab -----------------------------------------------------------------------------------------
@@ -206,18 +225,25 @@ def regenerate_with(reference_id, image_path, keywords, n, temperature, top_p, m
 
 
 def approve(request: gr.Request, state, final, keep_out, query="", picked="", channel_name="", brand="", *listing_values):
-    """Store the edited text with its listing (refused while the listing breaks a rule of its channel, or the
-    user's role cannot approve); returns a confirmation and the refreshed history."""
+    """Store the edited text with its listing: approved by an editor, submitted for review by a writer (refused
+    while the listing breaks a rule of its channel); for a re-opened text, its next version (`review_tab`).
+    Returns a confirmation and the refreshed history."""
+    if state and state.get("reopened"):
+        return save_reopened(request, int(state["reopened"]), final, query)
     if not state or not state.get("result"):
         raise gr.Error("Write drafts first: an approval records the photo, keywords, reference and drafts.", print_exception=False)
     with user_errors("saving the approval"):
-        user, ws = allowed(request, "approve"), workspace(request)
+        submit = not may(request, "approve")  # a writer's text waits for an editor
+        user, ws = allowed(request, "submit" if submit else "approve"), workspace(request)
         ws.check_room()
         result = state["result"]
         chosen = picked if picked in result.get("drafts", []) else ""  # the draft picked before editing
         listing = from_page(channel_name, brand, list(listing_values)) if listing_values else None
         a = get_pipeline().approve(result, final, chosen, state.get("photo"), add_to_catalog=not keep_out, listing=listing, user=user,
-                                   store=ws.approvals)
+                                   store=ws.approvals, submit=submit)
+    if submit:
+        gr.Info(f"Submitted #{a.id} for review")
+        return f"Submitted as #{a.id}: an editor will approve or reject it, and History shows which.", history_rows(ws, query)
     where = "kept out of the catalog" if not a.product_id else (f"added to the catalog as {a.product_id}" if ws.overlay is None else
                                                                 "a reference for your later drafts in this session only")
     gr.Info(f"Approved #{a.id}")

@@ -1,5 +1,5 @@
-"""The History tab's handlers: the approvals table, re-opening and deleting an approval, and exports (written
-to a folder of ours that is cleaned of day-old files)."""
+"""The History tab: the approvals table (with each text's photo, status and who decided it), re-opening an
+approval by clicking its row, deleting it, and exports (written to a folder of ours cleaned of day-old files)."""
 
 from __future__ import annotations
 
@@ -16,21 +16,39 @@ import gradio as gr
 from .config import OUTPUTS_MAX_AGE_S
 from .errors import EcomcopyError
 from .exports import items_from_approvals, write_shop_file
+from .approvals import Approval
 from .session import allowed, user_errors, workspace
 from .workspace import Workspace
 
-HISTORY_HEADERS = ["#", "approved (UTC)", "by", "keywords", "final description", "reference", "in catalog"]
+HISTORY_HEADERS = ["#", "photo", "date (UTC)", "by", "status", "keywords", "final description", "reference", "in catalog"]
+HISTORY_TYPES = ["number", "markdown", "str", "str", "str", "str", "str", "str", "str"]
+
+
+def thumbnail(photo: str) -> str:
+    """A table cell showing a stored photo (Markdown; the photo folders are the page's own served paths)."""
+    return f"![photo](gradio_api/file={photo})" if photo and Path(photo).is_file() else ""
+
+
+def status_text(a: Approval) -> str:
+    """What became of a text, in the words its writer reads."""
+    if a.status == "submitted":
+        return "waiting for review"
+    if a.status == "rejected":
+        return f"rejected: {a.reason}"
+    return "approved" + (f" (version {a.version})" if a.version > 1 else "")
 
 
 def history_rows(ws: Workspace, query: str = "") -> list[list]:
-    """The approvals of a workspace (the team's, or a demo visitor's own), newest first."""
+    """The texts of a workspace (the team's, or a demo visitor's own), newest first; "by" is who approved or
+    rejected each one, or for a text waiting for review who submitted it."""
     try:
         items = ws.approvals.list(query or "")
     except EcomcopyError as e:
         raise gr.Error(str(e), print_exception=False) from None
-    by = ws.audit.approvers([a.id for a in items])
-    return [[a.id, time.strftime("%Y-%m-%d %H:%M", time.gmtime(a.created_at)), by.get(a.id, ""), ", ".join(a.keywords), a.final,
-             a.reference.get("id") or "", "yes" if a.product_id else "no"] for a in items]
+    ids = [a.id for a in items]
+    by = {s: ws.audit.approvers(ids, action) for s, action in (("approved", "approve"), ("rejected", "reject"), ("submitted", "submit"))}
+    return [[a.id, thumbnail(a.photo), time.strftime("%Y-%m-%d %H:%M", time.gmtime(a.created_at)), by[a.status].get(a.id, ""), status_text(a),
+             ", ".join(a.keywords), a.final, a.reference.get("id") or "", "yes" if a.product_id else "no"] for a in items]
 
 
 def _approval_id(value) -> int:
@@ -49,12 +67,22 @@ def history_page(query: str = "", request: gr.Request = None) -> list[list]:
 
 
 def reopen(approval_id, request: gr.Request = None):
-    """Back to the Write tab with the approval's photo, keywords and text."""
+    """Back to the Write tab with the approval's photo, keywords and text: Approve then saves the edited text as its
+    next version (or, for a writer's rejected text, submits it again); new drafts start a new product."""
     with user_errors("opening the approval"):
         allowed(request, "draft")
         a = workspace(request).approvals.get(_approval_id(approval_id))
     photo = a.photo if a.photo and Path(a.photo).is_file() else None
-    return gr.Tabs(selected="write"), photo, ", ".join(a.keywords), a.final, f"Re-opened approval #{a.id}: write new drafts or edit the text."
+    then = {"approved": f"edit the text and Approve to save version {a.version + 1}", "submitted": "it is waiting for review",
+            "rejected": f"it was rejected ({a.reason}): edit it and submit it again"}[a.status]
+    return (gr.Tabs(selected="write"), photo, ", ".join(a.keywords), a.final, {"reopened": a.id},
+            f"Re-opened #{a.id}: {then}, or write new drafts for a new product.")
+
+
+def clicked(evt: gr.SelectData) -> int | None:
+    """The approval number of a clicked table row (History's and the review queue's first column)."""
+    row = evt.row_value or []
+    return int(row[0]) if row and str(row[0]).isdigit() else None
 
 
 def delete(approval_id, query="", request: gr.Request = None):
@@ -102,7 +130,7 @@ def export(kind: str, query: str = "", request: gr.Request = None) -> str:
             return str(store.export_csv(folder / f"approvals-{stamp}.csv", query or ""))
         if kind == "json":
             return str(store.export_json(folder / f"approvals-{stamp}.json", query or ""))
-        approvals = store.list(query or "", limit=1_000_000)
+        approvals = store.list(query or "", limit=1_000_000, status="approved")
         if not approvals:
             raise gr.Error(f"No approval matches “{query}”." if query else "No approvals to export yet: approve a description first.",
                            print_exception=False)
@@ -158,3 +186,40 @@ def audit_panel() -> SimpleNamespace:
 def wire_audit(panel: SimpleNamespace) -> None:
     panel.refresh.click(audit_rows, outputs=panel.table, api_visibility="private")
     panel.export.click(export_audit, outputs=panel.file, api_visibility="private")
+
+
+def layout(ui: SimpleNamespace) -> None:
+    with gr.Row():
+        ui.query = gr.Textbox(label="Search approvals (keywords, text, reference)", scale=3)
+        ui.refresh = gr.Button("Search / refresh", scale=1)
+    ui.history = gr.Dataframe(elem_id="history", headers=HISTORY_HEADERS, datatype=HISTORY_TYPES, label="Your texts (click a row to pick it)",
+                              interactive=False, wrap=True)
+    with gr.Row():
+        ui.approval_id = gr.Number(None, label="Approval # (click a row)", precision=0, minimum=1, elem_id="approval-id")
+        ui.open_btn = gr.Button("Re-open in Write", elem_id="reopen")
+        ui.delete_btn = gr.Button("Delete", variant="stop", elem_id="delete-approval")
+    ui.history_status = gr.Textbox(label="Status", interactive=False, elem_id="history-status")
+    with gr.Row():
+        ui.csv_btn = gr.Button("Export CSV", elem_id="export-csv")
+        ui.json_btn = gr.Button("Export JSON")
+        ui.shop_btns = {kind: gr.Button(label, elem_id=f"export-{kind}") for kind, label in
+                        (("shopify", "Shopify CSV"), ("google", "Google Merchant feed"), ("woocommerce", "WooCommerce CSV"))}
+    ui.export_file = gr.File(elem_id="export-file", label="Export (approved texts only)", interactive=False)
+    ui.audit = audit_panel()
+
+
+def wire(ui: SimpleNamespace, demo: gr.Blocks) -> None:
+    private = {"api_visibility": "private"}
+    # filled on each page load, not when the page is built: the page is served while the models (and the
+    # working catalog that holds the approvals) still load
+    demo.load(history_page, outputs=ui.history, **private)
+    ui.refresh.click(history_page, inputs=ui.query, outputs=ui.history, **private)
+    ui.query.submit(history_page, inputs=ui.query, outputs=ui.history, **private)
+    ui.history.select(clicked, outputs=ui.approval_id, **private)
+    ui.open_btn.click(reopen, inputs=ui.approval_id, outputs=[ui.tabs, ui.photo, ui.keywords, ui.chosen, ui.state, ui.approve_status], **private)
+    ui.delete_btn.click(delete, inputs=[ui.approval_id, ui.query], outputs=[ui.history_status, ui.history], **private)
+    ui.csv_btn.click(exporter("csv"), inputs=ui.query, outputs=ui.export_file, **private)
+    ui.json_btn.click(exporter("json"), inputs=ui.query, outputs=ui.export_file, **private)
+    for kind, button in ui.shop_btns.items():
+        button.click(exporter(kind), inputs=ui.query, outputs=ui.export_file, **private)
+    wire_audit(ui.audit)

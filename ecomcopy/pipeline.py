@@ -63,8 +63,7 @@ class PipelineConfig:
 
     @classmethod
     def of_writer(cls, lm: str | None = None, **kwargs) -> "PipelineConfig":
-        """The writer of `lm` (default: ECOMCOPY_LM, else the default writer's): its shipped adapter, or the plain
-        prompt when it has none. The benches use it, so that ECOMCOPY_LM picks the writer they measure."""
+        """The writer of `lm` (default: ECOMCOPY_LM's): its shipped adapter, else the plain prompt (benches measure it)."""
         lm = lm or writer_lm()
         return cls(adapter=shipped_adapter(lm), lm=lm, **kwargs)
 
@@ -265,7 +264,8 @@ class Pipeline:
         return drafts, rounds, first_at
 
     @_torch_method
-    def _vectors(self, img: Image.Image, kw: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    def vectors(self, img: Image.Image, kw: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """A product's search vectors (its photo's and its keywords'), as the catalog stores them."""
         ivec = self.image_encoder.encode([img]).pooled[0].numpy()
         tvec = self.text_encoder.encode([", ".join(kw)])[0] if kw else np.zeros(self.text_encoder.dim, np.float32)
         return ivec, tvec
@@ -281,10 +281,10 @@ class Pipeline:
         listing: dict | None = None,
         user: str | None = None,  # who approves: recorded in the audit trail with the approval
         store: ApprovalStore | None = None,  # a demo visitor's own (`workspace.py`); default: the working catalog's
+        submit: bool = False,  # a writer's text: it waits for an editor (`review_queue.py`), in no catalog yet
     ) -> Approval:
-        """Store the approved text with everything that led to it; by default it also joins the store's catalog (a
-        demo visitor's joins their own overlay). `suggestion`: `Suggestion.to_dict()` (what the UI and the API
-        hold), checked field by field; the reference's snapshot comes from the catalogs, not from the caller."""
+        """Store the approved text with all that led to it; it joins the store's catalog by default. `suggestion`: what
+        the UI and the API hold (`Suggestion.to_dict()`), checked field by field; the reference comes from the catalogs."""
         store = self.approvals if store is None else store  # (an empty store is falsy)
         if store is None:
             raise InputError("Approvals are off for this catalog (it was opened read-only).")
@@ -293,8 +293,8 @@ class Pipeline:
         ref = next((c.get(req.reference_id) for c in (self.catalog, store.catalog) if c.query(has, (req.reference_id,))), None)
         if ref is None:
             raise InputError("The reference of these drafts is no longer in the catalog; write the drafts again.")
-        reference = {"id": ref.id, "name": ref.name, "keywords": ref.keywords, "description": ref.description}
         img = load_image(photo) if photo is not None else None
-        vectors = self._vectors(img, req.keywords) if req.add_to_catalog and img is not None else None  # on the model thread
-        fields = asdict(req.listing) if req.listing else None
-        return store.add(req.keywords, reference, req.drafts, req.chosen, req.final, req.writer, img, vectors, fields, user)
+        vectors = self.vectors(img, req.keywords) if req.add_to_catalog and img is not None and not submit else None
+        return store.add(req.keywords, {"id": ref.id, "name": ref.name, "keywords": ref.keywords, "description": ref.description},
+                         req.drafts, req.chosen, req.final, req.writer, img, vectors, asdict(req.listing) if req.listing else None, user,
+                         status="submitted" if submit else "approved", to_catalog=req.add_to_catalog)

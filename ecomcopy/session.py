@@ -19,7 +19,7 @@ from .pipeline import Pipeline, PipelineConfig
 from .replicas import Replicas
 from .audit import LOCAL_USER
 from .rate_limit import RateLimiter
-from .users import UserStore, require
+from .users import Refused, UserStore, allows, require
 from .server_log import log_failure
 from .web_guard import client_address
 from .workspace import SessionWorkspaces, Workspace, shared_workspace
@@ -143,6 +143,30 @@ def allowed(request, action: str) -> str:
     name = getattr(request, "username", None)
     require(store.role_of(name), action, name)
     return name
+
+
+API_ACTIONS = {"generate": "draft", "bulk": "draft", "submit": "submit", "approve": "approve", "bulk_approve": "approve",
+               "review": "approve"}  # each named API endpoint's action (`users.NEEDS`)
+
+
+def api_refusal(user: str | None, api_name: str) -> tuple[int, str] | None:
+    """(HTTP status, reason) for a named API call the user may not make (`api_guard.py`); None when sign-in is off."""
+    store, action = user_store(), API_ACTIONS.get(api_name)
+    if store is None or action is None:
+        return None
+    if user is None:
+        return 401, "Sign in first (gradio_client: Client(url, auth=(name, password)))."
+    try:
+        require(store.role_of(user), action, user)
+    except Refused as e:
+        return 403, str(e)
+    return None
+
+
+def may(request, action: str) -> bool:
+    """Whether the signed-in user's role allows `action` (what the page offers them: Approve, or Submit for review)."""
+    store = user_store()
+    return store is None or allows(store.role_of(getattr(request, "username", None)), action)
 
 
 @contextmanager

@@ -125,6 +125,40 @@ def app_process(data: Path, **env: str):
         log.close()
 
 
+PASSWORDS = {"wendy": "writer-pass-123", "ed": "editor-pass-456"}  # the signed-in app's writer and editor
+
+
+def users_cli(data: Path, *args: str, password: str | None = None) -> subprocess.CompletedProcess:
+    """`python -m ecomcopy users ...` on the data folder `data`."""
+    env = {**os.environ, "ECOMCOPY_DATA": str(data)}
+    return subprocess.run([sys.executable, "-m", "ecomcopy", "users", *args], input=password, capture_output=True, text=True, env=env,
+                          timeout=120)
+
+
+def add_team(data: Path) -> None:
+    """A writer (wendy) and an editor (ed), added with the users command."""
+    for name, role in (("wendy", "writer"), ("ed", "editor")):
+        r = users_cli(data, "add", name, "--role", role, "--password-stdin", password=PASSWORDS[name] + "\n")
+        assert r.returncode == 0, r.stderr
+
+
+@pytest.fixture(scope="session")
+def team_app(tmp_path_factory):
+    """The app as its own process with sign-in on (ECOMCOPY_AUTH=on, SmolLM2), with a writer and an editor:
+    (url, data folder). Tests on it count what they change, since others share it."""
+    data = tmp_path_factory.mktemp("team-data")
+    add_team(data)
+    with app_process(data, ECOMCOPY_AUTH="on") as url:
+        yield url, data
+
+
+def signed_in(url: str, name: str):
+    """A gradio_client session signed in as `name` (of PASSWORDS)."""
+    from gradio_client import Client
+
+    return Client(url, auth=(name, PASSWORDS[name]), verbose=False)
+
+
 @pytest.fixture(scope="session")
 def app_url(pipeline):
     """The real app, launched once in-process on a free port."""

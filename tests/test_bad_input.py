@@ -15,7 +15,7 @@ import pytest
 from gradio_client import handle_file
 
 import app
-from conftest import ROOT, api_generate
+from conftest import ROOT, api_generate, signed_in
 from ecomcopy.__main__ import main as cli
 from ecomcopy.errors import InputError
 from ecomcopy.images import load_image
@@ -247,3 +247,35 @@ def test_cli_index_reports_bad_catalog_lines_and_keeps_the_good(tmp_path, capsys
     assert sorted(p.id for p in Catalog(db).products()) == ["good-a", "good-b", "latin1"]
     assert cli(["index", "--data", str(CORPUS / "images"), "--db", str(db)]) == 2  # not a product folder
     assert "products.jsonl" in capsys.readouterr().err
+
+
+# -- the same through the API of an app with sign-in on ----------------------------------------------
+def _stored_in(data) -> tuple:
+    with sqlite3.connect(data / "catalog.db") as db:
+        counts = db.execute("SELECT (SELECT COUNT(*) FROM approvals), (SELECT COUNT(*) FROM products)").fetchone()
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    return counts, sorted(p.name for p in (data / "photos").iterdir())
+
+
+def test_the_corpus_through_the_api_with_sign_in(team_app):
+    """Photos, keywords, approvals and bulk files of the corpus sent by a signed-in editor: the same plain
+    messages, nothing written by a refused call, and the app still serving."""
+    url, data = team_app
+    client = signed_in(url, "ed")
+    result = _api_generate(client, PHOTO, "Dress, Black", n=1)
+    before = _stored_in(data)
+    for name in BAD_IMAGES:
+        with pytest.raises(Exception) as err:
+            _api_generate(client, IMAGES / name, "Dress, Black")
+        _assert_plain(err.value, IMAGE_CASES[name])
+        with pytest.raises(Exception) as err:
+            client.predict(result, "A black dress.", "", handle_file(str(IMAGES / name)), True, api_name="/approve")
+        _assert_plain(err.value, IMAGE_CASES[name])
+    for name, message in REFUSED_KEYWORDS.items():
+        with pytest.raises(Exception) as err:
+            _api_generate(client, PHOTO, KEYWORDS[name])
+        _assert_plain(err.value, message)
+    assert _stored_in(data) == before
+    api_table, _, _ = client.predict(handle_file(str(BULK / "rows.csv")), handle_file(str(BULK / "photos.zip")), 1, api_name="/bulk")
+    _check_rows([(r[0], r[1], r[2]) for r in (api_table["data"] if isinstance(api_table, dict) else api_table)])
+    _assert_drafts_are_text(_api_generate(client, PHOTO, KEYWORDS["html_and_script"])["drafts"])  # still serving

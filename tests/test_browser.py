@@ -19,8 +19,9 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-f
 
 
 @contextmanager
-def browser_pages(url: str, n: int = 1):
-    """n pages of the app, each in its own browser context (its own cookies and Gradio session: another visitor)."""
+def browser_pages(url: str, n: int = 1, ready: bool = True):
+    """n pages of the app, each in its own browser context (its own cookies and Gradio session: another visitor);
+    `ready`: wait for the page's photo input (not for a sign-in page)."""
     if not os.path.exists(CHROMIUM):
         if os.environ.get("CI"):
             pytest.fail("chromium is missing: .ci/run installs Debian's chromium package")
@@ -35,7 +36,8 @@ def browser_pages(url: str, n: int = 1):
         for pg in pages:
             pg.set_default_timeout(120_000)
             pg.goto(url)
-            pg.wait_for_selector("#photo input[type=file]", state="attached")
+            if ready:
+                pg.wait_for_selector("#photo input[type=file]", state="attached")
         try:
             yield pages
         finally:

@@ -12,11 +12,11 @@ import urllib.request
 import pytest
 from gradio_client import Client, handle_file
 
-from conftest import ROOT, SHARED, free_port
+from conftest import ROOT, SHARED, add_team, free_port, signed_in
 
 
-def _start(data_dir, port):
-    env = {**os.environ, "ECOMCOPY_DATA": str(data_dir)}
+def _start(data_dir, port, sign_in=False):
+    env = {**os.environ, "ECOMCOPY_DATA": str(data_dir)} | ({"ECOMCOPY_AUTH": "on", "ECOMCOPY_LM": "smollm2-135m"} if sign_in else {})
     proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 300
@@ -32,16 +32,24 @@ def _start(data_dir, port):
     raise RuntimeError("the app did not start in 300 s")
 
 
-def test_sigkill_during_approvals_loses_nothing_acknowledged(tmp_path):
+@pytest.mark.parametrize("sign_in", [False, True], ids=["sign-in off", "sign-in on"])
+def test_sigkill_during_approvals_loses_nothing_acknowledged(tmp_path, sign_in):
     photo = SHARED / "hm" / "images" / "0111586001.jpg"
     if not photo.is_file():
         pytest.skip("../shared/data is not beside the checkout")
     data = tmp_path / "data"
+    if sign_in:
+        add_team(data)  # approvals by the editor, signed in
     port = free_port()
-    proc = _start(data, port)
+    proc = _start(data, port, sign_in)
     acked: dict[int, str] = {}
+
+    def connect():
+        url = f"http://127.0.0.1:{port}/"
+        return signed_in(url, "ed") if sign_in else Client(url, verbose=False)
+
     try:
-        client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+        client = connect()
         result = client.predict(handle_file(str(photo)), "Leggings, Black", 1, 0.8, 0.9, 20, "modict", "", "", api_name="/generate")
         stop = threading.Event()
 
@@ -71,9 +79,9 @@ def test_sigkill_during_approvals_loses_nothing_acknowledged(tmp_path):
     db = data / "catalog.db"
     with sqlite3.connect(db) as con:
         assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    proc = _start(data, port)  # the app starts again on the same data
+    proc = _start(data, port, sign_in)  # the app starts again on the same data
     try:
-        client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+        client = connect()
         client.predict(None, "mug", 1, 0.8, 0.9, 20, "modict", "", "", api_name="/generate")  # serving
     finally:
         proc.kill()

@@ -6,7 +6,7 @@ import time
 from gradio_client import Client
 
 import app
-from conftest import ROOT, api_generate, free_port
+from conftest import ROOT, api_generate, free_port, signed_in
 
 PHOTO = next((ROOT / "assets" / "catalog" / "images").iterdir())
 SESSIONS, REQUESTS = 16, 3
@@ -16,13 +16,14 @@ def _generate(client: Client, i: int) -> dict:
     return api_generate(client, PHOTO, f"dress, black, size {i}", n=1, max_tokens=20)
 
 
-def _run_sessions(url: str, sessions: int, requests: int, start: threading.Barrier | None = None) -> list[tuple]:
-    """Each session its own client, requests one after another; -> (ok, seconds, result or error) per request."""
+def _run_sessions(url: str, sessions: int, requests: int, start: threading.Barrier | None = None, user: str = "") -> list[tuple]:
+    """Each session its own client (signed in as `user`, when given), requests one after another; -> (ok, seconds,
+    result or error) per request."""
     out: list[tuple] = []
     lock = threading.Lock()
 
     def session(s: int) -> None:
-        client = Client(url, verbose=False)
+        client = signed_in(url, user) if user else Client(url, verbose=False)
         if start:
             start.wait()
         for r in range(requests):
@@ -50,6 +51,14 @@ def test_sixteen_sessions_three_requests_each(app_url):
     assert not errors, errors[:3]
     assert len(results) == SESSIONS * REQUESTS
     assert all(r[2]["drafts"] for r in results)
+
+
+def test_sixteen_signed_in_sessions_three_requests_each(team_app):
+    """The same load on an app with sign-in on: each session a signed-in writer."""
+    results = _run_sessions(team_app[0], SESSIONS, REQUESTS, user="wendy")
+    errors = [r[2] for r in results if not r[0]]
+    assert not errors, errors[:3]
+    assert len(results) == SESSIONS * REQUESTS and all(r[2]["drafts"] for r in results)
 
 
 def test_a_full_queue_says_so_at_once(pipeline):

@@ -2,10 +2,7 @@
 with ECOMCOPY_AUTH=on (a writer cannot approve or export and nothing is written; an editor can), and every approval,
 deletion and export in the append-only audit trail with its user."""
 
-import os
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,7 +10,7 @@ import pytest
 from ecomcopy.errors import InputError
 from ecomcopy.users import UserStore, allows, require
 
-PASSWORDS = {"wendy": "writer-pass-123", "ed": "editor-pass-456"}
+from conftest import PASSWORDS, add_team, signed_in, users_cli
 
 
 def test_passwords_are_stored_only_as_salted_hashes(tmp_path):
@@ -76,53 +73,44 @@ def test_the_audit_trail_is_append_only(tmp_path):
     assert [(e.user, e.action) for e in trail.entries()] == [("ed", "export")]
 
 
-def _cli(data, *args, password=None):
-    env = {**os.environ, "ECOMCOPY_DATA": str(data)}
-    return subprocess.run([sys.executable, "-m", "ecomcopy", "users", *args], input=password, capture_output=True, text=True, env=env, timeout=120)
-
-
-@pytest.fixture(scope="module")
-def signed_in_app(tmp_path_factory):
-    """The app as its own process with sign-in on, a writer and an editor added with the CLI."""
-    from conftest import app_process
-
-    data = tmp_path_factory.mktemp("auth-data")
-    for name, role in (("wendy", "writer"), ("ed", "editor")):
-        r = _cli(data, "add", name, "--role", role, "--password-stdin", password=PASSWORDS[name] + "\n")
-        assert r.returncode == 0, r.stderr
-    assert _cli(data, "list").stdout.split() == ["ed", "editor", "wendy", "writer"]
-    changes = sqlite3.connect(data / "catalog.db").execute("SELECT action, target, after FROM audit ORDER BY id").fetchall()
+def test_the_users_command_adds_users_and_records_it(tmp_path):
+    add_team(tmp_path)
+    assert users_cli(tmp_path, "list").stdout.split() == ["ed", "editor", "wendy", "writer"]
+    changes = sqlite3.connect(tmp_path / "catalog.db").execute("SELECT action, target, after FROM audit ORDER BY id").fetchall()
     assert changes == [("users add", "user wendy", '{"role": "writer"}'), ("users add", "user ed", '{"role": "editor"}')]
-    with app_process(data, ECOMCOPY_AUTH="on") as url:
-        yield url, data
 
 
 def _approvals(data) -> int:
     return sqlite3.connect(data / "catalog.db").execute("SELECT COUNT(*) FROM approvals").fetchone()[0]
 
 
-def test_a_writer_drafts_but_cannot_approve_and_an_editor_can(signed_in_app):
+def test_a_writer_drafts_but_cannot_approve_and_an_editor_can(team_app):
+    import httpx
     from gradio_client import Client
 
-    url, data = signed_in_app
-    import httpx
+    url, data = team_app
+    before = _approvals(data)
 
     assert httpx.get(f"{url}config").status_code == 401  # not signed in: no page, no API
     with pytest.raises(Exception, match="(?i)incorrect credentials|login|401"):
         Client(url, auth=("wendy", "not her password"), verbose=False)
-    writer = Client(url, auth=("wendy", PASSWORDS["wendy"]), verbose=False)
+    writer = signed_in(url, "wendy")
     result = writer.predict(None, "mug, white, ceramic", 2, 0.8, 0.9, 24, "modict", "", "", api_name="/generate")
     assert result["drafts"]
-    with pytest.raises(Exception, match="needs the editor role"):
+    with pytest.raises(Exception, match="403"):  # refused at the HTTP level, before anything is queued
         writer.predict(result, result["drafts"][0], result["drafts"][0], None, False, None, api_name="/approve")
-    with pytest.raises(Exception, match="needs the editor role"):
+    with pytest.raises(Exception, match="403"):
         writer.predict(None, None, 2, "shopify", False, "", api_name="/bulk_approve")
-    assert _approvals(data) == 0  # refused: nothing written
-    editor = Client(url, auth=("ed", PASSWORDS["ed"]), verbose=False)
+    call = {"data": [result, result["drafts"][0], result["drafts"][0], None, False, None]}
+    refused = httpx.post(f"{url}gradio_api/call/approve", json=call, cookies=writer.cookies)
+    assert refused.status_code == 403 and "wendy" in refused.json()["error"] and "needs the editor role" in refused.json()["error"]
+    assert httpx.post(f"{url}gradio_api/call/approve", json=call).status_code == 401  # not signed in
+    assert _approvals(data) == before  # refused: nothing written
+    editor = signed_in(url, "ed")
     approved = editor.predict(result, result["drafts"][0], result["drafts"][0], None, False, None, api_name="/approve")
-    assert _approvals(data) == 1
-    rows = sqlite3.connect(data / "catalog.db").execute("SELECT user, action, target FROM audit WHERE action = 'approve'").fetchall()
-    assert rows == [("ed", "approve", f"approval {approved['id']}")]
+    assert _approvals(data) == before + 1
+    rows = sqlite3.connect(data / "catalog.db").execute("SELECT user, action FROM audit WHERE target = ?", (f"approval {approved['id']}",)).fetchall()
+    assert rows == [("ed", "approve")]
 
 
 def test_the_page_refuses_a_writer_delete_and_export_and_records_the_editors(pipeline, tmp_path, monkeypatch):
@@ -167,7 +155,7 @@ def test_history_shows_who_approved_and_the_trail_to_editors_only(pipeline, tmp_
     result = pipeline.suggest(None, "mug, white, ceramic").to_dict()
     approved = api_approve(result, "A white ceramic mug for every morning.", "", None, False, None, ed)
     row = next(r for r in history_rows(session.workspace(None)) if r[0] == approved["id"])
-    assert row[2] == "ed"
+    assert row[3] == "ed" and row[4] == "approved"
     with pytest.raises(Exception, match="needs the editor role"):
         audit_rows(wendy)
     assert audit_rows(ed)[0][2:5] == ["ed", "approve", f"approval {approved['id']}"]

@@ -1,0 +1,91 @@
+"""The review queue: a writer's text waits for an editor, who approves it (as it is or edited) or rejects it with a
+reason the writer reads in History; an approved text edited later becomes its next version.
+
+Each decision and its audit-trail row (with the text before and after an edit) commit in one transaction, and the
+status is read again inside it: a text is decided once, however many clicks race for it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .approvals import Approval, ApprovalStore, checked_final
+from .audit import write_entry
+from .errors import InputError
+
+MAX_REASON_CHARS = 1000
+_DONE = {"approved": "already approved", "rejected": "already rejected"}
+
+
+def waiting(store: ApprovalStore, limit: int = 200) -> list[Approval]:
+    """The texts waiting for an editor, oldest first (the one waiting longest is reviewed first)."""
+    return sorted(store.list(limit=limit, status="submitted"), key=lambda a: a.id)
+
+
+def approve(store: ApprovalStore, approval_id: int, final: str, user: str,
+            vectors: tuple[np.ndarray, np.ndarray] | None = None) -> Approval:
+    """Approve a submitted text, as the editor left it; with `vectors` (its photo's and keywords') it joins the
+    catalog, unless its writer kept it out."""
+    a, final = store.get(approval_id), checked_final(final)
+    with store.catalog.transaction():
+        _must_wait(store, a)
+        store.catalog.execute("UPDATE approvals SET status = 'approved', final = ?, reason = '' WHERE id = ?", (final, a.id))
+        if a.to_catalog and vectors is not None and a.photo:
+            store.join_catalog(a.id, a.keywords, final, Path(a.photo), vectors)
+        write_entry(store.catalog, user, "approve", f"approval {a.id}", before={"final": a.final} if final != a.final else None,
+                    after={"final": final, "keywords": a.keywords})
+    return store.get(a.id)
+
+
+def reject(store: ApprovalStore, approval_id: int, reason: str, user: str) -> Approval:
+    """Send a submitted text back to its writer with the reason (required: it is what the writer reads)."""
+    a, reason = store.get(approval_id), (reason or "").strip()
+    if not reason:
+        raise InputError("Say why the text is rejected: the writer reads it in History.")
+    if len(reason) > MAX_REASON_CHARS:
+        raise InputError(f"The reason is {len(reason):,} characters; keep it under {MAX_REASON_CHARS:,}.")
+    with store.catalog.transaction():
+        _must_wait(store, a)
+        store.catalog.execute("UPDATE approvals SET status = 'rejected', reason = ? WHERE id = ?", (reason, a.id))
+        write_entry(store.catalog, user, "reject", f"approval {a.id}", before={"final": a.final}, after={"reason": reason})
+    return store.get(a.id)
+
+
+def revise(store: ApprovalStore, approval_id: int, final: str, user: str) -> Approval:
+    """An approved text edited: its next version (the catalog product, when it has one, reads the new text);
+    the trail keeps the text before and after. The same text again is no new version."""
+    final = checked_final(final)
+    with store.catalog.transaction():  # read again under the lock: two editors' edits are two versions, in order
+        a = store.get(approval_id)
+        if a.status != "approved":
+            raise InputError(f"#{a.id} is not approved ({a.status}): approve or reject it in the review queue.")
+        if final == a.final:
+            return a
+        store.catalog.execute("UPDATE approvals SET final = ?, version = version + 1 WHERE id = ?", (final, a.id))
+        if a.product_id:
+            store.catalog.execute("UPDATE products SET description = ? WHERE id = ?", (final, a.product_id))
+        write_entry(store.catalog, user, "edit", f"approval {a.id}", before={"final": a.final, "version": a.version},
+                    after={"final": final, "version": a.version + 1})
+    return store.get(a.id)
+
+
+def resubmit(store: ApprovalStore, approval_id: int, final: str, user: str) -> Approval:
+    """A writer's text sent back (or still waiting) edited and submitted again; the trail keeps both texts."""
+    final = checked_final(final)
+    with store.catalog.transaction():
+        a = store.get(approval_id)
+        if a.status == "approved":
+            raise InputError(f"#{a.id} is already approved: an editor saves its edits as a new version.")
+        store.catalog.execute("UPDATE approvals SET status = 'submitted', final = ?, reason = '' WHERE id = ?", (final, a.id))
+        write_entry(store.catalog, user, "submit", f"approval {a.id}", before={"final": a.final, "reason": a.reason}, after={"final": final})
+    return store.get(a.id)
+
+
+def _must_wait(store: ApprovalStore, a: Approval) -> None:
+    status = store.status_of(a.id)
+    if status is None:
+        raise InputError(f"There is no approval #{a.id} (it may have been deleted).")
+    if status != "submitted":
+        raise InputError(f"#{a.id} was {_DONE.get(status, status)} by another editor or an earlier click; nothing changed.")
