@@ -35,7 +35,7 @@ log = logging.getLogger("ecomcopy.app")
 warnings.filterwarnings("ignore", category=DeprecationWarning)
 CSS = ".ref-photo img {object-fit: contain}"
 DEMO_NOTICE = ("\n\n**Public demo.** What you approve stays in this page: your History, and a reference for your own later drafts. "
-               "No other visitor sees it, and it is deleted when you close the page or after an hour unused.")
+               "No other visitor sees it, and it is deleted soon after you close the page, or after an hour unused.")
 
 
 def _write_tab(ui: SimpleNamespace) -> None:
@@ -176,7 +176,8 @@ def _wire(ui: SimpleNamespace, demo: gr.Blocks) -> None:
                          outputs=[ui.approve_status, ui.history], **private)
     history_tab.wire(ui, demo)
     review_tab.wire(ui, demo)
-    demo.unload(end_session)  # public demo mode: a closed page's approvals and photos are deleted now
+    demo.unload(end_session)  # public demo mode: a closed page's approvals and photos are deleted soon after
+    next(f for f in demo.fns.values() if f.fn is end_session).api_visibility = "private"  # no /end_session endpoint
 
 
 def _writer_choice() -> bool:

@@ -15,7 +15,7 @@ from typing import Callable
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-MAX_BODY = 16 * 1024**2  # a join request's JSON (files travel apart, by upload); larger ones are left to Gradio
+MAX_BODY = 16 * 1024**2  # a call's JSON (files travel apart, by upload); a larger one is refused (413): it cannot be checked
 
 
 def user_of(scope) -> str | None:
@@ -31,8 +31,9 @@ def user_of(scope) -> str | None:
 def endpoint_of(scope, body: bytes) -> str | None:
     """The API name a POST calls, or None (a page event without one, or not a call)."""
     path = scope.get("path", "")
-    if "/call/" in path:
-        return path.rstrip("/").rsplit("/call/", 1)[-1].split("/")[0] or None
+    if "/call/" in path:  # .../call/<name>, .../call/v2/<name>
+        parts = [p for p in path.split("/call/", 1)[-1].split("/") if p]
+        return (parts[1] if parts[:1] == ["v2"] and len(parts) > 1 else parts[0]) if parts else None
     if not path.rstrip("/").endswith("/queue/join"):
         return None
     try:
@@ -53,11 +54,11 @@ class ApiRoleGuard:
         if scope["type"] != "http" or scope.get("method") != "POST" or not _is_call(scope.get("path", "")):
             return await self.app(scope, receive, send)
         body, more = await _read(receive)
-        if not more:
-            name = endpoint_of(scope, body)
-            refused = self.refusal(user_of(scope), name) if name else None
-            if refused is not None:
-                return await JSONResponse({"error": refused[1]}, status_code=refused[0])(scope, receive, send)
+        name = endpoint_of(scope, body) if not more else None
+        refused = (413, "A call's JSON is limited to 16 MB; send files as uploads.") if more else (
+            self.refusal(user_of(scope), name) if name else None)
+        if refused is not None:
+            return await JSONResponse({"error": refused[1]}, status_code=refused[0])(scope, receive, send)
         sent = False
 
         async def replay():
@@ -65,7 +66,7 @@ class ApiRoleGuard:
             if sent:
                 return await receive()
             sent = True
-            return {"type": "http.request", "body": body, "more_body": more}
+            return {"type": "http.request", "body": body, "more_body": False}
 
         return await self.app(scope, replay, send)
 
@@ -75,7 +76,7 @@ def _is_call(path: str) -> bool:
 
 
 async def _read(receive) -> tuple[bytes, bool]:
-    """The request body, up to MAX_BODY (the rest, if any, is left for Gradio to read: `more` is True)."""
+    """The request body, up to a little over MAX_BODY (`more`: there was more, unread)."""
     chunks, size = [], 0
     while True:
         message = await receive()

@@ -99,10 +99,6 @@ class Approval:
         return {k: safe_cell(v) for k, v in row.items()}
 
 
-def approved_product_id(approval_id: int) -> str:
-    return f"approved-{approval_id}"
-
-
 def checked_final(final: str | None) -> str:
     """The text to store, stripped; refused when empty or too long."""
     final = (final or "").strip()
@@ -114,8 +110,8 @@ def checked_final(final: str | None) -> str:
 
 
 class ApprovalStore:
-    def __init__(self, catalog: Catalog, photo_dir: str | Path) -> None:
-        self.catalog = catalog
+    def __init__(self, catalog: Catalog, photo_dir: str | Path, product_prefix: str = "approved-") -> None:
+        self.catalog, self.product_prefix = catalog, product_prefix  # approval N becomes catalog product f"{prefix}{N}"
         self.photo_dir = Path(photo_dir)
         self.photo_dir.mkdir(parents=True, exist_ok=True)
         catalog.durable()  # an acknowledged approval is on disk
@@ -199,7 +195,7 @@ class ApprovalStore:
 
     def join_catalog(self, aid: int, keywords: list[str], final: str, photo: Path, vectors: tuple[np.ndarray, np.ndarray]) -> None:
         """The approved product joins the catalog (inside the caller's transaction): later products retrieve it."""
-        pid = approved_product_id(aid)
+        pid = f"{self.product_prefix}{aid}"
         product = Product(
             id=pid, group=pid, name=keywords[0] if keywords else "Approved product", keywords=keywords,
             description=final, image=str(photo), domain=APPROVED_DOMAIN, attributes={},
@@ -212,11 +208,11 @@ class ApprovalStore:
     def delete(self, approval_id: int, user: str | None = None) -> bool:
         """Remove an approval and the catalog product it became, and record who did (one transaction); the photo
         goes if unused."""
-        try:
-            a = self.get(approval_id)
-        except InputError:
-            return False
         with self.catalog.transaction():  # the photo's use is counted and it is removed under the same lock as add()
+            try:
+                a = self.get(approval_id)  # read under the lock: an approval decided meanwhile takes its product along
+            except InputError:
+                return False
             self.catalog.execute("DELETE FROM approvals WHERE id = ?", (a.id,))
             write_entry(self.catalog, user, "delete", f"approval {a.id}", before={"final": a.final, "keywords": a.keywords})
             if a.product_id:
@@ -256,10 +252,6 @@ class ApprovalStore:
     def __len__(self) -> int:
         return self.catalog.query("SELECT COUNT(*) FROM approvals")[0][0]
 
-    def status_of(self, approval_id: int) -> str | None:
-        """Read inside a transaction, so that a decision is taken once however many clicks race for it."""
-        rows = self.catalog.query("SELECT status FROM approvals WHERE id = ?", (int(approval_id),))
-        return rows[0][0] if rows else None
 
     def export_csv(self, path: str | Path, query: str = "") -> Path:
         path = Path(path)

@@ -85,6 +85,8 @@ DEMO_BULK_PRODUCTS_PER_HOUR = 20  # products a visitor's bulk jobs may draft in 
 DEMO_SESSION_TTL_S = 3600  # a visitor's session (approvals, History, photos) is deleted this long after its last use
 DEMO_MAX_SESSIONS = 500  # more live sessions than this: the least recently used is deleted first
 DEMO_MAX_APPROVALS = 200  # approvals one visitor's session may hold
+DEMO_SESSIONS_PER_HOUR = 20  # sessions (workspaces: made at a page's first approval) one visitor may start in any hour
+DEMO_CLOSED_GRACE_S = 120  # a closed page's session is deleted this much later (a dropped connection comes back)
 
 
 @dataclass

@@ -158,7 +158,8 @@ def may_draft(request) -> None:
 
 def _stream(image_path, keywords, cfg: SamplingConfig, writer, reference_id, exclude_group, request):
     """The drafter's stream; a demo visitor's own approved products are searched beside the catalog."""
-    overlay = workspace(request).overlay if request is not None else None
+    ws = workspace(request, create=False) if request is not None else None
+    overlay = ws.overlay if ws is not None else None
     return get_drafter().suggest_stream(image_path, keywords, cfg, exclude_group=exclude_group or None, writer=writer or "modict",
                                         reference_id=reference_id or None, **({"overlay": overlay} if overlay is not None else {}))
 

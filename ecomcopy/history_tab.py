@@ -17,7 +17,7 @@ from .config import OUTPUTS_MAX_AGE_S
 from .errors import EcomcopyError
 from .exports import items_from_approvals, write_shop_file
 from .approvals import Approval
-from .session import allowed, user_errors, workspace
+from .session import allowed, own_workspace, user_errors, workspace
 from .workspace import Workspace
 
 HISTORY_HEADERS = ["#", "photo", "date (UTC)", "by", "status", "keywords", "final description", "reference", "in catalog"]
@@ -55,15 +55,15 @@ def _approval_id(value) -> int:
     try:
         return int(value)
     except (TypeError, ValueError):
-        raise gr.Error("Type the number (#) of an approval from the table.", print_exception=False) from None
+        raise gr.Error("Click an approval's row in the table first (or type its number).", print_exception=False) from None
 
 
 def history_page(query: str = "", request: gr.Request = None) -> list[list]:
     """The History table for the page: any signed-in user who may still draft may read it."""
     with user_errors("reading the history"):
         allowed(request, "draft")
-        ws = workspace(request)
-    return history_rows(ws, query)
+        ws = workspace(request, create=False)
+    return history_rows(ws, query) if ws is not None else []
 
 
 def reopen(approval_id, request: gr.Request = None):
@@ -71,9 +71,9 @@ def reopen(approval_id, request: gr.Request = None):
     next version (or, for a writer's rejected text, submits it again); new drafts start a new product."""
     with user_errors("opening the approval"):
         allowed(request, "draft")
-        a = workspace(request).approvals.get(_approval_id(approval_id))
+        a = own_workspace(request).approvals.get(_approval_id(approval_id))
     photo = a.photo if a.photo and Path(a.photo).is_file() else None
-    then = {"approved": f"edit the text and Approve to save version {a.version + 1}", "submitted": "it is waiting for review",
+    then = {"approved": f"edit the text and Approve to save version {a.version + 1} (its listing keeps its other fields)", "submitted": "it is waiting for review",
             "rejected": f"it was rejected ({a.reason}): edit it and submit it again"}[a.status]
     return (gr.Tabs(selected="write"), photo, ", ".join(a.keywords), a.final, {"reopened": a.id},
             f"Re-opened #{a.id}: {then}, or write new drafts for a new product.")
@@ -88,7 +88,7 @@ def clicked(evt: gr.SelectData) -> int | None:
 def delete(approval_id, query="", request: gr.Request = None):
     with user_errors("deleting the approval"):
         user = allowed(request, "delete")
-        aid, ws = _approval_id(approval_id), workspace(request)
+        aid, ws = _approval_id(approval_id), own_workspace(request)
         if not ws.approvals.delete(aid, user):  # recorded in the audit trail in the same transaction
             raise gr.Error(f"There is no approval #{aid}.", print_exception=False)
     return f"Deleted approval #{aid} (and its catalog product).", history_rows(ws, query)
@@ -121,7 +121,7 @@ def exporter(kind: str):
 def export(kind: str, query: str = "", request: gr.Request = None) -> str:
     """The approvals (all, or the search's matches) as our own CSV/JSON or as a file a shop imports (`SHOP_FILES`)."""
     with user_errors("exporting"):
-        ws = workspace(request)
+        ws = own_workspace(request)
         ws.audit.record(allowed(request, "export"), "export", f"approvals as {kind}" + (f" matching {query!r}" if query else ""))
         folder = output_folder()
         store = ws.approvals
@@ -149,7 +149,8 @@ def audit_rows(request: gr.Request = None) -> list[list]:
     """The audit trail, newest first, for editors and admins (a writer is refused)."""
     with user_errors("reading the audit trail"):
         allowed(request, "export")
-        return _entry_rows(workspace(request), 500)
+        ws = workspace(request, create=False)
+        return _entry_rows(ws, 500) if ws is not None else []
 
 
 def export_audit(request: gr.Request = None) -> str:

@@ -7,6 +7,7 @@ status is read again inside it: a text is decided once, however many clicks race
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -28,10 +29,11 @@ def approve(store: ApprovalStore, approval_id: int, final: str, user: str,
             vectors: tuple[np.ndarray, np.ndarray] | None = None) -> Approval:
     """Approve a submitted text, as the editor left it; with `vectors` (its photo's and keywords') it joins the
     catalog, unless its writer kept it out."""
-    a, final = store.get(approval_id), checked_final(final)
+    final = checked_final(final)
     with store.catalog.transaction():
-        _must_wait(store, a)
-        store.catalog.execute("UPDATE approvals SET status = 'approved', final = ?, reason = '' WHERE id = ?", (final, a.id))
+        a = _waiting(store, approval_id)  # read under the lock: a resubmission just before is what is decided on
+        store.catalog.execute("UPDATE approvals SET status = 'approved', final = ?, reason = '', listing = ? WHERE id = ?",
+                              (final, _listing_with(a, final), a.id))
         if a.to_catalog and vectors is not None and a.photo:
             store.join_catalog(a.id, a.keywords, final, Path(a.photo), vectors)
         write_entry(store.catalog, user, "approve", f"approval {a.id}", before={"final": a.final} if final != a.final else None,
@@ -41,13 +43,13 @@ def approve(store: ApprovalStore, approval_id: int, final: str, user: str,
 
 def reject(store: ApprovalStore, approval_id: int, reason: str, user: str) -> Approval:
     """Send a submitted text back to its writer with the reason (required: it is what the writer reads)."""
-    a, reason = store.get(approval_id), (reason or "").strip()
+    reason = (reason or "").strip()
     if not reason:
         raise InputError("Say why the text is rejected: the writer reads it in History.")
     if len(reason) > MAX_REASON_CHARS:
         raise InputError(f"The reason is {len(reason):,} characters; keep it under {MAX_REASON_CHARS:,}.")
     with store.catalog.transaction():
-        _must_wait(store, a)
+        a = _waiting(store, approval_id)
         store.catalog.execute("UPDATE approvals SET status = 'rejected', reason = ? WHERE id = ?", (reason, a.id))
         write_entry(store.catalog, user, "reject", f"approval {a.id}", before={"final": a.final}, after={"reason": reason})
     return store.get(a.id)
@@ -63,7 +65,8 @@ def revise(store: ApprovalStore, approval_id: int, final: str, user: str) -> App
             raise InputError(f"#{a.id} is not approved ({a.status}): approve or reject it in the review queue.")
         if final == a.final:
             return a
-        store.catalog.execute("UPDATE approvals SET final = ?, version = version + 1 WHERE id = ?", (final, a.id))
+        store.catalog.execute("UPDATE approvals SET final = ?, version = version + 1, listing = ? WHERE id = ?",
+                              (final, _listing_with(a, final), a.id))
         if a.product_id:
             store.catalog.execute("UPDATE products SET description = ? WHERE id = ?", (final, a.product_id))
         write_entry(store.catalog, user, "edit", f"approval {a.id}", before={"final": a.final, "version": a.version},
@@ -78,14 +81,20 @@ def resubmit(store: ApprovalStore, approval_id: int, final: str, user: str) -> A
         a = store.get(approval_id)
         if a.status == "approved":
             raise InputError(f"#{a.id} is already approved: an editor saves its edits as a new version.")
-        store.catalog.execute("UPDATE approvals SET status = 'submitted', final = ?, reason = '' WHERE id = ?", (final, a.id))
+        store.catalog.execute("UPDATE approvals SET status = 'submitted', final = ?, reason = '', listing = ? WHERE id = ?",
+                              (final, _listing_with(a, final), a.id))
         write_entry(store.catalog, user, "submit", f"approval {a.id}", before={"final": a.final, "reason": a.reason}, after={"final": final})
     return store.get(a.id)
 
 
-def _must_wait(store: ApprovalStore, a: Approval) -> None:
-    status = store.status_of(a.id)
-    if status is None:
-        raise InputError(f"There is no approval #{a.id} (it may have been deleted).")
-    if status != "submitted":
-        raise InputError(f"#{a.id} was {_DONE.get(status, status)} by another editor or an earlier click; nothing changed.")
+def _waiting(store: ApprovalStore, approval_id: int) -> Approval:
+    """The text, read inside the caller's transaction; refused unless it is waiting for review."""
+    a = store.get(approval_id)
+    if a.status != "submitted":
+        raise InputError(f"#{a.id} was {_DONE.get(a.status, a.status)} by another editor or an earlier click; nothing changed.")
+    return a
+
+
+def _listing_with(a: Approval, final: str) -> str:
+    """The stored listing with the new text as its description (the shop files export it), or '' for none."""
+    return json.dumps(a.listing | {"description": final}, ensure_ascii=False) if a.listing else ""

@@ -37,6 +37,11 @@ def queue_rows(request: gr.Request = None) -> list[list]:
                  ", ".join(a.keywords), a.final, _flags(a)] for a in items]
 
 
+def queue_on_open(request: gr.Request = None):
+    """The queue, fresh each time an editor opens the tab (a writer sees the note instead: no refusal pops up)."""
+    return queue_rows(request) if may(request, "approve") else gr.skip()
+
+
 def open_text(evt: gr.SelectData, request: gr.Request = None):
     """A clicked row into the review panel: its photo, keywords, text (editable) and flags."""
     with user_errors("opening the text"):
@@ -141,7 +146,7 @@ def wire(ui: SimpleNamespace, demo: gr.Blocks) -> None:
     panel = [ui.rv_id, ui.rv_photo, ui.rv_keywords, ui.rv_text, ui.rv_flags, ui.rv_reason, ui.rv_status]
     demo.load(role_view, outputs=[ui.approve_btn, ui.review_body, ui.review_note], **private)
     ui.queue_refresh.click(queue_rows, outputs=ui.queue, **private)
-    ui.review_tab.select(queue_rows, outputs=ui.queue, **private)
+    ui.review_tab.select(queue_on_open, outputs=ui.queue, **private)
     ui.queue.select(open_text, outputs=panel, **private)
     for button, approve in ((ui.rv_approve, True), (ui.rv_reject, False)):
         button.click(decide(approve), inputs=[ui.rv_id, ui.rv_text, ui.rv_reason], outputs=[*panel, ui.queue], **private)

@@ -6,6 +6,7 @@ message, anything else as a plain sentence (the details go to the server log).""
 from __future__ import annotations
 
 import logging
+import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import replace
@@ -13,8 +14,8 @@ from functools import lru_cache
 
 import gradio as gr
 
-from .config import DEMO_MAX_APPROVALS, DEMO_MAX_SESSIONS, IN_MODEL, AppConfig
-from .errors import EcomcopyError
+from .config import DEMO_MAX_APPROVALS, DEMO_MAX_SESSIONS, DEMO_SESSIONS_PER_HOUR, IN_MODEL, AppConfig
+from .errors import EcomcopyError, InputError
 from .pipeline import Pipeline, PipelineConfig
 from .replicas import Replicas
 from .audit import LOCAL_USER
@@ -93,26 +94,53 @@ def _shared() -> Workspace:
     return shared_workspace(get_pipeline().approvals)
 
 
-@lru_cache(maxsize=1)
+_sessions_lock = threading.Lock()
+
+
 def demo_sessions() -> SessionWorkspaces | None:
-    """Public demo mode (ECOMCOPY_DEMO): each browser session's private workspace; None otherwise."""
-    app = AppConfig.from_env()
-    if not app.demo:
-        return None
-    p = get_pipeline()
-    return SessionWorkspaces(app.sessions, (p.image_encoder.fingerprint, p.text_encoder.fingerprint), app.demo_ttl,
-                             DEMO_MAX_SESSIONS, DEMO_MAX_APPROVALS)
+    """Public demo mode (ECOMCOPY_DEMO): each browser session's private workspace; None otherwise. Made once (it
+    empties the sessions folder), under a lock: two first requests must not both make it."""
+    global _sessions
+    with _sessions_lock:
+        if _sessions is _UNSET:
+            app = AppConfig.from_env()
+            p = get_pipeline() if app.demo else None
+            _sessions = SessionWorkspaces(app.sessions, (p.image_encoder.fingerprint, p.text_encoder.fingerprint), app.demo_ttl,
+                                          DEMO_MAX_SESSIONS, DEMO_MAX_APPROVALS) if app.demo else None
+        return _sessions
 
 
-def workspace(request) -> Workspace:
+_UNSET = object()
+_sessions = _UNSET
+
+
+def workspace(request, create: bool = True) -> Workspace | None:
     """Where this request's approvals, History and audit trail are: the shared ones, or in public demo mode its
-    browser session's own (Gradio's session hash: a page, or one API client)."""
+    browser session's own (Gradio's session hash: a page, or one API client). A visitor's workspace is made at
+    their first approval, and each visitor may start only so many (`limit`, "session"); `create=False`: None
+    for a visitor who has none yet (nothing approved, so nothing to show)."""
     sessions = demo_sessions()
-    return _shared() if sessions is None else sessions.get(getattr(request, "session_hash", None) or "")
+    if sessions is None:
+        return _shared()
+    key = getattr(request, "session_hash", None) or ""
+    found = sessions.get(key, create=False)
+    if found is None and create:
+        limit(request, "session")
+        found = sessions.get(key)
+    return found
+
+
+def own_workspace(request) -> Workspace:
+    """The workspace whose approvals a request reads or deletes; a demo visitor without one is told so."""
+    found = workspace(request, create=False)
+    if found is None:
+        raise InputError("You have no approvals in this session yet: approve a description first.")
+    return found
 
 
 def end_session(request: gr.Request) -> None:
-    """The page was closed: in public demo mode its session's work is deleted now."""
+    """The page was closed (or its connection dropped): in public demo mode its session's work is deleted a little
+    later, unless the page comes back (`SessionWorkspaces.drop`)."""
     sessions = demo_sessions() if pipeline_loading().done() else None
     if sessions is not None:
         sessions.drop(getattr(request, "session_hash", None) or "")
@@ -121,7 +149,8 @@ def end_session(request: gr.Request) -> None:
 @lru_cache(maxsize=1)
 def _limiters() -> dict[str, RateLimiter]:
     app = AppConfig.from_env()
-    return {"draft": RateLimiter(app.demo_drafts, 600, "requests for drafts"), "bulk": RateLimiter(app.demo_bulk, 3600, "bulk products")}
+    return {"draft": RateLimiter(app.demo_drafts, 600, "requests for drafts"), "bulk": RateLimiter(app.demo_bulk, 3600, "bulk products"),
+            "session": RateLimiter(DEMO_SESSIONS_PER_HOUR, 3600, "new sessions (pages where you approve)")}
 
 
 def limit(request, what: str, units: int = 1) -> None:

@@ -2,10 +2,11 @@
 private workspace per visitor's browser session.
 
 A visitor's workspace is its own small catalog file (an overlay) with its approvals, their photos and its audit
-trail. The shared catalog is read-only to visitors: their approved products join their overlay, which only their
-own later drafts search beside the shared catalog (`Pipeline.references`). A workspace is deleted when its page
-closes, when it has gone unused for `ttl_s`, when more than `max_sessions` are live (least recently used first),
-and when the app starts again.
+trail. The shared catalog is read-only to visitors: their approved products join their overlay (as
+`session-approved-N`, never an id of the shared catalog), which only their own later drafts search beside the
+shared catalog (`Pipeline.references`). A workspace is deleted a little after its page closes (a dropped connection
+that comes back keeps it), when it has gone unused for `ttl_s`, when more than `max_sessions` are live (least
+recently used first), and when the app starts again.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pathlib import Path
 from .approvals import ApprovalStore
 from .audit import AuditTrail
 from .catalog import Catalog
+from .config import DEMO_CLOSED_GRACE_S
 from .errors import InputError
 
 log = logging.getLogger(__name__)
@@ -42,8 +44,10 @@ class Workspace:
             raise InputError(f"This demo session holds at most {self.max_approvals} approvals: delete some in History first.")
 
     def close(self) -> None:
+        """Under the catalog's lock: a request writing to it finishes first (a later one finds it gone)."""
         if self.overlay is not None:
-            self.overlay.close()
+            with self.overlay.lock:
+                self.overlay.close()
         for path in self.files:
             shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
             for wal in (path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
@@ -73,17 +77,18 @@ class SessionWorkspaces:
         databases are beside it, never served."""
         return self.root / "photos"
 
-    def get(self, session: str) -> Workspace:
-        """The session's workspace, made at its first use; expired ones are deleted first."""
+    def get(self, session: str, create: bool = True) -> Workspace | None:
+        """The session's workspace, made now if `create` (else None when it has none); expired ones are deleted first."""
         if not session:
             raise InputError("This request has no browser session; open the page again.")
         key = hashlib.sha256(session.encode()).hexdigest()
         with self._lock:
-            self._expire(time.monotonic(), room=key not in self._live)
+            self._expire(time.monotonic(), room=create and key not in self._live)
             ws = self._live.get(key)
-            if ws is None:
+            if ws is None and create:
                 ws = self._live[key] = self._open()
-            ws.used_at = time.monotonic()
+            if ws is not None:
+                ws.used_at = time.monotonic()
             return ws
 
     def _open(self) -> Workspace:
@@ -92,7 +97,7 @@ class SessionWorkspaces:
         db, photos = self.root / "db" / f"{name}.db", self.photos / name
         overlay = Catalog(db, create=True)
         overlay.check_encoders(*self.encoders)
-        store = ApprovalStore(overlay, photos)
+        store = ApprovalStore(overlay, photos, product_prefix="session-approved-")
         return Workspace(store, AuditTrail(overlay), overlay, self.max_approvals, (db, photos))
 
     def _expire(self, now: float, room: bool) -> None:
@@ -104,13 +109,15 @@ class SessionWorkspaces:
         if gone:
             log.info("deleted %d demo session(s): unused for %.0f s, or the oldest of too many", len(gone), self.ttl_s)
 
-    def drop(self, session: str) -> None:
-        """The page was closed: its session's approvals, photos and overlay go now."""
+    def drop(self, session: str, grace_s: float = DEMO_CLOSED_GRACE_S) -> None:
+        """The page was closed, or its connection dropped: its session's approvals, photos and overlay go `grace_s`
+        later (at most its time to live) unless the page comes back and uses it."""
         key = hashlib.sha256((session or "").encode()).hexdigest()
         with self._lock:
-            ws = self._live.pop(key, None)
-        if ws is not None:
-            ws.close()
+            ws = self._live.get(key)
+            if ws is not None:
+                ws.used_at = min(ws.used_at, time.monotonic() - self.ttl_s + min(grace_s, self.ttl_s))
+                log.info("a demo page closed: its session is deleted in %.0f s unless it comes back", min(grace_s, self.ttl_s))
 
     def __len__(self) -> int:
         return len(self._live)

@@ -64,6 +64,18 @@ def test_an_editor_approves_a_writers_text_once_however_many_clicks(store):
     assert review_queue.waiting(store) == []
 
 
+def test_an_edited_text_is_what_its_listing_exports(store):
+    from ecomcopy.exports import items_from_approvals
+
+    a = _submit(store, listing={"title": "White Mug", "description": "A white mug.", "bullets": ["Ceramic"],
+                                   "seo_title": "White Mug", "meta_description": "A white mug.", "tags": ["mug"], "channel": "shopify"})
+    review_queue.approve(store, a.id, "A white mug, edited.", "ed", _vectors())
+    assert store.get(a.id).listing["description"] == "A white mug, edited."
+    review_queue.revise(store, a.id, "A white mug, edited twice.", "ed")
+    (item,) = items_from_approvals([store.get(a.id)])
+    assert item.listing.description == "A white mug, edited twice." and item.listing.title == "White Mug"
+
+
 def test_a_rejected_text_goes_back_with_its_reason_and_can_be_submitted_again(store):
     a = _submit(store, to_catalog=False)
     with pytest.raises(InputError, match="Say why"):

@@ -105,6 +105,10 @@ def test_a_writer_drafts_but_cannot_approve_and_an_editor_can(team_app):
     refused = httpx.post(f"{url}gradio_api/call/approve", json=call, cookies=writer.cookies)
     assert refused.status_code == 403 and "wendy" in refused.json()["error"] and "needs the editor role" in refused.json()["error"]
     assert httpx.post(f"{url}gradio_api/call/approve", json=call).status_code == 401  # not signed in
+    assert httpx.post(f"{url}gradio_api/call/v2/approve", json=call, cookies=writer.cookies).status_code == 403
+    huge = httpx.post(f"{url}gradio_api/call/approve", content=b'{"data": ["' + b"x" * (17 * 1024**2) + b'"]}',
+                      headers={"content-type": "application/json"}, cookies=writer.cookies)
+    assert huge.status_code == 413  # too large to check: refused, not passed on unchecked
     assert _approvals(data) == before  # refused: nothing written
     editor = signed_in(url, "ed")
     approved = editor.predict(result, result["drafts"][0], result["drafts"][0], None, False, None, api_name="/approve")
