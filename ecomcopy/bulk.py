@@ -213,9 +213,10 @@ class BulkOptions:
 
 
 def process_row(pipeline, row: BulkRow, archive: PhotoArchive, sampling: SamplingConfig,
-                options: BulkOptions = BulkOptions()) -> BulkResult:
+                options: BulkOptions = BulkOptions(), overlay=None) -> BulkResult:
     """One product: reference + drafts and the listing of the best draft (the first the page would rank best,
-    `ranking.review_rank`); a row that has copy is skipped unless `options.overwrite`."""
+    `ranking.review_rank`); a row that has copy is skipped unless `options.overwrite`. `overlay`: a demo
+    visitor's own approved products, searched beside the catalog."""
     if row.error:
         return BulkResult(row.id, "error", row.error, row.keywords)
     if row.description and not options.overwrite:
@@ -223,7 +224,7 @@ def process_row(pipeline, row: BulkRow, archive: PhotoArchive, sampling: Samplin
     try:
         if not parse_keywords(row.keywords):
             raise InputError("empty keywords (nothing but spaces or punctuation)")
-        s = pipeline.suggest(archive.read(row.image), row.keywords, sampling)
+        s = pipeline.suggest(archive.read(row.image), row.keywords, sampling, **({"overlay": overlay} if overlay is not None else {}))
     except EcomcopyError as e:
         return BulkResult(row.id, "error", str(e), row.keywords)
     except Exception:  # noqa: BLE001 - one bad product never stops the job
@@ -241,10 +242,10 @@ def process_row(pipeline, row: BulkRow, archive: PhotoArchive, sampling: Samplin
 
 
 def run_bulk(pipeline, rows: Iterable[BulkRow], archive: PhotoArchive, sampling: SamplingConfig,
-             progress: Callable[[int, int], None] | None = None, options: BulkOptions = BulkOptions()) -> Iterator[BulkResult]:
+             progress: Callable[[int, int], None] | None = None, options: BulkOptions = BulkOptions(), overlay=None) -> Iterator[BulkResult]:
     rows = list(rows)
     for i, row in enumerate(rows):
-        yield process_row(pipeline, row, archive, sampling, options)
+        yield process_row(pipeline, row, archive, sampling, options, overlay)
         if progress:
             progress(i + 1, len(rows))
 

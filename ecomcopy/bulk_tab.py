@@ -60,9 +60,10 @@ def bulk(csv_path, zip_path, n=SAMPLING.n, channel_name=DEFAULT_CHANNEL, overwri
             raise InputError("Upload both files: the products CSV (columns id, keywords, image) and the ZIP of their photos.")
         rows, cfg, options, key = _job(csv_path, zip_path, n, channel_name, overwrite, request)
         limit(request, "bulk", len(rows) - len(job_store().finished(key, len(rows))))  # a resumed job's done rows are free
-        resumed = []
+        resumed, ws = [], workspace(request, create=False)
+        overlay = ws.overlay if ws is not None else None  # a demo visitor's own approved products are references too
         with PhotoArchive(zip_path) as archive:
-            run = resumable(rows, job_store(), key, lambda todo: run_bulk(get_pipeline(), todo, archive, cfg, options=options),
+            run = resumable(rows, job_store(), key, lambda todo: run_bulk(get_pipeline(), todo, archive, cfg, options=options, overlay=overlay),
                             on_resume=lambda k, total: resumed.append(k))
             results = list(progress.tqdm(run, total=len(rows), desc="Writing drafts"))
         out = write_results(results, output_folder() / "ecomcopy-bulk-results.csv")

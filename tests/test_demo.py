@@ -101,6 +101,26 @@ def _generate(client, keywords=KEYWORDS):
     return client.predict(None, keywords, 1, 0.8, 0.9, 20, "modict", "", "", api_name="/generate")
 
 
+def _bulk_references(client, data) -> list[str]:
+    """The reference of each row of a one-product bulk job: the same keywords, and another photo of the same
+    product (the approved one, cropped: the very same photo would be skipped as a reference)."""
+    import zipfile
+
+    from gradio_client import handle_file
+    from PIL import Image
+
+    folder = data / "bulk-input"
+    folder.mkdir(exist_ok=True)
+    (folder / "rows.csv").write_text(f'id,keywords,image\nm1,"{KEYWORDS}",mug.jpg\n')
+    img = Image.open(PHOTO).convert("RGB")
+    w, h = img.size
+    img.crop((w // 10, h // 10, w - w // 10, h - h // 10)).save(folder / "mug.jpg")
+    with zipfile.ZipFile(folder / "photos.zip", "w") as z:
+        z.write(folder / "mug.jpg", "mug.jpg")
+    table, _, _ = client.predict(handle_file(str(folder / "rows.csv")), handle_file(str(folder / "photos.zip")), 1, api_name="/bulk")
+    return [row[3] for row in (table["data"] if isinstance(table, dict) else table)]
+
+
 def _reference_texts(result) -> list[str]:
     return [r["description"] for r in [result["reference"], *result["alternatives"]]]
 
@@ -120,6 +140,8 @@ def test_one_visitors_approval_is_a_reference_for_them_only(demo_app):
     assert _shared_catalog(data) == shared  # ...and nothing of the shared catalog changed
     assert mine in _reference_texts(_generate(a))  # A's next drafts for the same keywords see it
     assert mine not in _reference_texts(_generate(b))  # B's do not
+    table = {"a": _bulk_references(a, data), "b": _bulk_references(b, data)}  # and so for bulk jobs
+    assert table["a"] == ["session-approved-1"] and table["b"] != ["session-approved-1"]
     assert len(list((data / "sessions" / "db").glob("*.db"))) == 1  # a private database for the visitor who approved
 
 
