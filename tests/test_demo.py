@@ -145,6 +145,18 @@ def test_one_visitors_approval_is_a_reference_for_them_only(demo_app):
     assert len(list((data / "sessions" / "db").glob("*.db"))) == 1  # a private database for the visitor who approved
 
 
+def _write_and_approve(page, keywords: str, text: str, photo=None) -> None:
+    """In the Write tab: drafts for the photo and keywords, then `text` approved as this session's #1."""
+    if photo is not None:
+        page.locator("#photo input[type=file]").set_input_files(str(photo))
+    page.locator("#keywords textarea").fill(keywords)
+    page.locator("#write").click()
+    page.wait_for_function("() => (document.querySelector('#status textarea')?.value || '').includes('draft(s) in')")
+    page.locator("#chosen textarea").fill(text)
+    page.locator("#approve").click()
+    page.wait_for_function("() => (document.querySelector('#approve-status textarea')?.value || '').startsWith('Approved as #1')")
+
+
 @needs_shared
 def test_two_browser_sessions_cannot_see_or_delete_each_others_approvals(demo_app):
     from test_browser import ARTIFACTS, browser_pages
@@ -152,25 +164,14 @@ def test_two_browser_sessions_cannot_see_or_delete_each_others_approvals(demo_ap
     url, data = demo_app
     photo = SHARED / "hm" / "images" / "0111586001.jpg"
     with browser_pages(url, 2) as (a, b):
-        a.locator("#photo input[type=file]").set_input_files(str(photo))
-        a.locator("#keywords textarea").fill("Leggings, Black, Solid")
-        a.locator("#write").click()
-        a.wait_for_function("() => (document.querySelector('#status textarea')?.value || '').includes('draft(s) in')")
-        a.locator("#chosen textarea").fill("Black leggings that only visitor A approved.")
-        a.locator("#approve").click()
-        a.wait_for_function("() => (document.querySelector('#approve-status textarea')?.value || '').startsWith('Approved as #1')")
+        _write_and_approve(a, "Leggings, Black, Solid", "Black leggings that only visitor A approved.", photo)
         assert "this session only" in a.locator("#approve-status textarea").input_value()
         b.get_by_role("tab", name="History").click()
         b.locator("#approval-id input").fill("1")
         b.locator("#delete-approval").click()  # B has approved nothing: A's #1 is not B's to delete
         b.get_by_text("You have no approvals in this session yet").first.wait_for()
         b.get_by_role("tab", name="Write").click()
-        b.locator("#keywords textarea").fill("mug, white")
-        b.locator("#write").click()
-        b.wait_for_function("() => (document.querySelector('#status textarea')?.value || '').includes('draft(s) in')")
-        b.locator("#chosen textarea").fill("A white mug that only visitor B approved.")
-        b.locator("#approve").click()
-        b.wait_for_function("() => (document.querySelector('#approve-status textarea')?.value || '').startsWith('Approved as #1')")
+        _write_and_approve(b, "mug, white", "A white mug that only visitor B approved.")
         for page in (a, b):
             page.get_by_role("tab", name="History").click()
             page.locator("button", has_text="Search / refresh").click()

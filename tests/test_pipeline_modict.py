@@ -30,7 +30,7 @@ def test_suggest_with_adapter(modict_pipeline):
     s = modict_pipeline.suggest(photo, "Leggings, Black, Solid", SamplingConfig(n=3, max_new_tokens=30, seed=0))
     assert 1 <= len(s.drafts) <= 3
     assert not any(copies(s.reference.product.description, d) for d in s.drafts)  # the copy guard: no 8-word run
-    assert s.reference.product.id in modict_pipeline._ref_tokens  # reference visual tokens cached
+    assert str(s.reference.product.image_path) in modict_pipeline._ref_tokens  # reference visual tokens cached, by photo
 
 
 def test_reference_ngram_ban_lists_every_run(modict_pipeline):
