@@ -17,7 +17,7 @@ from ecomcopy.channels import channel, channel_names
 from ecomcopy.config import CATALOG_IMAGES, DEFAULT_CHANNEL, QUEUE_SIZE, SAMPLING, AppConfig, shipped_adapter
 from ecomcopy.bulk_tab import BULK_HEADERS, approve_passing, bulk, export_job, job_exporter
 from ecomcopy.handlers import (REVIEW_HEADERS, WriteView, api_approve, api_generate, api_review, api_submit, approve, examples, pick,
-                               regenerate_with, strike_claims, write, write_page)
+                               regenerate_with, stale, strike_claims, write, write_page)
 from ecomcopy.model import ModICT
 from ecomcopy import history_tab, review_tab
 from ecomcopy.session import api_refusal, drafter_loading, drafting, end_session, get_pipeline, pipeline_loading, sign_in
@@ -42,14 +42,17 @@ def _write_tab(ui: SimpleNamespace) -> None:
     with gr.Row():
         with gr.Column(scale=1):
             ui.photo = PhotoInput(elem_id="photo", label="Product photo", type="filepath", image_mode=None, sources=["upload", "clipboard"], height=300)
-            ui.keywords = gr.Textbox(elem_id="keywords", label="Keywords", placeholder="e.g. dress, black, jersey, V-neck", max_length=MAX_KEYWORDS_CHARS, lines=2)
+            ui.keywords = gr.Textbox(elem_id="keywords", label="Keywords", placeholder="e.g. dress, black, jersey, V-neck", max_length=MAX_KEYWORDS_CHARS,
+                                     lines=1, max_lines=3, info="Enter writes the drafts; Shift+Enter starts a new line")
             with gr.Accordion("Settings", open=False):
                 ui.n = gr.Slider(1, 8, value=SAMPLING.n, step=1, label="Number of drafts", elem_id="n-drafts")
-                ui.temperature = gr.Slider(0.1, 1.5, value=SAMPLING.temperature, step=0.05, label="Creativity (temperature)")
-                ui.top_p = gr.Slider(0.5, 1.0, value=SAMPLING.top_p, step=0.05, label="Top-p")
-                ui.max_tokens = gr.Slider(20, 120, value=SAMPLING.max_new_tokens, step=5, label="Maximum length (tokens)",
+                ui.temperature = gr.Slider(0.1, 1.5, value=SAMPLING.temperature, step=0.05, label="Creativity",
+                                           info="Higher: more varied wording, and more mistakes; lower: plainer, safer drafts")
+                ui.top_p = gr.Slider(0.5, 1.0, value=SAMPLING.top_p, step=0.05, label="Word choice",
+                                     info="How many of the likely next words the writer may pick from (lower: only the likeliest)")
+                ui.max_tokens = gr.Slider(20, 120, value=SAMPLING.max_new_tokens, step=5, label="Maximum length (word pieces, ~¾ word each)",
                                           info=f"Drafts shown keep their whole sentences up to {SAMPLING.max_words} words: longer ones ramble")
-                ui.keyword_boost = gr.Slider(0, 6, value=SAMPLING.keyword_boost, step=0.5, label="Keyword emphasis (0 = let the model choose)",
+                ui.keyword_boost = gr.Slider(0, 6, value=SAMPLING.keyword_boost, step=0.5, label="Use my keywords (0 = let the writer choose)",
                                              info="How hard the drafts are pushed to use your keywords")
                 ui.writer = gr.Radio(
                     [("ModICT (trained on the reference)", "modict"), ("Plain prompt (no training)", "prompt")],
@@ -78,7 +81,7 @@ def _write_tab(ui: SimpleNamespace) -> None:
     _listing_panel(ui)
     with gr.Row():
         ui.keep_out = gr.Checkbox(label="Keep this product out of the catalog (never use it as a reference)", value=False)
-        ui.approve_btn = gr.Button("Approve", variant="primary", elem_id="approve")
+        ui.approve_btn = gr.Button("Approve", variant="primary", elem_id="approve", interactive=False)  # until there are drafts
     ui.approve_status = gr.Textbox(elem_id="approve-status", label="Approval", interactive=False)
     with gr.Accordion("Result as JSON (what the API returns; its listing is the one above)", open=False):
         ui.result = gr.JSON(label="Result")
@@ -119,7 +122,7 @@ def _bulk_tab(ui: SimpleNamespace) -> None:
     with gr.Row():
         ui.bulk_btn = gr.Button("Write drafts for all", variant="primary")
         ui.bulk_approve = gr.Button("Approve all that pass", elem_id="bulk-approve")
-    ui.bulk_status = gr.Textbox(label="Status", interactive=False)
+    ui.bulk_status = gr.Textbox(label="Status", interactive=False, elem_id="bulk-status")
     ui.bulk_table = gr.Dataframe(headers=BULK_HEADERS, datatype="str", label="Results", interactive=False, wrap=True)
     ui.bulk_file = gr.File(label="Results as CSV", interactive=False)
     with gr.Row():
@@ -161,7 +164,7 @@ def _wire(ui: SimpleNamespace, demo: gr.Blocks) -> None:
     again = [ui.ref_choice, ui.photo, ui.keywords, *settings, ui.exclude_group]
     ui.regen.click(regenerate_with, inputs=again, outputs=outputs, **drafts).success(**fill)
     ui.ref_choice.input(regenerate_with, inputs=again, outputs=outputs, **drafts).success(**fill)
-    ui.drafts.input(pick, inputs=[ui.drafts, ui.state], outputs=[ui.chosen, ui.claims], **private).success(**fill)
+    ui.drafts.input(pick, inputs=[ui.drafts, ui.state, ui.chosen], outputs=[ui.chosen, ui.claims, ui.drafts, ui.state], **private).success(**fill)
     for event in (ui.channel.input, ui.brand.submit, ui.brand.blur):
         event(**fill)
     for name, button in zip(EDITABLE, ui.rebuild):
@@ -172,8 +175,11 @@ def _wire(ui: SimpleNamespace, demo: gr.Blocks) -> None:
         box.change(**live)
     ui.claims.input(strike_claims, inputs=[ui.claims, ui.chosen, ui.drafts, ui.state], outputs=[ui.chosen, ui.claims], **private).success(**fill)
     ui.chosen.blur(**fill)  # the fields built from the description follow its edits (a field the editor changed is kept)
-    ui.approve_btn.click(approve, inputs=[ui.state, ui.chosen, ui.keep_out, ui.query, ui.drafts, ui.channel, ui.brand, *ui.listing_fields],
-                         outputs=[ui.approve_status, ui.history], **private)
+    ui.approve_btn.click(approve, inputs=[ui.state, ui.chosen, ui.keep_out, ui.query, ui.channel, ui.brand, *ui.listing_fields],
+                         outputs=[ui.approve_status, ui.history, ui.state], trigger_mode="once", **private)
+    for event in (ui.photo.upload, ui.photo.clear, ui.keywords.input):  # the results on screen belong to the last product
+        event(stale, outputs=[ui.drafts, ui.review, ui.claims, ui.state, ui.approve_btn, ui.approve_status, ui.status], show_progress="hidden",
+              queue=False, trigger_mode="always_last", **private)
     history_tab.wire(ui, demo)
     review_tab.wire(ui, demo)
     demo.unload(end_session)  # public demo mode: a closed page's approvals and photos are deleted soon after

@@ -54,10 +54,10 @@ def bulk(csv_path, zip_path, n=SAMPLING.n, channel_name=DEFAULT_CHANNEL, overwri
          request: gr.Request = None):
     """CSV (id, keywords, image; optional description, brand) + ZIP of photos -> a results table and a results CSV;
     bad rows are reported, not fatal; rows with a description are kept unless `overwrite`."""
+    if not csv_path or not zip_path:  # a plain message in the status; the results on screen stay as they are
+        return gr.skip(), gr.skip(), "Upload both files first: the products CSV (columns id, keywords, image) and the ZIP of their photos."
     with user_errors("running the bulk job"):
         allowed(request, "draft")  # its results CSV holds drafts: a writer's working file (shop files need an editor)
-        if not csv_path or not zip_path:
-            raise InputError("Upload both files: the products CSV (columns id, keywords, image) and the ZIP of their photos.")
         rows, cfg, options, key = _job(csv_path, zip_path, n, channel_name, overwrite, request)
         limit(request, "bulk", len(rows) - len(job_store().finished(key, len(rows))))  # a resumed job's done rows are free
         resumed, ws = [], workspace(request, create=False)

@@ -27,7 +27,7 @@ from .request import Progress, Suggestion
 from .search import Hit
 from .review_tab import review_decision, save_reopened
 from .session import allowed, drafter_loading, get_drafter, get_pipeline, limit, may, user_errors, workspace
-from .text import strike
+from .text import closest, strike
 
 
 def sampling(n, temperature, top_p, max_tokens, keyword_boost=SAMPLING.keyword_boost) -> SamplingConfig:
@@ -109,6 +109,7 @@ class WriteView:
     result: Any = KEEP
     state: Any = KEEP
     approve_status: Any = KEEP
+    approve_btn: Any = KEEP
 
     @classmethod
     def names(cls) -> list[str]:
@@ -132,22 +133,24 @@ class WriteView:
         }
 
 
-def _finished(step: Suggestion, image_path) -> WriteView:
+def _finished(step: Suggestion, image_path, asked: int) -> WriteView:
     result = step.to_dict()
-    rows = [[i + 1, f"{len(r.covered)}/{len(r.covered) + len(r.missing)}", ", ".join(r.missing), r.words,
+    rows = [[i + 1, f"{len(r.covered)}/{len(r.covered) + len(r.missing)}" if r.covered or r.missing else "no keywords typed",
+             ", ".join(r.missing), r.words,
              f"yes: “{r.copied}”" if r.copied else "no", "; ".join(r.check.flags()) or "nothing found"]
             for i, r in enumerate(step.reviews)]
     overlap = result["mean_overlap"]
     source = "with the reference above" if step.reference_used else "from your photo and keywords only (no similar product)"
     status = (f"{len(step.drafts)} draft(s) in {step.seconds:.1f} s, written by "
               f"{'ModICT' if step.writer == 'modict' else 'the plain prompt'} {source}. "
-              + (f"How alike they are (mean pairwise ROUGE-L, lower = more varied): {overlap:.2f}." if overlap is not None else ""))
+              + (f"How alike the drafts are: {overlap:.2f} (0 = all different, 1 = the same). " if overlap is not None else "")
+              + (f"You asked for {asked}; the others came out as near-copies of these and were dropped." if len(step.drafts) < asked else ""))
     first = step.drafts[0] if step.drafts else ""
     claims = step.reviews[0].check.claims() if step.reviews else []
     return WriteView(status, **WriteView.reference_panel(step.references, step.chosen_reference, step.reference_used),
                      drafts=gr.update(choices=step.drafts, value=first or None), review=rows, chosen=first,
                      claims=gr.update(choices=claims, value=[c for _, c in claims]), result=result,
-                     state={"result": result, "photo": image_path}, approve_status="")
+                     state={"result": result, "photo": image_path}, approve_status="", approve_btn=gr.Button(interactive=True))
 
 
 def may_draft(request) -> None:
@@ -184,7 +187,17 @@ def write(image_path, keywords, n, temperature, top_p, max_tokens, writer="modic
                                 drafts=gr.update(choices=[d for d in step.partial if d], value=None),
                                 claims=gr.update(choices=[], value=[])).updates()
             else:
-                yield _finished(step, image_path).updates()
+                yield _finished(step, image_path, int(n)).updates()
+
+
+STALE = "The photo or keywords changed: these results were for the previous product. Write drafts for this one to approve it."
+
+
+def stale():
+    """A new photo or changed keywords: the drafts, their review and claims belong to the last product, so they go
+    and Approve waits for new drafts; the editable description is kept (nothing typed is lost)."""
+    return (gr.update(choices=[], value=None), [], gr.update(choices=[], value=[]), None, gr.Button(interactive=False),
+            STALE, "New photo or keywords: press Write drafts (the reference shown is the last product's until then).")
 
 
 def claims_of(state, draft: str) -> list[tuple[str, str]]:
@@ -197,10 +210,21 @@ def claims_of(state, draft: str) -> list[tuple[str, str]]:
     return DraftCheck(unsupported=list(check.get("unsupported") or []), contradictions=list(check.get("contradictions") or [])).claims()
 
 
-def pick(draft: str, state=None):
-    """The picked draft into the editable text, with its claims to check, all ticked."""
+EDIT_LABEL = "✎ Your edit: "
+
+
+def pick(draft: str, state=None, text: str = ""):
+    """The picked draft into the editable text, with its claims to check, all ticked. An edited text there is not
+    lost: it joins the choices as "✎ Your edit" (picking it brings it back)."""
+    state = dict(state or {})
+    drafts, edits = list((state.get("result") or {}).get("drafts") or []), list(state.get("edits") or [])
+    text = (text or "").strip()
+    if text and text != draft and text not in drafts and text not in edits:
+        edits.append(text)
+    state["edits"] = edits
     claims = claims_of(state, draft)
-    return draft or "", gr.update(choices=claims, value=[c for _, c in claims])
+    choices = drafts + [(EDIT_LABEL + e, e) for e in edits]
+    return draft or "", gr.update(choices=claims, value=[c for _, c in claims]), gr.update(choices=choices, value=draft), state
 
 
 def strike_claims(ticked: list[str], text: str, draft: str, state):
@@ -225,12 +249,14 @@ def regenerate_with(reference_id, image_path, keywords, n, temperature, top_p, m
     yield from write(image_path, keywords, n, temperature, top_p, max_tokens, writer, keyword_boost, reference_id, exclude_group, request)
 
 
-def approve(request: gr.Request, state, final, keep_out, query="", picked="", channel_name="", brand="", *listing_values):
+def approve(request: gr.Request, state, final, keep_out, query="", channel_name="", brand="", *listing_values):
     """Store the edited text with its listing: approved by an editor, submitted for review by a writer (refused
-    while the listing breaks a rule of its channel); for a re-opened text, its next version (`review_tab`).
-    Returns a confirmation and the refreshed history."""
+    while the listing breaks a rule of its channel); for a re-opened (or just approved) text, its next version
+    (`review_tab`): a second click approves nothing twice. Returns a confirmation, the refreshed history and the
+    page's state, which now names the stored text."""
     if state and state.get("reopened"):
-        return save_reopened(request, int(state["reopened"]), final, query)
+        said, rows = save_reopened(request, int(state["reopened"]), final, query)
+        return said, rows, state
     if not state or not state.get("result"):
         raise gr.Error("Write drafts first: an approval records the photo, keywords, reference and drafts.", print_exception=False)
     with user_errors("saving the approval"):
@@ -238,17 +264,18 @@ def approve(request: gr.Request, state, final, keep_out, query="", picked="", ch
         user, ws = allowed(request, "submit" if submit else "approve"), workspace(request)
         ws.check_room()
         result = state["result"]
-        chosen = picked if picked in result.get("drafts", []) else ""  # the draft picked before editing
+        chosen = closest(final, result.get("drafts", []))  # the draft the final text was edited from, whichever was clicked last
         listing = from_page(channel_name, brand, list(listing_values)) if listing_values else None
         a = get_pipeline().approve(result, final, chosen, state.get("photo"), add_to_catalog=not keep_out, listing=listing, user=user,
                                    store=ws.approvals, submit=submit)
+    stored = {"reopened": a.id, "photo": state.get("photo")}  # the next Approve of this product saves a version
     if submit:
         gr.Info(f"Submitted #{a.id} for review")
-        return f"Submitted as #{a.id}: an editor will approve or reject it, and History shows which.", history_rows(ws, query)
+        return f"Submitted as #{a.id}: an editor will approve or reject it, and History shows which.", history_rows(ws, query), stored
     where = "kept out of the catalog" if not a.product_id else (f"added to the catalog as {a.product_id}" if ws.overlay is None else
                                                                 "a reference for your later drafts in this session only")
     gr.Info(f"Approved #{a.id}")
-    return f"Approved as #{a.id} ({where}).", history_rows(ws, query)
+    return f"Approved as #{a.id} ({where}).", history_rows(ws, query), stored
 
 
 def examples(k: int = 4) -> list[list[str]]:

@@ -75,7 +75,7 @@ def reopen(approval_id, request: gr.Request = None):
     photo = a.photo if a.photo and Path(a.photo).is_file() else None
     then = {"approved": f"edit the text and Approve to save version {a.version + 1} (its listing keeps its other fields)", "submitted": "it is waiting for review",
             "rejected": f"it was rejected ({a.reason}): edit it and submit it again"}[a.status]
-    return (gr.Tabs(selected="write"), photo, ", ".join(a.keywords), a.final, {"reopened": a.id},
+    return (gr.Tabs(selected="write"), photo, ", ".join(a.keywords), a.final, {"reopened": a.id}, gr.Button(interactive=True),
             f"Re-opened #{a.id}: {then}, or write new drafts for a new product.")
 
 
@@ -217,7 +217,8 @@ def wire(ui: SimpleNamespace, demo: gr.Blocks) -> None:
     ui.refresh.click(history_page, inputs=ui.query, outputs=ui.history, **private)
     ui.query.submit(history_page, inputs=ui.query, outputs=ui.history, **private)
     ui.history.select(clicked, outputs=ui.approval_id, **private)
-    ui.open_btn.click(reopen, inputs=ui.approval_id, outputs=[ui.tabs, ui.photo, ui.keywords, ui.chosen, ui.state, ui.approve_status], **private)
+    ui.open_btn.click(reopen, inputs=ui.approval_id, outputs=[ui.tabs, ui.photo, ui.keywords, ui.chosen, ui.state, ui.approve_btn,
+                                                                   ui.approve_status], **private)
     ui.delete_btn.click(delete, inputs=[ui.approval_id, ui.query], outputs=[ui.history_status, ui.history], **private)
     ui.csv_btn.click(exporter("csv"), inputs=ui.query, outputs=ui.export_file, **private)
     ui.json_btn.click(exporter("json"), inputs=ui.query, outputs=ui.export_file, **private)

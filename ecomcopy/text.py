@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 
 STOP = "\n"  # the prompt puts each description on one line
@@ -141,3 +142,9 @@ def _tidy(text: str) -> str:
     """Spacing and punctuation after a cut, each sentence starting with a capital."""
     text = re.sub(r",\s*([.!?])", r"\1", re.sub(r"\s+([,.!?])", r"\1", " ".join(text.split()))).strip()
     return " ".join(s[:1].upper() + s[1:] for s in SENTENCE_BREAK.split(text))
+
+
+def closest(text: str, candidates: list[str]) -> str:
+    """The candidate `text` was most likely edited from (the most characters in common, in order); '' for none."""
+    scored = [(difflib.SequenceMatcher(None, text, c, autojunk=False).ratio(), c) for c in candidates if c]
+    return max(scored)[1] if scored else ""

@@ -15,6 +15,7 @@ import pytest
 from gradio_client import handle_file
 
 import app
+from ecomcopy.handlers import WriteView
 from conftest import ROOT, api_generate, signed_in
 from ecomcopy.__main__ import main as cli
 from ecomcopy.errors import InputError
@@ -44,6 +45,7 @@ IMAGE_CASES = {
 BAD_IMAGES = [k for k, v in IMAGE_CASES.items() if v]
 GOOD_IMAGES = [k for k, v in IMAGE_CASES.items() if not v]
 PHOTO = IMAGES / "cmyk.jpg"  # a usable photo for the keyword cases
+RESULT = WriteView.names().index("result")  # where the page's result JSON is among the Write tab's outputs
 
 
 def _ui_write(photo, keywords, n=2, max_tokens=20):
@@ -99,7 +101,7 @@ def test_corpus_images_through_ui_and_api(client, pipeline):
         _assert_plain(err.value, IMAGE_CASES[name])
     for name in GOOD_IMAGES:
         ui = _ui_write(IMAGES / name, "Dress, Black")
-        assert ui[-3]["drafts"], name  # the result JSON the page keeps
+        assert ui[RESULT]["drafts"], name  # the result JSON the page keeps
         assert _api_generate(client, IMAGES / name, "Dress, Black")["drafts"], name
 
 
@@ -128,7 +130,7 @@ def test_corpus_keywords_through_ui_and_api(client):
                     call()
                 _assert_plain(err.value, REFUSED_KEYWORDS[name])
             continue
-        ui = _ui_write(PHOTO, keywords)[-3]
+        ui = _ui_write(PHOTO, keywords)[RESULT]
         api = _api_generate(client, PHOTO, keywords)
         for result in (ui, api):
             assert result["drafts"], name

@@ -199,3 +199,54 @@ def test_a_listing_for_ebay_is_checked_fixed_approved_and_exported_for_shopify(p
     assert len(mine) == 1 and mine[0]["Title"] == title.input_value() and mine[0]["Status"] == "draft"
     assert mine[0]["Body (HTML)"].startswith("<p>")
     _shot(page, "08-shopify-export")
+
+
+def test_enter_writes_a_double_click_approves_once_and_a_new_photo_marks_the_results(page, pipeline):
+    """Issue 24's first behaviours: Enter in the keywords writes drafts; an edit survives picking another draft; a
+    double click on Approve makes one approval,
+    and Approve again saves a version, not a second product; a new photo clears the drafts of the last product and
+    disables Approve until drafts for it exist, keeping the edited text."""
+    page.reload()
+    page.wait_for_selector("#photo input[type=file]", state="attached")
+    assert page.locator("#approve").is_disabled()  # nothing to approve yet
+    page.locator("#photo input[type=file]").set_input_files(str(ROOT / "tests" / "corpus" / "images" / "cmyk.jpg"))
+    page.locator("#keywords textarea").fill("mug, white, stoneware")
+    page.locator("#keywords textarea").press("Enter")  # writes the drafts (Shift+Enter would add a line)
+    page.wait_for_function("() => (document.querySelector('#status textarea')?.value || '').includes('draft(s) in')")
+    labels = page.locator("#drafts label")
+    texts = [labels.nth(i).inner_text().strip() for i in range(2)]
+    labels.nth(0).click()
+    page.wait_for_function("(t) => document.querySelector('#chosen textarea').value === t", arg=texts[0])
+    page.locator("#chosen textarea").fill("My own edit of the first draft.")
+    labels.nth(1).click()  # another draft: the edit is kept as its own choice, not lost
+    page.wait_for_function("(t) => document.querySelector('#chosen textarea').value === t", arg=texts[1])
+    page.locator("#drafts label", has_text="Your edit: My own edit of the first draft.").click()
+    page.wait_for_function("() => document.querySelector('#chosen textarea').value === 'My own edit of the first draft.'")
+    before = len(pipeline.approvals)
+    page.locator("#chosen textarea").fill("A white stoneware mug, approved once.")
+    page.locator("#approve").dblclick()
+    page.wait_for_function("() => (document.querySelector('#approve-status textarea')?.value || '').startsWith('Approved as #')")
+    page.wait_for_timeout(2000)  # a second approval, if any, would be written by now
+    assert len(pipeline.approvals) == before + 1
+    number = page.locator("#approve-status textarea").input_value().split("#")[1].split(" ")[0]
+    page.locator("#approve").click()  # the same text again: nothing new
+    page.wait_for_function("() => (document.querySelector('#approve-status textarea')?.value || '').includes('already approved')")
+    page.locator("#chosen textarea").fill("A white stoneware mug, approved once, then edited.")
+    page.locator("#approve").click()
+    page.wait_for_function("(n) => (document.querySelector('#approve-status textarea')?.value || '') === `Saved version 2 of #${n}.`", arg=number)
+    assert len(pipeline.approvals) == before + 1 and pipeline.approvals.get(int(number)).version == 2
+    _shot(page, "08-approved-then-a-version")
+    page.locator("#photo input[type=file]").set_input_files(str(ROOT / "tests" / "corpus" / "images" / "rgba.png"))  # another product
+    page.wait_for_function("() => (document.querySelector('#approve-status textarea')?.value || '').startsWith('The photo or keywords changed')")
+    assert page.locator("#approve").is_disabled() and page.locator("#drafts label").count() == 0
+    assert page.locator("#chosen textarea").input_value() == "A white stoneware mug, approved once, then edited."  # kept
+    _shot(page, "09-new-photo-results-marked")
+
+
+def test_bulk_without_files_says_so_plainly(page):
+    page.reload()
+    page.get_by_role("tab", name="Bulk").click()
+    page.get_by_role("button", name="Write drafts for all").click()
+    page.wait_for_function("() => (document.querySelector('#bulk-status textarea')?.value || '').startsWith('Upload both files first')")
+    assert page.locator(".error").count() == 0  # no red "Error" badges
+    _shot(page, "10-bulk-without-files")

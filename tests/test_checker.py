@@ -142,3 +142,12 @@ def test_parts_a_product_type_never_has():
 ])
 def test_numbers_with_units_are_claims_unless_given(checker, draft, claims):
     assert checker.check(draft, ["Laptop battery", "4400 mAh", "60x49x13 cm"]).unsupported == claims
+
+
+def test_the_chosen_draft_is_the_one_the_final_text_was_edited_from():
+    from ecomcopy.text import closest
+
+    drafts = ["Mug in white stoneware with a large handle.", "Vase in glazed white ceramic.", "Mug in black glass."]
+    assert closest("Mug in white stoneware with a large, easy-grip handle. Dishwasher safe.", drafts) == drafts[0]
+    assert closest("A vase in white glazed ceramic, 20 cm.", drafts) == drafts[1]  # whichever draft was clicked last
+    assert closest("Anything", []) == ""

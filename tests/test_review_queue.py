@@ -203,6 +203,6 @@ def test_approving_a_reopened_text_in_the_page_saves_its_next_version(pipeline):
     a = store.add(["mug"], {"id": "ref"}, ["A mug."], "A mug.", "A mug.", "modict", user="local")
     before = len(store)
     state = reopen(a.id)[4]
-    said, rows = approve(None, state, "A sturdy mug.", False)
+    said, rows, state = approve(None, state, "A sturdy mug.", False)
     assert said == f"Saved version 2 of #{a.id}." and len(store) == before  # a version, not a second approval
     assert next(r for r in rows if r[0] == a.id)[4] == "approved (version 2)"
