@@ -34,6 +34,13 @@ __all__ = ["build_ui", "launch", "main", "get_pipeline", "write", "bulk", "appro
 log = logging.getLogger("ecomcopy.app")
 warnings.filterwarnings("ignore", category=DeprecationWarning)
 CSS = ".ref-photo img {object-fit: contain}"
+# Ctrl+Enter (Cmd+Enter) in the description presses Approve, when it may be pressed
+HEAD = """<script>document.addEventListener("keydown", (e) => {
+  if ((e.ctrlKey || e.metaKey) && e.key === "Enter" && e.target.closest && e.target.closest("#chosen")) {
+    const button = document.querySelector("#approve");
+    if (button && !button.disabled) { e.preventDefault(); button.click(); }
+  }
+});</script>"""
 DEMO_NOTICE = ("\n\n**Public demo.** What you approve stays in this page: your History, and a reference for your own later drafts. "
                "No other visitor sees it, and it is deleted soon after you close the page, or after an hour unused.")
 
@@ -74,7 +81,8 @@ def _write_tab(ui: SimpleNamespace) -> None:
     gr.Markdown("### Drafts")
     ui.drafts = gr.Radio(elem_id="drafts", label="Pick a draft", choices=[], type="value")
     ui.review = gr.Dataframe(elem_id="review", headers=REVIEW_HEADERS, datatype="str", label="Review of the drafts", interactive=False, wrap=True)
-    ui.chosen = gr.Textbox(elem_id="chosen", label="Your description (editable)", lines=4, buttons=["copy"], interactive=True)
+    ui.chosen = gr.Textbox(elem_id="chosen", label="Your description (editable)", lines=4, buttons=["copy"], interactive=True,
+                           info="Ctrl+Enter approves it")
     ui.check_description = gr.Markdown(elem_id="check-description")
     ui.claims = gr.CheckboxGroup(elem_id="claims", choices=[], value=[], label="Claims to check",
                                  info="Specifics your keywords do not give: untick one that is not true to strike it from your description")
@@ -245,6 +253,7 @@ def launch(host: str = "127.0.0.1", port: int = 7860, block: bool = True, queue_
         allowed_paths=served_paths(),
         max_file_size=MAX_FILE_BYTES,
         css=CSS,
+        head=HEAD,
         show_error=False,
         prevent_thread_lock=True,
         quiet=not block,

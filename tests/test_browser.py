@@ -232,7 +232,7 @@ def test_enter_writes_a_double_click_approves_once_and_a_new_photo_marks_the_res
     page.locator("#approve").click()  # the same text again: nothing new
     page.wait_for_function("() => (document.querySelector('#approve-status textarea')?.value || '').includes('already approved')")
     page.locator("#chosen textarea").fill("A white stoneware mug, approved once, then edited.")
-    page.locator("#approve").click()
+    page.locator("#chosen textarea").press("Control+Enter")  # the keyboard's Approve
     page.wait_for_function("(n) => (document.querySelector('#approve-status textarea')?.value || '') === `Saved version 2 of #${n}.`", arg=number)
     assert len(pipeline.approvals) == before + 1 and pipeline.approvals.get(int(number)).version == 2
     _shot(page, "08-approved-then-a-version")
