@@ -250,3 +250,20 @@ def test_bulk_without_files_says_so_plainly(page):
     page.wait_for_function("() => (document.querySelector('#bulk-status textarea')?.value || '').startsWith('Upload both files first')")
     assert page.locator(".error").count() == 0  # no red "Error" badges
     _shot(page, "10-bulk-without-files")
+
+
+def test_a_phone_sized_page_has_no_sideways_scroll(page):
+    """At 390 x 844 (a phone) the Write tab fits the screen's width; screenshots at both sizes are kept."""
+    page.reload()
+    page.wait_for_selector("#photo input[type=file]", state="attached")
+    _shot(page, "11-desktop-1280")
+    page.set_viewport_size({"width": 390, "height": 844})
+    try:
+        page.wait_for_timeout(500)
+        page.locator("#keywords textarea").fill("mug, white")
+        page.locator("#keywords textarea").press("Enter")
+        page.wait_for_function("() => (document.querySelector('#status textarea')?.value || '').includes('draft(s) in')")
+        _shot(page, "12-phone-390x844")
+        assert page.evaluate("() => document.documentElement.scrollWidth") <= 390 + 1
+    finally:
+        page.set_viewport_size({"width": 1280, "height": 1400})
