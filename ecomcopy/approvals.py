@@ -52,7 +52,6 @@ CREATE TABLE IF NOT EXISTS approvals (
 # columns files from before them lack
 _ADDED_COLUMNS = {"listing": "TEXT NOT NULL DEFAULT ''", "status": "TEXT NOT NULL DEFAULT 'approved'", "reason": "TEXT NOT NULL DEFAULT ''",
                   "version": "INTEGER NOT NULL DEFAULT 1", "to_catalog": "INTEGER NOT NULL DEFAULT 1"}
-STATUSES = ("submitted", "approved", "rejected")
 
 EXPORT_FIELDS = ["id", "created_at", "keywords", "final", "chosen", "reference_id", "reference_name", "drafts", "writer", "in_catalog", "photo"]
 
@@ -70,7 +69,7 @@ class Approval:
     writer: str
     product_id: str | None
     listing: dict = field(default_factory=dict)  # `Listing.to_dict()` without its HTML; {} = approved without one
-    status: str = "approved"  # STATUSES
+    status: str = "approved"  # or "submitted", "rejected" (`review_queue.py`)
     reason: str = ""
     version: int = 1
     to_catalog: bool = True

@@ -143,6 +143,9 @@ DECODING_FIELDS = ("temperature", "top_p", "candidates", "max_words", "keyword_b
                    "no_repeat_unit", "spelling", "ranking")
 
 
+ON_WORDS, OFF_WORDS = ("on", "1", "true", "yes"), ("off", "0", "false", "no")  # how a setting is turned on or off
+
+
 def cache_dir(env: Mapping[str, str] = os.environ) -> Path:
     """Converted LMs and other derived files: `ECOMCOPY_CACHE`, else `~/.cache/ecomcopy`."""
     root = Path(env.get("ECOMCOPY_CACHE") or Path.home() / ".cache" / "ecomcopy").expanduser()
@@ -153,7 +156,7 @@ def cache_dir(env: Mapping[str, str] = os.environ) -> Path:
 def int8_cache_dir(env: Mapping[str, str] = os.environ) -> Path | None:
     """The writer's packed int8 weights (`int8_cache`): `ECOMCOPY_INT8_CACHE` ("off": none), else `<cache>/int8`."""
     value = env.get("ECOMCOPY_INT8_CACHE", "")
-    if value.lower() in ("off", "0", "no", "false"):
+    if value.lower() in OFF_WORDS:
         return None
     return Path(value).expanduser() if value else cache_dir(env) / "int8"
 
@@ -185,9 +188,9 @@ def demo_mode(env: Mapping[str, str], auth: bool) -> bool:
     """ECOMCOPY_DEMO: "on", "off", or "auto" (the default): on on a Hugging Face Space without sign-in, where anyone
     may open the page. Sign-in names who may see what, so it and the demo's private sessions do not go together."""
     value = env.get("ECOMCOPY_DEMO", "auto").strip().lower()
-    if value not in ("auto", "on", "off", "1", "0", "true", "false", "yes", "no"):
+    if value not in ("auto", *ON_WORDS, *OFF_WORDS):
         raise InputError("ECOMCOPY_DEMO must be on, off or auto.")
-    on = bool(env.get("SPACE_ID")) and not auth if value == "auto" else value in ("on", "1", "true", "yes")
+    on = bool(env.get("SPACE_ID")) and not auth if value == "auto" else value in ON_WORDS
     if on and auth:
         raise InputError("ECOMCOPY_DEMO=on and ECOMCOPY_AUTH=on do not go together: a public demo keeps each visitor's work in "
                          "their own session; sign-in shares one History among a team. Turn one of them off.")
@@ -244,7 +247,7 @@ class AppConfig:
         except ValueError:
             raise InputError("ECOMCOPY_IMAGE_WEIGHT and ECOMCOPY_DEMO_TTL must be numbers, GRADIO_SERVER_PORT a port number, and "
                              "ECOMCOPY_BATCH_ROWS, ECOMCOPY_REPLICAS and ECOMCOPY_DEMO_DRAFTS/BULK whole numbers.") from None
-        auth = env.get("ECOMCOPY_AUTH", "").lower() in ("1", "on", "true", "yes")
+        auth = env.get("ECOMCOPY_AUTH", "").lower() in ON_WORDS
         return cls(
             data=data, catalog=Path(custom) if custom else data / "catalog.db", seed=None if custom else DEMO_CATALOG_DB,
             lm=writer_lm(env), image_weight=weight, host=env.get("GRADIO_SERVER_NAME", "127.0.0.1"),
