@@ -224,7 +224,7 @@ def process_row(pipeline, row: BulkRow, archive: PhotoArchive, sampling: Samplin
     try:
         if not parse_keywords(row.keywords):
             raise InputError("empty keywords (nothing but spaces or punctuation)")
-        s = pipeline.suggest(archive.read(row.image), row.keywords, sampling, **({"overlay": overlay} if overlay is not None else {}))
+        s = pipeline.suggest(archive.read(row.image), row.keywords, sampling, overlay=overlay)
     except EcomcopyError as e:
         return BulkResult(row.id, "error", str(e), row.keywords)
     except Exception:  # noqa: BLE001 - one bad product never stops the job

@@ -164,7 +164,7 @@ def _stream(image_path, keywords, cfg: SamplingConfig, writer, reference_id, exc
     ws = workspace(request, create=False) if request is not None else None
     overlay = ws.overlay if ws is not None else None
     return get_drafter().suggest_stream(image_path, keywords, cfg, exclude_group=exclude_group or None, writer=writer or "modict",
-                                        reference_id=reference_id or None, **({"overlay": overlay} if overlay is not None else {}))
+                                        reference_id=reference_id or None, overlay=overlay)
 
 
 def write(image_path, keywords, n, temperature, top_p, max_tokens, writer="modict", keyword_boost=SAMPLING.keyword_boost,

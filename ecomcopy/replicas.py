@@ -81,10 +81,14 @@ class Replicas:
             return order[0]
 
     def suggest_stream(self, image: str | Path | bytes | None, keywords, sampling: SamplingConfig | None = None, k: int = 3,
-                       exclude_group: str | None = None, writer: str = "modict", reference_id: str | None = None) -> Iterator:
-        """`Pipeline.suggest_stream` on a replica, retried once on another if its replica dies."""
+                       exclude_group: str | None = None, writer: str = "modict", reference_id: str | None = None,
+                       overlay: None = None) -> Iterator:
+        """`Pipeline.suggest_stream` on a replica, retried once on another if its replica dies. A demo visitor's
+        overlay lives in this process only (config refuses the demo mode on Ray): there is none here."""
         from ray.exceptions import RayActorError, RayTaskError
 
+        if overlay is not None:
+            raise ValueError("the replicas cannot search a demo session's own products")
         if isinstance(image, (str, Path)):
             image = Path(image).read_bytes()  # the replica may be on another machine
         failed = None
