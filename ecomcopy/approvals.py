@@ -74,6 +74,11 @@ class Approval:
     version: int = 1
     to_catalog: bool = True
 
+    @property
+    def photo_file(self) -> str | None:
+        """The stored photo's path while the file is there (None: approved without one, or it went missing)."""
+        return self.photo if self.photo and Path(self.photo).is_file() else None
+
     def to_dict(self) -> dict:
         """The JSON the API returns for an approval."""
         return {"id": self.id, "created_at": self.created_at, "keywords": self.keywords, "final": self.final, "chosen": self.chosen,

@@ -43,12 +43,12 @@ class AuditTrail:
         with self.catalog.transaction():
             write_entry(self.catalog, user, action, target, before, after)
 
-    def approvers(self, approval_ids: list[int], action: str = "approve") -> dict[int, str]:
-        """Who last did `action` (approve, submit, reject) to each of these approvals (those from before the trail
-        existed are missing)."""
+    def approvers(self, approval_ids: list[int], actions: tuple[str, ...] = ("approve",)) -> dict[int, str]:
+        """Who last did one of `actions` (approve, submit, reject) to each of these approvals (those from before the
+        trail existed are missing)."""
         targets = {f"approval {i}": i for i in approval_ids}
-        rows = self.catalog.query("SELECT target, user FROM audit WHERE action = ? AND target IN (%s) ORDER BY id" % ",".join("?" * len(targets)),
-                                  (action, *targets)) if targets else []
+        rows = self.catalog.query(f"SELECT target, user FROM audit WHERE action IN ({','.join('?' * len(actions))}) AND "
+                                  f"target IN ({','.join('?' * len(targets))}) ORDER BY id", (*actions, *targets)) if targets else []
         return {targets[t]: u for t, u in rows}
 
     def entries(self, limit: int = 500) -> list[Entry]:

@@ -24,9 +24,9 @@ HISTORY_HEADERS = ["#", "photo", "date (UTC)", "by", "status", "keywords", "fina
 HISTORY_TYPES = ["number", "markdown", "str", "str", "str", "str", "str", "str", "str"]
 
 
-def thumbnail(photo: str) -> str:
-    """A table cell showing a stored photo (Markdown; the photo folders are the page's own served paths)."""
-    return f"![photo](gradio_api/file={photo})" if photo and Path(photo).is_file() else ""
+def thumbnail(a: Approval) -> str:
+    """A table cell showing a text's stored photo (Markdown; the photo folders are the page's own served paths)."""
+    return f"![photo](gradio_api/file={a.photo_file})" if a.photo_file else ""
 
 
 def status_text(a: Approval) -> str:
@@ -40,14 +40,13 @@ def status_text(a: Approval) -> str:
 
 def history_rows(ws: Workspace, query: str = "") -> list[list]:
     """The texts of a workspace (the team's, or a demo visitor's own), newest first; "by" is who approved or
-    rejected each one, or for a text waiting for review who submitted it."""
+    rejected each one, or for a text waiting for review who submitted it: whoever last took one of those steps."""
     try:
         items = ws.approvals.list(query or "")
     except EcomcopyError as e:
         raise gr.Error(str(e), print_exception=False) from None
-    ids = [a.id for a in items]
-    by = {s: ws.audit.approvers(ids, action) for s, action in (("approved", "approve"), ("rejected", "reject"), ("submitted", "submit"))}
-    return [[a.id, thumbnail(a.photo), time.strftime("%Y-%m-%d %H:%M", time.gmtime(a.created_at)), by[a.status].get(a.id, ""), status_text(a),
+    by = ws.audit.approvers([a.id for a in items], ("approve", "reject", "submit"))
+    return [[a.id, thumbnail(a), time.strftime("%Y-%m-%d %H:%M", time.gmtime(a.created_at)), by.get(a.id, ""), status_text(a),
              ", ".join(a.keywords), a.final, a.reference.get("id") or "", "yes" if a.product_id else "no"] for a in items]
 
 
@@ -72,10 +71,9 @@ def reopen(approval_id, request: gr.Request = None):
     with user_errors("opening the approval"):
         allowed(request, "draft")
         a = own_workspace(request).approvals.get(_approval_id(approval_id))
-    photo = a.photo if a.photo and Path(a.photo).is_file() else None
     then = {"approved": f"edit the text and Approve to save version {a.version + 1} (its listing keeps its other fields)", "submitted": "it is waiting for review",
             "rejected": f"it was rejected ({a.reason}): edit it and submit it again"}[a.status]
-    return (gr.Tabs(selected="write"), photo, ", ".join(a.keywords), a.final, {"reopened": a.id}, gr.Button(interactive=True),
+    return (gr.Tabs(selected="write"), a.photo_file, ", ".join(a.keywords), a.final, {"reopened": a.id}, gr.Button(interactive=True),
             f"Re-opened #{a.id}: {then}, or write new drafts for a new product.")
 
 

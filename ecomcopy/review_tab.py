@@ -5,7 +5,6 @@ where a re-opened text is saved: an approved one's next version, or a writer's r
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from types import SimpleNamespace
 
 import gradio as gr
@@ -32,8 +31,8 @@ def queue_rows(request: gr.Request = None) -> list[list]:
         allowed(request, "approve")
         ws = workspace(request)
         items = review_queue.waiting(ws.approvals)
-        by = ws.audit.approvers([a.id for a in items], "submit")
-        return [[a.id, time.strftime("%Y-%m-%d %H:%M", time.gmtime(a.created_at)), by.get(a.id, ""), thumbnail(a.photo),
+        by = ws.audit.approvers([a.id for a in items], ("submit",))
+        return [[a.id, time.strftime("%Y-%m-%d %H:%M", time.gmtime(a.created_at)), by.get(a.id, ""), thumbnail(a),
                  ", ".join(a.keywords), a.final, _flags(a)] for a in items]
 
 
@@ -50,16 +49,15 @@ def open_text(evt: gr.SelectData, request: gr.Request = None):
         if aid is None:
             raise gr.Error("Click a row of the queue.", print_exception=False)
         a = workspace(request).approvals.get(aid)
-    photo = a.photo if a.photo and Path(a.photo).is_file() else None
-    return (aid, photo, ", ".join(a.keywords), a.final, f"**To check:** {_flags(a)}", "",
+    return (aid, a.photo_file, ", ".join(a.keywords), a.final, f"**To check:** {_flags(a)}", "",
             f"#{a.id}: edit the text if needed, then approve it, or reject it with a reason for its writer.")
 
 
 def _vectors(a: Approval):
     """The search vectors of a submitted text's product, when it is to join the catalog on approval."""
-    if not (a.to_catalog and a.photo and Path(a.photo).is_file()):
+    if not (a.to_catalog and a.photo_file):
         return None
-    return get_pipeline().vectors(load_image(a.photo), a.keywords)
+    return get_pipeline().vectors(load_image(a.photo_file), a.keywords)
 
 
 def _approve(store: ApprovalStore, aid: int, final: str, user: str) -> Approval:
