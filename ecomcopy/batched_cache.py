@@ -136,10 +136,10 @@ def _rows_attention(module, query, key, value, attention_mask, **kwargs):
 
 
 @contextmanager
-def groups(sizes: list[int], pads: list[int] | None = None):
+def groups(sizes: list[int], pads: list[int]):
     """While it is open, the batch's rows are computed `sizes` at a time (each request's), their first `pads`
     key positions (left padding) left out of attention."""
-    _GROUPS.sizes, _GROUPS.pads = sizes, pads or [0] * len(sizes)
+    _GROUPS.sizes, _GROUPS.pads = sizes, pads
     try:
         yield
     finally:

@@ -50,10 +50,11 @@ class Scheduler:
         self._ticking = False
         self._decoding_alone = 0
         self._prefilling: Job | None = None
-        self.steps = self.rows_stepped = 0  # decode steps run and their rows in all, for the benches
+        self.steps = self.rows_stepped = 0  # decode steps run and their rows in all (the tests read them)
         if not batched_cache.batchable(DynamicCache(config=model.config)):
             self.max_rows = 0
-        batched_cache.exact_rows(model)
+        if self.max_rows > 0:  # off, nothing is batched: the per-request calls would only pass through
+            batched_cache.exact_rows(model)
 
     # -- called from any thread ---------------------------------------------------------------
     def decode(self, lm_model, prompt, n: int, max_new_tokens: int, stop: torch.Tensor, temperature: float = 0.8,
@@ -175,14 +176,14 @@ class Scheduler:
         self.rows_stepped += len(tokens)
         keep, staying, start = [], [], 0
         for job, chunk in zip(jobs, logits.split(sizes)):
+            failed = None
             try:
                 kept = job.run.advance(chunk)  # its own rules and sampling: an error there fails this request only
             except Exception as e:  # noqa: BLE001
                 log.exception("a request's decoding failed")
-                self._finish(job, error=e)
-                kept = None
+                kept, failed = None, e
             if kept is None:
-                self._finish(job)
+                self._finish(job, error=failed)
             else:
                 keep.append(kept + start)
                 staying.append(job)
