@@ -16,8 +16,8 @@ from starlette.middleware import Middleware
 from ecomcopy.channels import channel, channel_names
 from ecomcopy.config import CATALOG_IMAGES, DEFAULT_CHANNEL, QUEUE_SIZE, SAMPLING, AppConfig, shipped_adapter
 from ecomcopy.bulk_tab import BULK_HEADERS, approve_passing, bulk, export_job, job_exporter
-from ecomcopy.handlers import (REVIEW_HEADERS, WriteView, api_approve, api_generate, api_review, api_submit, approve, examples, pick,
-                               regenerate_with, stale, strike_claims, write, write_page)
+from ecomcopy.handlers import api_approve, api_generate, api_review, api_submit, approve, examples, regenerate_with, write, write_page
+from ecomcopy.write_view import WriteView, pick, stale, strike_claims
 from ecomcopy.model import ModICT
 from ecomcopy import history_tab, review_tab
 from ecomcopy.session import api_refusal, drafter_loading, drafting, end_session, get_pipeline, pipeline_loading, sign_in
@@ -33,7 +33,8 @@ from ecomcopy.web_guard import RequestGuard
 __all__ = ["build_ui", "launch", "main", "get_pipeline", "write", "bulk", "approve_passing", "export_job"]  # what tests and benches use
 log = logging.getLogger("ecomcopy.app")
 warnings.filterwarnings("ignore", category=DeprecationWarning)
-CSS = ".ref-photo img {object-fit: contain}"
+CSS = """.ref-photo img {object-fit: contain}
+#drafts label span {white-space: pre-line}"""  # each draft's review on the line under its text
 # Ctrl+Enter (Cmd+Enter) in the description presses Approve, when it may be pressed
 HEAD = """<script>document.addEventListener("keydown", (e) => {
   if ((e.ctrlKey || e.metaKey) && e.key === "Enter" && e.target.closest && e.target.closest("#chosen")) {
@@ -67,7 +68,11 @@ def _write_tab(ui: SimpleNamespace) -> None:
                 )
             with gr.Row():
                 ui.go = gr.Button("Write drafts", variant="primary", elem_id="write")
-                ui.regen = gr.Button("Regenerate")
+                ui.regen = gr.Button("Regenerate", elem_id="regenerate")
+            ui.status = gr.Textbox(elem_id="status", label="Status", interactive=False, lines=1)
+            # right under the buttons (on a phone too): each draft with its review on the line under it
+            ui.drafts = gr.Radio(elem_id="drafts", label="Drafts: pick one to edit", choices=[], type="value",
+                                 info="Newest first; Regenerate or another reference adds a round, and earlier rounds stay here")
         with gr.Column(scale=1):
             gr.Markdown("### Most similar catalog products")
             ui.ref_choice = gr.Radio(elem_id="ref-choice", label="The reference (pick another to write with it)", choices=[])
@@ -77,10 +82,6 @@ def _write_tab(ui: SimpleNamespace) -> None:
                     ui.ref_title = gr.Textbox(elem_id="ref-title", label="Product", interactive=False)
                     ui.ref_keywords = gr.Textbox(label="Its keywords", interactive=False)
             ui.ref_description = gr.Textbox(elem_id="ref-description", label="Its description", interactive=False, lines=3)
-    ui.status = gr.Textbox(elem_id="status", label="Status", interactive=False, lines=1)
-    gr.Markdown("### Drafts")
-    ui.drafts = gr.Radio(elem_id="drafts", label="Pick a draft", choices=[], type="value")
-    ui.review = gr.Dataframe(elem_id="review", headers=REVIEW_HEADERS, datatype="str", label="Review of the drafts", interactive=False, wrap=True)
     ui.chosen = gr.Textbox(elem_id="chosen", label="Your description (editable)", lines=4, buttons=["copy"], interactive=True,
                            info="Ctrl+Enter approves it")
     ui.check_description = gr.Markdown(elem_id="check-description")
@@ -93,7 +94,7 @@ def _write_tab(ui: SimpleNamespace) -> None:
     ui.approve_status = gr.Textbox(elem_id="approve-status", label="Approval", interactive=False)
     with gr.Accordion("Result as JSON (what the API returns; its listing is the one above)", open=False):
         ui.result = gr.JSON(label="Result")
-    gr.Examples(examples=examples(), inputs=[ui.photo, ui.keywords], label="Try a catalog product")
+    ui.examples = gr.Examples(examples=examples(), inputs=[ui.photo, ui.keywords], label="Try a catalog product")
 
 
 def _listing_panel(ui: SimpleNamespace) -> None:
@@ -167,9 +168,10 @@ def _wire(ui: SimpleNamespace, demo: gr.Blocks) -> None:
     listing_out = [*ui.listing_fields, ui.check_description, *ui.listing_checks, ui.listing_built]
     fill = {"fn": refresh, "inputs": listing_in, "outputs": listing_out, "show_progress": "hidden", **private}
     new_product = fill | {"fn": rebuild("all")}  # a new product's listing keeps no edit made for the last one
-    ui.go.click(write_page, inputs=[ui.photo, ui.keywords, *settings], outputs=outputs, **drafts).success(**new_product)
-    ui.keywords.submit(write_page, inputs=[ui.photo, ui.keywords, *settings], outputs=outputs, **drafts).success(**new_product)
-    again = [ui.ref_choice, ui.photo, ui.keywords, *settings, ui.exclude_group]
+    first = [ui.photo, ui.keywords, *settings, ui.state, ui.chosen]
+    ui.go.click(write_page, inputs=first, outputs=outputs, **drafts).success(**new_product)
+    ui.keywords.submit(write_page, inputs=first, outputs=outputs, **drafts).success(**new_product)
+    again = [ui.ref_choice, ui.photo, ui.keywords, *settings, ui.exclude_group, ui.state, ui.chosen]
     ui.regen.click(regenerate_with, inputs=again, outputs=outputs, **drafts).success(**fill)
     ui.ref_choice.input(regenerate_with, inputs=again, outputs=outputs, **drafts).success(**fill)
     ui.drafts.input(pick, inputs=[ui.drafts, ui.state, ui.chosen], outputs=[ui.chosen, ui.claims, ui.drafts, ui.state], **private).success(**fill)
@@ -185,8 +187,9 @@ def _wire(ui: SimpleNamespace, demo: gr.Blocks) -> None:
     ui.chosen.blur(**fill)  # the fields built from the description follow its edits (a field the editor changed is kept)
     ui.approve_btn.click(approve, inputs=[ui.state, ui.chosen, ui.keep_out, ui.query, ui.channel, ui.brand, *ui.listing_fields],
                          outputs=[ui.approve_status, ui.history, ui.state], trigger_mode="once", **private)
-    for event in (ui.photo.upload, ui.photo.clear, ui.keywords.input):  # the results on screen belong to the last product
-        event(stale, outputs=[ui.drafts, ui.review, ui.claims, ui.state, ui.approve_btn, ui.approve_status, ui.status], show_progress="hidden",
+    # the results on screen belong to the last product (an example is a new product too)
+    for event in (ui.photo.upload, ui.photo.clear, ui.keywords.input, ui.examples.dataset.click):
+        event(stale, outputs=[ui.drafts, ui.claims, ui.state, ui.approve_btn, ui.approve_status, ui.status], show_progress="hidden",
               queue=False, trigger_mode="always_last", **private)
     history_tab.wire(ui, demo)
     review_tab.wire(ui, demo)

@@ -9,14 +9,10 @@ from __future__ import annotations
 
 import random
 import time
-from dataclasses import dataclass, fields
-from pathlib import Path
-from typing import Any
 
 import gradio as gr
 
 from .channels import channel as check_channel
-from .checker import DraftCheck
 from .config import DEFAULT_CHANNEL, DEMO_CATALOG_DB, SAMPLING, SamplingConfig
 from .errors import EcomcopyError
 from .history_tab import history_rows
@@ -24,10 +20,9 @@ from .listing import listing_for_result
 from .listing_view import from_page
 from .products import read_products
 from .request import Progress, Suggestion
-from .search import Hit
 from .review_tab import review_decision, save_reopened
 from .session import allowed, drafter_loading, get_drafter, get_pipeline, limit, may, user_errors, workspace
-from .text import closest, strike
+from .write_view import WriteView, approving, finished, writing
 
 
 def sampling(n, temperature, top_p, max_tokens, keyword_boost=SAMPLING.keyword_boost) -> SamplingConfig:
@@ -87,72 +82,6 @@ def api_review(approval_id, decision, final="", reason="", request: gr.Request =
 
 
 # -- Write tab -----------------------------------------------------------------------------------------
-KEEP = object()  # a WriteView field left as it is on the page (gr.skip())
-NO_REFERENCE = "No similar product in your catalog: drafts are written from your photo and keywords only."
-REVIEW_HEADERS = ["#", "keywords covered", "missing keywords", "words", "copies the reference?", "to check before publishing"]
-
-
-@dataclass
-class WriteView:
-    """What one step of writing shows, field by field in the order of `app.py`'s write outputs."""
-
-    status: str
-    ref_choice: Any = KEEP
-    ref_photo: Any = KEEP
-    ref_title: Any = KEEP
-    ref_keywords: Any = KEEP
-    ref_description: Any = KEEP
-    drafts: Any = KEEP
-    review: Any = KEEP
-    chosen: Any = KEEP
-    claims: Any = KEEP
-    result: Any = KEEP
-    state: Any = KEEP
-    approve_status: Any = KEEP
-    approve_btn: Any = KEEP
-
-    @classmethod
-    def names(cls) -> list[str]:
-        return [f.name for f in fields(cls)]
-
-    def updates(self) -> tuple:
-        return tuple(gr.skip() if (v := getattr(self, name)) is KEEP else v for name in self.names())
-
-    @staticmethod
-    def reference_panel(refs: list[Hit], chosen: int, used: bool = True) -> dict:
-        """The reference; when none was used, the most similar product, with a notice (none of them is picked)."""
-        p, score = refs[chosen].product, refs[chosen].score
-        title = f"{p.name} ({p.id}): similarity {score:.2f}"
-        return {
-            "ref_choice": gr.update(choices=[(f"{h.product.name} ({h.product.id}) · similarity {h.score:.2f}", h.product.id) for h in refs],
-                                    value=p.id if used else None),
-            "ref_photo": str(p.image_path) if p.image_path and Path(p.image_path).is_file() else None,
-            "ref_title": title if used else f"{NO_REFERENCE} The most similar one: {title}. Pick it above to write with it anyway.",
-            "ref_keywords": ", ".join(p.keywords),
-            "ref_description": p.description,
-        }
-
-
-def _finished(step: Suggestion, image_path, asked: int) -> WriteView:
-    result = step.to_dict()
-    rows = [[i + 1, f"{len(r.covered)}/{len(r.covered) + len(r.missing)}" if r.covered or r.missing else "no keywords typed",
-             ", ".join(r.missing), r.words,
-             f"yes: “{r.copied}”" if r.copied else "no", "; ".join(r.check.flags()) or "nothing found"]
-            for i, r in enumerate(step.reviews)]
-    overlap = result["mean_overlap"]
-    source = "with the reference above" if step.reference_used else "from your photo and keywords only (no similar product)"
-    status = (f"{len(step.drafts)} draft(s) in {step.seconds:.1f} s, written by "
-              f"{'ModICT' if step.writer == 'modict' else 'the plain prompt'} {source}. "
-              + (f"How alike the drafts are: {overlap:.2f} (0 = all different, 1 = the same). " if overlap is not None else "")
-              + (f"You asked for {asked}; the others came out as near-copies of these and were dropped." if len(step.drafts) < asked else ""))
-    first = step.drafts[0] if step.drafts else ""
-    claims = step.reviews[0].check.claims() if step.reviews else []
-    return WriteView(status, **WriteView.reference_panel(step.references, step.chosen_reference, step.reference_used),
-                     drafts=gr.update(choices=step.drafts, value=first or None), review=rows, chosen=first,
-                     claims=gr.update(choices=claims, value=[c for _, c in claims]), result=result,
-                     state={"result": result, "photo": image_path}, approve_status="", approve_btn=gr.Button(interactive=True))
-
-
 def may_draft(request) -> None:
     """Refuse a user whose role no longer allows drafting, or a demo visitor past their limit, before anything runs."""
     allowed(request, "draft")
@@ -168,8 +97,9 @@ def _stream(image_path, keywords, cfg: SamplingConfig, writer, reference_id, exc
 
 
 def write(image_path, keywords, n, temperature, top_p, max_tokens, writer="modict", keyword_boost=SAMPLING.keyword_boost,
-          reference_id="", exclude_group="", request: gr.Request = None):
-    """Streams: the reference panel first, then the drafts as they are written, then their review."""
+          reference_id="", exclude_group="", state=None, text="", request: gr.Request = None):
+    """Streams: the reference panel first, then the drafts as they are written, then their review. `state` holds
+    the product's earlier rounds (`write_view`), `text` the description on the page (kept if edited)."""
     t0 = time.time()
     loading = not drafter_loading().done()
     yield WriteView("The models are still loading (a few seconds after a start); your drafts follow…" if loading
@@ -184,69 +114,27 @@ def write(image_path, keywords, n, temperature, top_p, max_tokens, writer="modic
                           f"Waiting for the model: it is writing other people's drafts, and yours are number {step.place} in line "
                           f"({time.time() - t0:.1f} s)…")
                 yield WriteView(status, **WriteView.reference_panel(step.references, step.chosen_reference, step.reference_used),
-                                drafts=gr.update(choices=[d for d in step.partial if d], value=None),
+                                drafts=writing(step.partial, state),
                                 claims=gr.update(choices=[], value=[])).updates()
             else:
-                yield _finished(step, image_path, int(n)).updates()
+                yield finished(step, image_path, int(n), state, text).updates()
 
 
-STALE = "The photo or keywords changed: these results were for the previous product. Write drafts for this one to approve it."
-
-
-def stale():
-    """A new photo or changed keywords: the drafts, their review and claims belong to the last product, so they go
-    and Approve waits for new drafts; the editable description is kept (nothing typed is lost)."""
-    return (gr.update(choices=[], value=None), [], gr.update(choices=[], value=[]), None, gr.Button(interactive=False),
-            STALE, "New photo or keywords: press Write drafts (the reference shown is the last product's until then).")
-
-
-def claims_of(state, draft: str) -> list[tuple[str, str]]:
-    """The claims the checker found in one of the result's drafts, as (label, claim)."""
-    result = (state or {}).get("result") or {}
-    drafts, reviews = result.get("drafts") or [], result.get("reviews") or []
-    if draft not in drafts or len(reviews) != len(drafts):
-        return []
-    check = reviews[drafts.index(draft)].get("check") or {}
-    return DraftCheck(unsupported=list(check.get("unsupported") or []), contradictions=list(check.get("contradictions") or [])).claims()
-
-
-EDIT_LABEL = "✎ Your edit: "
-
-
-def pick(draft: str, state=None, text: str = ""):
-    """The picked draft into the editable text, with its claims to check, all ticked. An edited text there is not
-    lost: it joins the choices as "✎ Your edit" (picking it brings it back)."""
-    state = dict(state or {})
-    drafts, edits = list((state.get("result") or {}).get("drafts") or []), list(state.get("edits") or [])
-    text = (text or "").strip()
-    if text and text != draft and text not in drafts and text not in edits:
-        edits.append(text)
-    state["edits"] = edits
-    claims = claims_of(state, draft)
-    choices = drafts + [(EDIT_LABEL + e, e) for e in edits]
-    return draft or "", gr.update(choices=claims, value=[c for _, c in claims]), gr.update(choices=choices, value=draft), state
-
-
-def strike_claims(ticked: list[str], text: str, draft: str, state):
-    """An unticked claim is struck from the editable text (`text.strike`) and leaves the list."""
-    ticked = ticked or []
-    claims = claims_of(state, draft)
-    kept = [(label, c) for label, c in claims if c in ticked]
-    return strike(text or "", [c for _, c in claims if c not in ticked]), gr.update(choices=kept, value=[c for _, c in kept])
-
-
-def write_page(image_path, keywords, n, temperature, top_p, max_tokens, writer, keyword_boost, request: gr.Request = None):
+def write_page(image_path, keywords, n, temperature, top_p, max_tokens, writer, keyword_boost, state=None, text="",
+               request: gr.Request = None):
     """The Write button and Enter: `write`, for a signed-in user who may still draft."""
     with user_errors("writing drafts"):
         may_draft(request)
-    yield from write(image_path, keywords, n, temperature, top_p, max_tokens, writer, keyword_boost, request=request)
+    yield from write(image_path, keywords, n, temperature, top_p, max_tokens, writer, keyword_boost, state=state, text=text, request=request)
 
 
 def regenerate_with(reference_id, image_path, keywords, n, temperature, top_p, max_tokens, writer, keyword_boost, exclude_group,
-                    request: gr.Request = None):
+                    state=None, text="", request: gr.Request = None):
+    """Regenerate, or another reference picked: a new round beside the product's earlier ones."""
     with user_errors("writing drafts"):
         may_draft(request)
-    yield from write(image_path, keywords, n, temperature, top_p, max_tokens, writer, keyword_boost, reference_id, exclude_group, request)
+    yield from write(image_path, keywords, n, temperature, top_p, max_tokens, writer, keyword_boost, reference_id, exclude_group, state,
+                     text, request)
 
 
 def approve(request: gr.Request, state, final, keep_out, query="", channel_name="", brand="", *listing_values):
@@ -257,18 +145,17 @@ def approve(request: gr.Request, state, final, keep_out, query="", channel_name=
     if state and state.get("reopened"):
         said, rows = save_reopened(request, int(state["reopened"]), final, query)
         return said, rows, state
-    if not state or not state.get("result"):
+    if not state or not state.get("rounds"):
         raise gr.Error("Write drafts first: an approval records the photo, keywords, reference and drafts.", print_exception=False)
     with user_errors("saving the approval"):
         submit = not may(request, "approve")  # a writer's text waits for an editor
         user, ws = allowed(request, "submit" if submit else "approve"), workspace(request)
         ws.check_room()
-        result = state["result"]
-        chosen = closest(final, result.get("drafts", []))  # the draft the final text was edited from, whichever was clicked last
+        result, chosen = approving(state, final)  # the draft the final text was edited from, in any round
         listing = from_page(channel_name, brand, list(listing_values)) if listing_values else None
         a = get_pipeline().approve(result, final, chosen, state.get("photo"), add_to_catalog=not keep_out, listing=listing, user=user,
                                    store=ws.approvals, submit=submit)
-    stored = {"reopened": a.id, "photo": state.get("photo")}  # the next Approve of this product saves a version
+    stored = state | {"reopened": a.id}  # the next Approve of this product saves a version; its drafts stay pickable
     if submit:
         gr.Info(f"Submitted #{a.id} for review")
         return f"Submitted as #{a.id}: an editor will approve or reject it, and History shows which.", history_rows(ws, query), stored

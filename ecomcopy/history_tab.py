@@ -22,6 +22,7 @@ from .workspace import Workspace
 
 HISTORY_HEADERS = ["#", "photo", "date (UTC)", "by", "status", "keywords", "final description", "reference", "in catalog"]
 HISTORY_TYPES = ["number", "markdown", "str", "str", "str", "str", "str", "str", "str"]
+HISTORY_WIDTHS = ["4%", "7%", "10%", "6%", "11%", "14%", "31%", "11%", "6%"]  # fixed: long texts wrap instead of running off the right
 
 
 def thumbnail(a: Approval) -> str:
@@ -74,7 +75,16 @@ def reopen(approval_id, request: gr.Request = None):
     then = {"approved": f"edit the text and Approve to save version {a.version + 1} (its listing keeps its other fields)", "submitted": "it is waiting for review",
             "rejected": f"it was rejected ({a.reason}): edit it and submit it again"}[a.status]
     return (gr.Tabs(selected="write"), a.photo_file, ", ".join(a.keywords), a.final, {"reopened": a.id}, gr.Button(interactive=True),
-            f"Re-opened #{a.id}: {then}, or write new drafts for a new product.")
+            f"Opened #{a.id}: {then}. Write drafts to compare new ones with it; a new photo or keywords start a new product.",
+            gr.update(choices=[], value=None), gr.update(choices=[], value=[]))  # the last product's drafts and claims go
+
+
+def open_row(evt: gr.SelectData, request: gr.Request = None):
+    """A click on a History row opens that text in the Write tab (and leaves its number for Delete)."""
+    aid = clicked(evt)
+    if aid is None:
+        return (gr.skip(),) * 10
+    return aid, *reopen(aid, request)
 
 
 def clicked(evt: gr.SelectData) -> int | None:
@@ -191,11 +201,11 @@ def layout(ui: SimpleNamespace) -> None:
     with gr.Row():
         ui.query = gr.Textbox(label="Search approvals (keywords, text, reference)", scale=3)
         ui.refresh = gr.Button("Search / refresh", scale=1)
-    ui.history = gr.Dataframe(elem_id="history", headers=HISTORY_HEADERS, datatype=HISTORY_TYPES, label="Your texts (click a row to pick it)",
-                              interactive=False, wrap=True)
+    ui.history = gr.Dataframe(elem_id="history", headers=HISTORY_HEADERS, datatype=HISTORY_TYPES, label="Your texts (click a row to open it)",
+                              interactive=False, wrap=True, column_widths=HISTORY_WIDTHS)
     with gr.Row():
         ui.approval_id = gr.Number(None, label="Approval # (click a row)", precision=0, minimum=1, elem_id="approval-id")
-        ui.open_btn = gr.Button("Re-open in Write", elem_id="reopen")
+        ui.open_btn = gr.Button("Open in Write", elem_id="reopen")
         ui.delete_btn = gr.Button("Delete", variant="stop", elem_id="delete-approval")
     ui.history_status = gr.Textbox(label="Status", interactive=False, elem_id="history-status")
     with gr.Row():
@@ -214,9 +224,9 @@ def wire(ui: SimpleNamespace, demo: gr.Blocks) -> None:
     demo.load(history_page, outputs=ui.history, **private)
     ui.refresh.click(history_page, inputs=ui.query, outputs=ui.history, **private)
     ui.query.submit(history_page, inputs=ui.query, outputs=ui.history, **private)
-    ui.history.select(clicked, outputs=ui.approval_id, **private)
-    ui.open_btn.click(reopen, inputs=ui.approval_id, outputs=[ui.tabs, ui.photo, ui.keywords, ui.chosen, ui.state, ui.approve_btn,
-                                                                   ui.approve_status], **private)
+    opened = [ui.tabs, ui.photo, ui.keywords, ui.chosen, ui.state, ui.approve_btn, ui.approve_status, ui.drafts, ui.claims]
+    ui.history.select(open_row, outputs=[ui.approval_id, *opened], **private)
+    ui.open_btn.click(reopen, inputs=ui.approval_id, outputs=opened, **private)
     ui.delete_btn.click(delete, inputs=[ui.approval_id, ui.query], outputs=[ui.history_status, ui.history], **private)
     ui.csv_btn.click(exporter("csv"), inputs=ui.query, outputs=ui.export_file, **private)
     ui.json_btn.click(exporter("json"), inputs=ui.query, outputs=ui.export_file, **private)

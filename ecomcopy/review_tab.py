@@ -98,7 +98,7 @@ def save_reopened(request, aid: int, final: str, query: str):
         if a.status == "approved":
             new = review_queue.revise(ws.approvals, aid, final, allowed(request, "approve"))
             said = (f"Saved version {new.version} of #{aid}." if new.version != a.version else
-                    f"#{aid} is already approved with this text: edit it to save a new version, or write drafts for a new product.")
+                    f"#{aid} is already approved with this text: edit it to save a new version (a new photo or keywords start a new product).")
         elif a.status == "submitted" and may(request, "approve"):
             new = _approve(ws.approvals, aid, final, allowed(request, "approve"))
             said = f"Approved #{aid}."

@@ -15,7 +15,7 @@ import pytest
 from gradio_client import handle_file
 
 import app
-from ecomcopy.handlers import WriteView
+from ecomcopy.write_view import WriteView
 from conftest import ROOT, api_generate, signed_in
 from ecomcopy.__main__ import main as cli
 from ecomcopy.errors import InputError

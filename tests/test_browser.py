@@ -56,6 +56,11 @@ def _shot(page, name):
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
+def _draft(label) -> str:
+    """A draft's text in the draft list (its review is the line under it)."""
+    return label.inner_text().split("\n")[0].strip()
+
+
 def test_write_pick_edit_approve_find_export(page, tmp_path):
     photo = SHARED / "hm" / "images" / "0111586001.jpg"
     if not photo.is_file():
@@ -71,9 +76,9 @@ def test_write_pick_edit_approve_find_export(page, tmp_path):
     _shot(page, "02-drafts")
     labels = page.locator("#drafts label")
     assert labels.count() >= 1
-    assert page.locator("#review").inner_text().count("/4") >= 1  # coverage "k/4" per draft
+    assert all("keywords: " in labels.nth(i).inner_text() and " characters" in labels.nth(i).inner_text() for i in range(labels.count()))
     labels.nth(labels.count() - 1).click()  # pick the last draft
-    picked = labels.nth(labels.count() - 1).inner_text().strip()
+    picked = _draft(labels.nth(labels.count() - 1))
     page.wait_for_function("(t) => document.querySelector('#chosen textarea').value === t", arg=picked)
     final = picked + " Approved in the browser test."
     page.locator("#chosen textarea").fill(final)
@@ -93,6 +98,11 @@ def test_write_pick_edit_approve_find_export(page, tmp_path):
     rows = list(csv.DictReader(path.open(encoding="utf-8")))
     assert any(r["final"] == final and r["chosen"] == picked for r in rows)  # the draft picked, before the edit
     _shot(page, "05-exported")
+    page.locator("#history [role=gridcell]", has_text="Approved in the browser test.").first.click()  # a row opens by click
+    page.wait_for_function("(t) => document.querySelector('#chosen textarea')?.value === t", arg=final)
+    assert page.locator("#approve-status textarea").input_value().startswith("Opened #")
+    assert page.locator("#drafts label").count() == 0  # no drafts of another product beside it
+    _shot(page, "05b-history-row-opened")
 
 
 def test_flags_claims_and_no_reference_notice(page):
@@ -108,12 +118,11 @@ def test_flags_claims_and_no_reference_notice(page):
     page.wait_for_function("() => (document.querySelector('#status textarea')?.value || '').includes('draft(s) in')")
     assert "No similar product in your catalog" in page.locator("#ref-title textarea").input_value()
     assert "photo and keywords only" in page.locator("#status textarea").input_value()
-    review = page.locator("#review").inner_text()
-    assert "to check before publishing" in review
     labels = page.locator("#drafts label")
+    assert all("to check" in labels.nth(i).inner_text() for i in range(labels.count()))  # "to check: …" or "nothing to check"
     for i in range(labels.count()):  # the first draft with a claim to check
         labels.nth(i).click()
-        page.wait_for_function("(t) => document.querySelector('#chosen textarea').value === t", arg=labels.nth(i).inner_text().strip())
+        page.wait_for_function("(t) => document.querySelector('#chosen textarea').value === t", arg=_draft(labels.nth(i)))
         if page.locator("#claims input[type=checkbox]").count():
             break
     _shot(page, "06-no-reference-flags-claims")
@@ -143,7 +152,7 @@ def test_hostile_text_is_shown_as_text_never_run(page, app_url):
     page.wait_for_function("() => (document.querySelector('#status textarea')?.value || '').includes('draft(s) in')")
     first = page.locator("#drafts label").first
     first.click()  # picking a draft fills the text box; the edit comes after
-    page.wait_for_function("(t) => document.querySelector('#chosen textarea').value === t", arg=first.inner_text().strip())
+    page.wait_for_function("(t) => document.querySelector('#chosen textarea').value === t", arg=_draft(first))
     final = f"A black dress. {XSS.replace('=1', '=2')} <script>alert('final')</script>"
     page.locator("#chosen textarea").fill(final)
     page.locator("#approve").click()
@@ -214,7 +223,7 @@ def test_enter_writes_a_double_click_approves_once_and_a_new_photo_marks_the_res
     page.locator("#keywords textarea").press("Enter")  # writes the drafts (Shift+Enter would add a line)
     page.wait_for_function("() => (document.querySelector('#status textarea')?.value || '').includes('draft(s) in')")
     labels = page.locator("#drafts label")
-    texts = [labels.nth(i).inner_text().strip() for i in range(2)]
+    texts = [_draft(labels.nth(i)) for i in range(2)]
     labels.nth(0).click()
     page.wait_for_function("(t) => document.querySelector('#chosen textarea').value === t", arg=texts[0])
     page.locator("#chosen textarea").fill("My own edit of the first draft.")
@@ -243,6 +252,37 @@ def test_enter_writes_a_double_click_approves_once_and_a_new_photo_marks_the_res
     _shot(page, "09-new-photo-results-marked")
 
 
+def test_drafts_of_an_earlier_round_can_be_picked_after_regenerate(page, pipeline):
+    """Regenerate adds a round above the first; the first round's drafts and the writer's edit stay in the list, and
+    approving a text edited from a first-round draft records that draft and its round."""
+    page.reload()
+    page.wait_for_selector("#photo input[type=file]", state="attached")
+    page.locator("#photo input[type=file]").set_input_files(str(ROOT / "tests" / "corpus" / "images" / "cmyk.jpg"))
+    page.locator("#keywords textarea").fill("mug, white, stoneware")
+    page.locator("#write").click()
+    page.wait_for_function("() => (document.querySelector('#status textarea')?.value || '').includes('draft(s) in')")
+    labels = page.locator("#drafts label")
+    first_round = [_draft(labels.nth(i)) for i in range(labels.count())]
+    page.locator("#chosen textarea").fill("My own edit, before regenerating.")
+    page.locator("#regenerate").click()
+    page.wait_for_function("() => (document.querySelector('#status textarea')?.value || '').includes('Earlier rounds are below')")
+    listed = [labels.nth(i).inner_text() for i in range(labels.count())]
+    assert "Round 2" in listed[0] and any("Round 1" in t for t in listed)  # newest round first, the first one kept
+    assert any(t.startswith("✎ Your edit: My own edit, before regenerating.") for t in listed)  # the edit was not lost
+    _shot(page, "13-two-rounds")
+    older = next(i for i, t in enumerate(listed) if "Round 1" in t)
+    picked = _draft(labels.nth(older))
+    assert picked in first_round
+    labels.nth(older).click()
+    page.wait_for_function("(t) => document.querySelector('#chosen textarea').value === t", arg=picked)
+    page.locator("#chosen textarea").fill(picked + " Picked from the first round.")
+    page.locator("#approve").click()
+    page.wait_for_function("() => (document.querySelector('#approve-status textarea')?.value || '').startsWith('Approved as #')")
+    number = int(page.locator("#approve-status textarea").input_value().split("#")[1].split(" ")[0])
+    stored = pipeline.approvals.get(number)
+    assert stored.chosen == picked and picked in stored.drafts  # the draft the text came from, with its own round's drafts
+
+
 def test_bulk_without_files_says_so_plainly(page):
     page.reload()
     page.get_by_role("tab", name="Bulk").click()
@@ -265,5 +305,8 @@ def test_a_phone_sized_page_has_no_sideways_scroll(page):
         page.wait_for_function("() => (document.querySelector('#status textarea')?.value || '').includes('draft(s) in')")
         _shot(page, "12-phone-390x844")
         assert page.evaluate("() => document.documentElement.scrollWidth") <= 390 + 1
+        button, drafts = page.locator("#write").bounding_box(), page.locator("#drafts").bounding_box()
+        assert 0 <= drafts["y"] - (button["y"] + button["height"]) < 844 / 2  # the drafts come right under the button
+        assert drafts["width"] > 300  # each draft and its review read across the screen, not a letter a line
     finally:
         page.set_viewport_size({"width": 1280, "height": 1400})

@@ -96,7 +96,7 @@ def test_api_returns_the_flags(client):
 def test_claims_can_be_struck_from_the_text(checker):
     """Each unsupported specific and contradiction is a claim the editor confirms or strikes; a struck claim
     leaves the text with the part of the sentence that said it (a word alone, with the 'and' that joined it)."""
-    from ecomcopy.handlers import claims_of, strike_claims
+    from ecomcopy.write_view import claims_of, strike_claims
     from ecomcopy.review import review_draft
     from ecomcopy.text import strike
 
@@ -108,7 +108,7 @@ def test_claims_can_be_struck_from_the_text(checker):
     assert strike("Tights in soft jersey, 80 denier, with a wide waist.", ["80 denier"]) == "Tights in soft jersey, with a wide waist."
     assert strike("A mug with 330 ml capacity.", ["330 ml"]) == "A mug with capacity."  # nothing else to keep: the words go
     # the page: unticking a claim strikes it from the edited text (the editor's own edits stay) and drops it from the list
-    state = {"result": {"drafts": [draft], "reviews": [review.to_dict()]}}
+    state = {"rounds": [{"result": {"drafts": [draft], "reviews": [review.to_dict()]}, "reference": "", "lines": [""]}]}
     assert [c for _, c in claims_of(state, draft)] == ["blue", "330 ml"] and claims_of(state, "another text") == []
     text, listed = strike_claims(["blue"], draft.replace("V-neck", "deep V-neck"), draft, state)
     assert text == "Dress in blue and black jersey with a deep V-neck." and listed["choices"] == [("blue: your keywords say black", "blue")]

@@ -181,7 +181,7 @@ def test_stop_ids_are_saved_beside_our_converted_tokenizer(pipeline, tmp_path):
 def test_nothing_alike_writes_without_a_reference(pipeline, monkeypatch):
     """Under the threshold the drafts get no reference (the app says so and still shows the similar products);
     a reference the user picks is used whatever its score."""
-    from ecomcopy import handlers
+    from ecomcopy import handlers, write_view
 
     monkeypatch.setattr(pipeline.cfg, "min_reference_score", 1.01)  # no catalog product is alike enough
     kw = ["Laptop battery", "Lithium-ion", "Black"]
@@ -190,9 +190,9 @@ def test_nothing_alike_writes_without_a_reference(pipeline, monkeypatch):
     picked = found.references[1].product.id
     assert pipeline.retrieve(None, kw, reference_id=picked).draft_input().reference.id == picked
     steps = list(handlers.write(None, ", ".join(kw), 2, 0.8, 0.9, 30))
-    page = dict(zip(handlers.WriteView.names(), steps[-1]))
+    page = dict(zip(write_view.WriteView.names(), steps[-1]))
     assert page["result"]["reference_used"] is False and page["result"]["drafts"]
-    assert handlers.NO_REFERENCE in page["ref_title"] and page["ref_choice"]["value"] is None
+    assert write_view.NO_REFERENCE in page["ref_title"] and page["ref_choice"]["value"] is None
     assert "from your photo and keywords only" in page["status"]
 
 

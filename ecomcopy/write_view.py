@@ -1,0 +1,186 @@
+"""What the Write tab shows of a product's drafts: every round of them (Write, Regenerate, another reference), each
+draft with its own review under its text, the writer's own edits, and the claims to check of the picked one.
+
+The page's state for one product is a dict: "rounds" (each a result of `Suggestion.to_dict` and the review line
+of each of its drafts), "result" (the newest round's: its keywords build the listing), "edits" (texts the writer
+edited and then left for another draft), "photo", and after an approval "reopened" (its number: the next Approve
+saves a version). A new photo or new keywords clear it (`stale`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from .checker import DraftCheck
+from .request import Suggestion
+from .review import DraftReview
+from .search import Hit
+from .text import closest, strike
+
+KEEP = object()  # a WriteView field left as it is on the page (gr.skip())
+NO_REFERENCE = "No similar product in your catalog: drafts are written from your photo and keywords only."
+EDIT_LABEL = "✎ Your edit: "
+STALE = "The photo or keywords changed: these results were for the previous product. Write drafts for this one to approve it."
+
+
+@dataclass
+class WriteView:
+    """What one step of writing shows, field by field in the order of `app.py`'s write outputs."""
+
+    status: str
+    ref_choice: Any = KEEP
+    ref_photo: Any = KEEP
+    ref_title: Any = KEEP
+    ref_keywords: Any = KEEP
+    ref_description: Any = KEEP
+    drafts: Any = KEEP
+    chosen: Any = KEEP
+    claims: Any = KEEP
+    result: Any = KEEP
+    state: Any = KEEP
+    approve_status: Any = KEEP
+    approve_btn: Any = KEEP
+
+    @classmethod
+    def names(cls) -> list[str]:
+        return [f.name for f in fields(cls)]
+
+    def updates(self) -> tuple:
+        return tuple(gr.skip() if (v := getattr(self, name)) is KEEP else v for name in self.names())
+
+    @staticmethod
+    def reference_panel(refs: list[Hit], chosen: int, used: bool = True) -> dict:
+        """The reference; when none was used, the most similar product, with a notice (none of them is picked)."""
+        p, score = refs[chosen].product, refs[chosen].score
+        title = f"{p.name} ({p.id}): similarity {score:.2f}"
+        return {
+            "ref_choice": gr.update(choices=[(f"{h.product.name} ({h.product.id}) · similarity {h.score:.2f}", h.product.id) for h in refs],
+                                    value=p.id if used else None),
+            "ref_photo": str(p.image_path) if p.image_path and Path(p.image_path).is_file() else None,
+            "ref_title": title if used else f"{NO_REFERENCE} The most similar one: {title}. Pick it above to write with it anyway.",
+            "ref_keywords": ", ".join(p.keywords),
+            "ref_description": p.description,
+        }
+
+
+def review_line(r: DraftReview) -> str:
+    """A draft's review in a merchant's words, shown under its text."""
+    n = len(r.covered) + len(r.missing)
+    parts = [(f"keywords: all {n}" if not r.missing else f"keywords: {len(r.covered)} of {n}, missing {', '.join(r.missing)}")
+             if n else "no keywords typed", f"{r.words} words, {r.chars} characters",
+             f"copies the reference: “{r.copied}”" if r.copied else "nothing copied from the reference"]
+    flags = r.check.flags()
+    return " · ".join(parts + ["to check: " + "; ".join(flags) if flags else "nothing to check"])
+
+
+def new_round(step: Suggestion) -> dict:
+    """One round of drafts as the page keeps it: the result, which reference it used, and each draft's review line."""
+    ref = step.references[step.chosen_reference].product if step.references and step.reference_used else None
+    return {"result": step.to_dict(), "reference": ref.name if ref else "", "lines": [review_line(r) for r in step.reviews]}
+
+
+def choices(state) -> list[tuple[str, str]]:
+    """The draft list: the newest round first, each draft with its review under it ("Round k" when there are
+    several), then the writer's own edits."""
+    rounds = (state or {}).get("rounds") or []
+    out, seen = [], set()
+    for k in range(len(rounds), 0, -1):
+        r = rounds[k - 1]
+        where = f"Round {k}, " + (f"with {r['reference']}" if r["reference"] else "no reference") + " · " if len(rounds) > 1 else ""
+        for draft, line in zip(r["result"].get("drafts") or [], r["lines"]):
+            if draft not in seen:
+                seen.add(draft)
+                out.append((f"{draft}\n{where}{line}", draft))
+    return out + [(EDIT_LABEL + e, e) for e in (state or {}).get("edits") or [] if e not in seen]
+
+
+def all_drafts(state) -> list[str]:
+    return [d for r in (state or {}).get("rounds") or [] for d in r["result"].get("drafts") or []]
+
+
+def round_of(state, draft: str) -> dict | None:
+    """The result whose drafts hold `draft` (the newest such round), or None."""
+    for r in reversed((state or {}).get("rounds") or []):
+        if draft in (r["result"].get("drafts") or []):
+            return r["result"]
+    return None
+
+
+def approving(state, final: str) -> tuple[dict, str]:
+    """The round and draft an approval records: the draft the final text was edited from (by similarity, in any
+    round; not whichever was clicked last) and the round that wrote it."""
+    chosen = closest(final, all_drafts(state))
+    return round_of(state, chosen) or state["rounds"][-1]["result"], chosen
+
+
+def keep_edit(state: dict, text: str) -> dict:
+    """`text` joins the writer's edits unless it is empty, a draft or already kept."""
+    text = (text or "").strip()
+    edits = list(state.get("edits") or [])
+    if text and text not in all_drafts(state) and text not in edits:
+        edits.append(text)
+    return state | {"edits": edits}
+
+
+def finished(step: Suggestion, image_path, asked: int, state=None, text: str = "") -> WriteView:
+    """A round's drafts join the product's earlier rounds (cleared by a new photo or keywords) and the first of them
+    goes into the description; an edited description there is kept among the choices, not lost."""
+    result = step.to_dict()
+    overlap = result["mean_overlap"]
+    source = "with the reference above" if step.reference_used else "from your photo and keywords only (no similar product)"
+    status = (f"{len(step.drafts)} draft(s) in {step.seconds:.1f} s, written by "
+              f"{'ModICT' if step.writer == 'modict' else 'the plain prompt'} {source}. "
+              + (f"How alike the drafts are: {overlap:.2f} (0 = all different, 1 = the same). " if overlap is not None else "")
+              + (f"You asked for {asked}; the others came out as near-copies of these and were dropped. " if len(step.drafts) < asked else "")
+              + ("Earlier rounds are below these drafts. " if state and state.get("rounds") else ""))
+    state = keep_edit(dict(state or {}), text)
+    state |= {"rounds": [*(state.get("rounds") or []), new_round(step)], "result": result,
+              "photo": image_path if image_path else state.get("photo")}
+    first = step.drafts[0] if step.drafts else ""
+    claims = step.reviews[0].check.claims() if step.reviews else []
+    return WriteView(status.strip(), **WriteView.reference_panel(step.references, step.chosen_reference, step.reference_used),
+                     drafts=gr.update(choices=choices(state), value=first or None), chosen=first if first else gr.skip(),
+                     claims=gr.update(choices=claims, value=[c for _, c in claims]), result=result, state=state, approve_status="",
+                     approve_btn=gr.Button(interactive=True))  # a round written for these inputs: even one without drafts, for a text of their own
+
+
+def writing(partial: list[str], state) -> dict:
+    """The draft list while a round is written: its drafts so far on top, the earlier rounds and edits below."""
+    return gr.update(choices=[(f"{d}\n(writing…)", d) for d in partial if d] + choices(state), value=None)
+
+
+def stale():
+    """A new photo or changed keywords: the drafts and claims belong to the last product, so they go (with its
+    rounds and any approval it was) and Approve waits for new drafts; the editable description is kept."""
+    return (gr.update(choices=[], value=None), gr.update(choices=[], value=[]), None, gr.Button(interactive=False),
+            STALE, "New photo or keywords: press Write drafts (the reference shown is the last product's until then).")
+
+
+def claims_of(state, draft: str) -> list[tuple[str, str]]:
+    """The claims the checker found in one of the product's drafts (any round), as (label, claim)."""
+    result = round_of(state, draft) or {}
+    drafts, reviews = result.get("drafts") or [], result.get("reviews") or []
+    if draft not in drafts or len(reviews) != len(drafts):
+        return []
+    check = reviews[drafts.index(draft)].get("check") or {}
+    return DraftCheck(unsupported=list(check.get("unsupported") or []), contradictions=list(check.get("contradictions") or [])).claims()
+
+
+def pick(draft: str, state=None, text: str = ""):
+    """The picked draft (of any round) into the editable text, with its claims to check, all ticked. An edited text
+    there is not lost: it joins the choices as "✎ Your edit" (picking it brings it back)."""
+    state = keep_edit(dict(state or {}), text if text != draft else "")
+    claims = claims_of(state, draft)
+    return draft or "", gr.update(choices=claims, value=[c for _, c in claims]), gr.update(choices=choices(state), value=draft), state
+
+
+def strike_claims(ticked: list[str], text: str, draft: str, state):
+    """An unticked claim is struck from the editable text (`text.strike`) and leaves the list."""
+    ticked = ticked or []
+    claims = claims_of(state, draft)
+    kept = [(label, c) for label, c in claims if c in ticked]
+    return strike(text or "", [c for _, c in claims if c not in ticked]), gr.update(choices=kept, value=[c for _, c in kept])

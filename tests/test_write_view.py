@@ -1,0 +1,48 @@
+"""The Write tab's view of a product's drafts: rounds kept across Regenerate, each draft's review under it, edits
+never lost, and the approval recording the draft the final text came from (real pipeline, no browser)."""
+
+from conftest import ROOT
+
+from ecomcopy.config import SamplingConfig
+from ecomcopy.write_view import EDIT_LABEL, approving, choices, claims_of, finished, pick, stale
+
+MUG = "mug, white, stoneware"
+
+
+def _round(pipeline, seed, keywords=MUG, n=2):
+    return pipeline.suggest(None, keywords, SamplingConfig(n=n, max_new_tokens=20, seed=seed))
+
+
+def test_the_status_says_why_drafts_are_fewer_and_each_draft_carries_its_review(pipeline):
+    step = _round(pipeline, 0, "mug, white")
+    view = finished(step, None, asked=8)  # as if 8 were asked and these came back
+    assert "You asked for 8; the others came out as near-copies" in view.status
+    assert "ROUGE" not in view.status and "(0 = all different, 1 = the same)" in view.status
+    labels = [label for label, _ in view.drafts["choices"]]
+    assert all(label.split("\n")[1].startswith("keywords: ") for label in labels)  # "keywords: all 2" or "keywords: 1 of 2, missing …"
+    assert all(f"{len(d.split())} words, {len(d)} characters" in label for label, d in view.drafts["choices"])
+    photo_only = pipeline.suggest(ROOT / "tests" / "corpus" / "images" / "cmyk.jpg", "", SamplingConfig(n=1, max_new_tokens=20, seed=0))
+    assert finished(photo_only, None, asked=1).drafts["choices"][0][0].split("\n")[1].startswith("no keywords typed")  # not "0/0"
+
+
+def test_rounds_stay_pickable_and_an_edit_is_kept_when_a_new_round_comes(pipeline):
+    one = finished(_round(pipeline, 0), None, asked=2)
+    first_round = one.state["rounds"][0]["result"]["drafts"]
+    edited = first_round[0] + " Edited by hand."
+    two = finished(_round(pipeline, 1), None, asked=2, state=one.state, text=edited)  # Regenerate, with an edited description
+    state = two.state
+    assert len(state["rounds"]) == 2 and state["edits"] == [edited]
+    listed = dict((value, label) for label, value in choices(state))
+    assert all(d in listed for d in first_round) and all(d in listed for d in state["rounds"][1]["result"]["drafts"])
+    newest = choices(state)[0][0]
+    assert "Round 2" in newest and listed[first_round[0]].split("\n")[1].startswith("Round 1")
+    assert listed[edited] == EDIT_LABEL + edited
+    assert two.chosen == state["rounds"][1]["result"]["drafts"][0]  # the new round's first draft; the edit is one click away
+    # an earlier round's draft is picked, with that round's claims; the text it replaces is kept
+    text, claims, drafts, state = pick(first_round[-1], state, "Another edit.")
+    assert text == first_round[-1] and drafts["value"] == first_round[-1] and "Another edit." in state["edits"]
+    assert claims["choices"] == claims_of(state, first_round[-1])
+    # the approval records the round and draft the final text was edited from, not the last round
+    result, chosen = approving(state, first_round[-1] + " Approved.")
+    assert chosen == first_round[-1] and result is state["rounds"][0]["result"]
+    assert stale()[2] is None  # a new photo or keywords: the rounds go with the last product
