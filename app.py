@@ -15,13 +15,14 @@ from starlette.middleware import Middleware
 
 from ecomcopy.channels import channel, channel_names
 from ecomcopy.config import CATALOG_IMAGES, DEFAULT_CHANNEL, QUEUE_SIZE, SAMPLING, AppConfig, shipped_adapter
-from ecomcopy.bulk_tab import BULK_HEADERS, approve_passing, bulk, export_job, job_exporter
+from ecomcopy.bulk_tab import approve_passing, bulk, export_job
 from ecomcopy.handlers import api_approve, api_generate, api_review, api_submit, approve, examples, regenerate_with, write, write_page
 from ecomcopy.write_view import WriteView, pick, stale, strike_claims
 from ecomcopy.model import ModICT
-from ecomcopy import history_tab, review_tab
+from ecomcopy import bulk_tab, history_tab, review_tab
 from ecomcopy.session import api_refusal, drafter_loading, drafting, end_session, get_pipeline, pipeline_loading, sign_in
-from ecomcopy.components import PhotoInput, UploadFile
+from ecomcopy.components import PhotoInput
+from ecomcopy.settings_panel import sampling_sliders
 from ecomcopy.images import MAX_FILE_BYTES
 from ecomcopy.keywords import MAX_KEYWORDS_CHARS
 from ecomcopy.listing import EDITABLE
@@ -54,14 +55,7 @@ def _write_tab(ui: SimpleNamespace) -> None:
                                      lines=1, max_lines=3, info="Enter writes the drafts; Shift+Enter starts a new line")
             with gr.Accordion("Settings", open=False):
                 ui.n = gr.Slider(1, 8, value=SAMPLING.n, step=1, label="Number of drafts", elem_id="n-drafts")
-                ui.temperature = gr.Slider(0.1, 1.5, value=SAMPLING.temperature, step=0.05, label="Creativity",
-                                           info="Higher: more varied wording, and more mistakes; lower: plainer, safer drafts")
-                ui.top_p = gr.Slider(0.5, 1.0, value=SAMPLING.top_p, step=0.05, label="Word choice",
-                                     info="How many of the likely next words the writer may pick from (lower: only the likeliest)")
-                ui.max_tokens = gr.Slider(20, 120, value=SAMPLING.max_new_tokens, step=5, label="Maximum length (word pieces, ~¾ word each)",
-                                          info=f"Drafts shown keep their whole sentences up to {SAMPLING.max_words} words: longer ones ramble")
-                ui.keyword_boost = gr.Slider(0, 6, value=SAMPLING.keyword_boost, step=0.5, label="Use my keywords (0 = let the writer choose)",
-                                             info="How hard the drafts are pushed to use your keywords")
+                vars(ui).update(vars(sampling_sliders()))
                 ui.writer = gr.Radio(
                     [("ModICT (trained on the reference)", "modict"), ("Plain prompt (no training)", "prompt")],
                     value="modict", label="Writer", visible=_writer_choice(),
@@ -114,32 +108,6 @@ def _listing_panel(ui: SimpleNamespace) -> None:
     ui.listing_built = gr.State(None)
 
 
-def _bulk_tab(ui: SimpleNamespace) -> None:
-    gr.Markdown(
-        "Upload a CSV with the columns `id`, `keywords` and `image` (the photo's file name inside the ZIP), optionally "
-        "`description` (copy you already have: kept) and `brand`, and a ZIP of the photos. Each product gets a reference, "
-        "drafts and a listing; a bad row is reported in its own row. A job stopped by a crash or restart continues "
-        "where it stopped when you run the same files again."
-    )
-    with gr.Row():
-        ui.bulk_csv = UploadFile(label="Products CSV", file_types=[".csv"], type="filepath")
-        ui.bulk_zip = UploadFile(label="Photos ZIP", file_types=[".zip"], type="filepath")
-        with gr.Column():
-            ui.bulk_n = gr.Slider(1, 8, value=SAMPLING.n, step=1, label="Drafts per product")
-            ui.bulk_channel = gr.Dropdown([(channel(c).label, c) for c in channel_names()], value=DEFAULT_CHANNEL, label="Channel")
-            ui.bulk_overwrite = gr.Checkbox(label="Also draft products that have a description (replace it)", value=False)
-    with gr.Row():
-        ui.bulk_btn = gr.Button("Write drafts for all", variant="primary")
-        ui.bulk_approve = gr.Button("Approve all that pass", elem_id="bulk-approve")
-    ui.bulk_status = gr.Textbox(label="Status", interactive=False, elem_id="bulk-status")
-    ui.bulk_table = gr.Dataframe(headers=BULK_HEADERS, datatype="str", label="Results", interactive=False, wrap=True)
-    ui.bulk_file = gr.File(label="Results as CSV", interactive=False)
-    with gr.Row():
-        ui.bulk_shop_btns = {kind: gr.Button(f"Drafted products as {label}") for kind, label in
-                             (("shopify", "Shopify CSV"), ("google", "Google Merchant feed"), ("woocommerce", "WooCommerce CSV"))}
-    ui.bulk_export = gr.File(label="For your shop", interactive=False)
-
-
 def _api(ui: SimpleNamespace) -> None:
     """Named endpoints with stable signatures for programs (README), independent of the page layout."""
     out = gr.JSON(visible=False)
@@ -152,11 +120,7 @@ def _api(ui: SimpleNamespace) -> None:
         gr.Button(visible=False).click(fn, inputs=[result, final, chosen, ui.photo, add, listing], outputs=out, api_name=name)
     aid, decision, reason = gr.Number(visible=False, precision=0), gr.Textbox(visible=False), gr.Textbox(visible=False)
     gr.Button(visible=False).click(api_review, inputs=[aid, decision, final, reason], outputs=out, api_name="review")
-    job = [ui.bulk_csv, ui.bulk_zip, ui.bulk_n, ui.bulk_channel, ui.bulk_overwrite]
-    ui.bulk_btn.click(bulk, inputs=job, outputs=[ui.bulk_table, ui.bulk_file, ui.bulk_status], api_name="bulk")
-    ui.bulk_approve.click(approve_passing, inputs=[*job, ui.query], outputs=[ui.bulk_status, ui.history], api_name="bulk_approve")
-    for kind, button in ui.bulk_shop_btns.items():
-        button.click(job_exporter(kind), inputs=job, outputs=ui.bulk_export, api_visibility="private")
+    bulk_tab.wire(ui)
 
 
 def _wire(ui: SimpleNamespace, demo: gr.Blocks) -> None:
@@ -221,7 +185,7 @@ def build_ui() -> gr.Blocks:
             with gr.Tab("Review", id="review", visible=AppConfig.from_env().auth) as ui.review_tab:
                 review_tab.layout(ui)
             with gr.Tab("Bulk", id="bulk"):
-                _bulk_tab(ui)
+                bulk_tab.layout(ui)
         gr.Markdown(
             "Demo catalog: a sample of the H&M Personalized Fashion Recommendations data and the IKEA product data "
             "of Tautkute et al. (FedCSIS 2017), both for non-commercial research use; see assets/catalog/SOURCES.md."

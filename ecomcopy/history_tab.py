@@ -53,7 +53,7 @@ def history_rows(ws: Workspace, query: str = "") -> list[list]:
 
 def _approval_id(value) -> int:
     try:
-        return int(value)
+        return int(str(value).strip().lstrip("#"))
     except (TypeError, ValueError):
         raise gr.Error("Click an approval's row in the table first (or type its number).", print_exception=False) from None
 
@@ -84,7 +84,7 @@ def open_row(evt: gr.SelectData, request: gr.Request = None):
     aid = clicked(evt)
     if aid is None:
         return (gr.skip(),) * 10
-    return aid, *reopen(aid, request)
+    return str(aid), *reopen(aid, request)
 
 
 def clicked(evt: gr.SelectData) -> int | None:
@@ -204,7 +204,7 @@ def layout(ui: SimpleNamespace) -> None:
     ui.history = gr.Dataframe(elem_id="history", headers=HISTORY_HEADERS, datatype=HISTORY_TYPES, label="Your texts (click a row to open it)",
                               interactive=False, wrap=True, column_widths=HISTORY_WIDTHS)
     with gr.Row():
-        ui.approval_id = gr.Number(None, label="Approval # (click a row)", precision=0, minimum=1, elem_id="approval-id")
+        ui.approval_id = gr.Textbox(label="Approval #", placeholder="click a row, or type its number", elem_id="approval-id")
         ui.open_btn = gr.Button("Open in Write", elem_id="reopen")
         ui.delete_btn = gr.Button("Delete", variant="stop", elem_id="delete-approval")
     ui.history_status = gr.Textbox(label="Status", interactive=False, elem_id="history-status")

@@ -292,6 +292,30 @@ def test_bulk_without_files_says_so_plainly(page):
     _shot(page, "10-bulk-without-files")
 
 
+def test_a_bulk_row_opens_in_full_by_click_and_the_job_uses_its_own_settings(page, tmp_path):
+    import zipfile
+
+    photos = sorted((ROOT / "assets" / "catalog" / "images").iterdir())[:2]
+    with zipfile.ZipFile(tmp_path / "photos.zip", "w") as z:
+        for p in photos:
+            z.write(p, p.name)
+    (tmp_path / "products.csv").write_text("id,keywords,image\n" + "".join(f"bulk-{i},Top Black jersey,{p.name}\n" for i, p in enumerate(photos)))
+    page.reload()
+    page.get_by_role("tab", name="Bulk").click()
+    page.locator("#bulk-csv input[type=file]").set_input_files(str(tmp_path / "products.csv"))
+    page.locator("#bulk-zip input[type=file]").set_input_files(str(tmp_path / "photos.zip"))
+    page.get_by_text("Settings for this job").click()
+    page.locator("#bulk-creativity input[type=number]").fill("0.5")
+    page.locator("#bulk-creativity input[type=number]").press("Enter")
+    page.get_by_role("button", name="Write drafts for all").click()
+    page.wait_for_function("() => (document.querySelector('#bulk-status textarea')?.value || '').includes('product(s) drafted')")
+    assert "creativity 0.50" in page.locator("#bulk-status textarea").input_value()  # the tab's own setting, said
+    page.locator("#bulk-table [role=gridcell]", has_text="bulk-1").first.click()
+    page.wait_for_function("() => (document.querySelector('#bulk-detail textarea')?.value || '').startsWith('bulk-1: ')")
+    assert "Best draft:" in page.locator("#bulk-detail textarea").input_value()
+    _shot(page, "14-bulk-row-in-full")
+
+
 def test_a_phone_sized_page_has_no_sideways_scroll(page):
     """At 390 x 844 (a phone) the Write tab fits the screen's width; screenshots at both sizes are kept."""
     page.reload()

@@ -167,7 +167,7 @@ def test_two_browser_sessions_cannot_see_or_delete_each_others_approvals(demo_ap
         _write_and_approve(a, "Leggings, Black, Solid", "Black leggings that only visitor A approved.", photo)
         assert "this session only" in a.locator("#approve-status textarea").input_value()
         b.get_by_role("tab", name="History").click()
-        b.locator("#approval-id input").fill("1")
+        b.locator("#approval-id textarea").fill("1")
         b.locator("#delete-approval").click()  # B has approved nothing: A's #1 is not B's to delete
         b.get_by_text("You have no approvals in this session yet").first.wait_for()
         b.get_by_role("tab", name="Write").click()
@@ -179,7 +179,7 @@ def test_two_browser_sessions_cannot_see_or_delete_each_others_approvals(demo_ap
         b.wait_for_function("() => document.querySelector('#history')?.innerText.includes('only visitor B approved')")
         assert "only visitor A approved" not in b.locator("#history").inner_text()  # each sees their own #1 only
         assert "only visitor B approved" not in a.locator("#history").inner_text()
-        b.locator("#approval-id input").fill("1")
+        b.locator("#approval-id textarea").fill("1")
         b.locator("#delete-approval").click()  # B's "#1" is B's own
         b.wait_for_function("() => (document.querySelector('#history-status textarea')?.value || '').startsWith('Deleted approval #1')")
         a.screenshot(path=str(ARTIFACTS / "demo-visitor-a.png"), full_page=True)

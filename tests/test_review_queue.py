@@ -191,7 +191,7 @@ def test_in_the_browser_a_writer_submits_and_an_editor_approves_by_clicking_its_
         assert "ed" in history and "approved" in history  # the writer sees the outcome and who decided it
         writer.locator("#history [role=gridcell]", has_text="approved by the editor").first.click()  # a row opens by clicking it
         writer.wait_for_function("() => (document.querySelector('#chosen textarea')?.value || '').includes('approved by the editor')")
-        assert writer.locator("#approval-id input").input_value() == number  # and stays picked for Delete
+        assert writer.locator("#approval-id textarea").input_value() == number  # and stays picked for Delete
         writer.screenshot(path=str(ARTIFACTS / "review-4-writer-sees-outcome.png"), full_page=True)
 
 
