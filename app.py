@@ -88,7 +88,7 @@ def _write_tab(ui: SimpleNamespace) -> None:
     ui.approve_status = gr.Textbox(elem_id="approve-status", label="Approval", interactive=False)
     with gr.Accordion("Result as JSON (what the API returns; its listing is the one above)", open=False):
         ui.result = gr.JSON(label="Result")
-    ui.examples = gr.Examples(examples=examples(), inputs=[ui.photo, ui.keywords], label="Try a catalog product")
+    ui.examples = gr.Examples(examples=examples(), inputs=[ui.photo, ui.keywords], label="Try a catalog product", elem_id="examples")
 
 
 def _listing_panel(ui: SimpleNamespace) -> None:

@@ -135,7 +135,8 @@ def finished(step: Suggestion, image_path, asked: int, state=None, text: str = "
     status = (f"{len(step.drafts)} draft(s) in {step.seconds:.1f} s, written by "
               f"{'ModICT' if step.writer == 'modict' else 'the plain prompt'} {source}. "
               + (f"How alike the drafts are: {overlap:.2f} (0 = all different, 1 = the same). " if overlap is not None else "")
-              + (f"You asked for {asked}; the others came out as near-copies of these and were dropped. " if len(step.drafts) < asked else "")
+              + (f"You asked for {asked}: {asked - len(step.drafts)} came out empty or as near-copies of these and were dropped"
+                 + (f" (after {step.rounds - 1} more tries). " if step.rounds > 1 else ". ") if len(step.drafts) < asked else "")
               + ("Earlier rounds are below these drafts. " if state and state.get("rounds") else ""))
     state = keep_edit(dict(state or {}), text)
     state |= {"rounds": [*(state.get("rounds") or []), new_round(step)], "result": result,

@@ -281,6 +281,9 @@ def test_drafts_of_an_earlier_round_can_be_picked_after_regenerate(page, pipelin
     number = int(page.locator("#approve-status textarea").input_value().split("#")[1].split(" ")[0])
     stored = pipeline.approvals.get(number)
     assert stored.chosen == picked and picked in stored.drafts  # the draft the text came from, with its own round's drafts
+    page.locator("#examples tbody tr").first.click()  # an example is another product: this one's rounds go
+    page.wait_for_function("() => document.querySelectorAll('#drafts label').length === 0")
+    assert page.locator("#approve").is_disabled()
 
 
 def test_bulk_without_files_says_so_plainly(page):
