@@ -145,6 +145,12 @@ def _tidy(text: str) -> str:
 
 
 def closest(text: str, candidates: list[str]) -> str:
-    """The candidate `text` was most likely edited from (the most characters in common, in order); '' for none."""
-    scored = [(difflib.SequenceMatcher(None, text, c, autojunk=False).ratio(), c) for c in candidates if c]
+    """The candidate `text` was most likely edited from: the most characters kept (in order) less the characters the
+    edit deleted from it. (difflib's ratio favoured a longer draft that shared more characters by chance with a
+    text grown from a short draft.) '' for none."""
+    def score(c: str) -> int:
+        kept = sum(b.size for b in difflib.SequenceMatcher(None, text, c, autojunk=False).get_matching_blocks())
+        return 2 * kept - len(c)
+
+    scored = [(score(c), c) for c in candidates if c]
     return max(scored)[1] if scored else ""

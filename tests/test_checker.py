@@ -150,4 +150,7 @@ def test_the_chosen_draft_is_the_one_the_final_text_was_edited_from():
     drafts = ["Mug in white stoneware with a large handle.", "Vase in glazed white ceramic.", "Mug in black glass."]
     assert closest("Mug in white stoneware with a large, easy-grip handle. Dishwasher safe.", drafts) == drafts[0]
     assert closest("A vase in white glazed ceramic, 20 cm.", drafts) == drafts[1]  # whichever draft was clicked last
+    # a text grown from a short draft: not the longer draft that shares more characters by chance (difflib's ratio chose it)
+    grown = ["Sticky mug with white stoneware and round necker.", "Stuck mug with white stoneware.", "Stomach mug."]
+    assert closest("Stuck mug with white stoneware. Picked from the first round.", grown) == grown[1]
     assert closest("Anything", []) == ""
