@@ -1,5 +1,5 @@
-"""The History tab: the approvals table (with each text's photo, status and who decided it), re-opening an
-approval by clicking its row, deleting it, and exports (written to a folder of ours cleaned of day-old files)."""
+"""The History tab: the approvals table (with each text's photo, status and who decided it), a clicked row opened in
+full, editing it again in the Write tab, deleting it, and exports (written to a folder of ours cleaned of day-old files)."""
 
 from __future__ import annotations
 
@@ -76,15 +76,23 @@ def reopen(approval_id, request: gr.Request = None):
             "rejected": f"it was rejected ({a.reason}): edit it and submit it again"}[a.status]
     return (gr.Tabs(selected="write"), a.photo_file, ", ".join(a.keywords), a.final, {"reopened": a.id}, gr.Button(interactive=True),
             f"Opened #{a.id}: {then}. Write drafts to compare new ones with it; a new photo or keywords start a new product.",
-            gr.update(choices=[], value=None), gr.update(choices=[], value=[]))  # the last product's drafts and claims go
+            gr.update(choices=[], value=None), gr.update(choices=[], value=[]),  # the last product's drafts and claims go,
+            gr.update(choices=[], value=None), None)  # and its references and result (new drafts search afresh)
 
 
 def open_row(evt: gr.SelectData, request: gr.Request = None):
-    """A click on a History row opens that text in the Write tab (and leaves its number for Delete)."""
+    """A click on a History row opens that text in full beside its photo, with its number ready for Open in Write
+    or Delete (nothing on the Write tab changes until Open in Write)."""
     aid = clicked(evt)
     if aid is None:
-        return (gr.skip(),) * 10
-    return str(aid), *reopen(aid, request)
+        return gr.skip(), gr.skip(), gr.skip()
+    with user_errors("opening the approval"):
+        allowed(request, "draft")
+        ws = own_workspace(request)
+        a = ws.approvals.get(aid)
+        by = ws.audit.approvers([aid], ("approve", "reject", "submit")).get(aid, "")
+    head = f"#{a.id} · {status_text(a)}" + (f" · by {by}" if by else "") + f" · keywords: {', '.join(a.keywords)}"
+    return str(aid), a.photo_file, f"{head}\n\n{a.final}"
 
 
 def clicked(evt: gr.SelectData) -> int | None:
@@ -203,9 +211,13 @@ def layout(ui: SimpleNamespace) -> None:
         ui.refresh = gr.Button("Search / refresh", scale=1)
     ui.history = gr.Dataframe(elem_id="history", headers=HISTORY_HEADERS, datatype=HISTORY_TYPES, label="Your texts (click a row to open it)",
                               interactive=False, wrap=True, column_widths=HISTORY_WIDTHS)
+    with gr.Row(equal_height=True):
+        ui.history_photo = gr.Image(label="Its photo", interactive=False, height=180, elem_id="history-photo", scale=1)
+        ui.history_detail = gr.Textbox(label="The text you opened", lines=6, interactive=False, buttons=["copy"], elem_id="history-detail",
+                                       scale=4)
     with gr.Row():
         ui.approval_id = gr.Textbox(label="Approval #", placeholder="click a row, or type its number", elem_id="approval-id")
-        ui.open_btn = gr.Button("Open in Write", elem_id="reopen")
+        ui.open_btn = gr.Button("Edit in Write", elem_id="reopen")
         ui.delete_btn = gr.Button("Delete", variant="stop", elem_id="delete-approval")
     ui.history_status = gr.Textbox(label="Status", interactive=False, elem_id="history-status")
     with gr.Row():
@@ -224,9 +236,9 @@ def wire(ui: SimpleNamespace, demo: gr.Blocks) -> None:
     demo.load(history_page, outputs=ui.history, **private)
     ui.refresh.click(history_page, inputs=ui.query, outputs=ui.history, **private)
     ui.query.submit(history_page, inputs=ui.query, outputs=ui.history, **private)
-    opened = [ui.tabs, ui.photo, ui.keywords, ui.chosen, ui.state, ui.approve_btn, ui.approve_status, ui.drafts, ui.claims]
-    ui.history.select(open_row, outputs=[ui.approval_id, *opened], **private)
-    ui.open_btn.click(reopen, inputs=ui.approval_id, outputs=opened, **private)
+    ui.history.select(open_row, outputs=[ui.approval_id, ui.history_photo, ui.history_detail], **private)
+    ui.open_btn.click(reopen, inputs=ui.approval_id, outputs=[ui.tabs, ui.photo, ui.keywords, ui.chosen, ui.state, ui.approve_btn, ui.approve_status,
+                                                              ui.drafts, ui.claims, ui.ref_choice, ui.result], **private)
     ui.delete_btn.click(delete, inputs=[ui.approval_id, ui.query], outputs=[ui.history_status, ui.history], **private)
     ui.csv_btn.click(exporter("csv"), inputs=ui.query, outputs=ui.export_file, **private)
     ui.json_btn.click(exporter("json"), inputs=ui.query, outputs=ui.export_file, **private)

@@ -190,8 +190,9 @@ def test_in_the_browser_a_writer_submits_and_an_editor_approves_by_clicking_its_
         history = writer.locator("#history").inner_text()
         assert "ed" in history and "approved" in history  # the writer sees the outcome and who decided it
         writer.locator("#history [role=gridcell]", has_text="approved by the editor").first.click()  # a row opens by clicking it
-        writer.wait_for_function("() => (document.querySelector('#chosen textarea')?.value || '').includes('approved by the editor')")
-        assert writer.locator("#approval-id textarea").input_value() == number  # and stays picked for Delete
+        writer.wait_for_function("() => (document.querySelector('#history-detail textarea')?.value || '').includes('approved by the editor')")
+        assert "by ed" in writer.locator("#history-detail textarea").input_value()
+        assert writer.locator("#approval-id textarea").input_value() == number  # ready for Edit in Write or Delete
         writer.screenshot(path=str(ARTIFACTS / "review-4-writer-sees-outcome.png"), full_page=True)
 
 
