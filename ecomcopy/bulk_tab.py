@@ -47,7 +47,7 @@ def _job(csv_path, zip_path, n, channel_name, overwrite, request, settings=DEFAU
     choice, maximum length and keyword use), and in public demo mode its browser session (a visitor resumes and
     approves only their own jobs)."""
     rows = read_rows(csv_path)
-    cfg = sampling(n, *settings)
+    cfg = sampling(n, *settings).validate()  # out-of-range settings refuse the job before anything is charged or stored
     options = BulkOptions(channel(channel_name or DEFAULT_CHANNEL).name, bool(overwrite))  # an unknown one: an error now
     app = AppConfig.from_env()
     key = job_key(csv_path, zip_path, {"sampling": dataclasses.asdict(cfg), "options": options.settings(), "lm": app.lm,

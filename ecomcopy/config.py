@@ -117,13 +117,13 @@ class SamplingConfig:
         if not (self.max_words == 0 or 5 <= self.max_words <= 200):
             raise InputError("The word limit must be 0 (off) or between 5 and 200 words.")
         if not 0.05 <= self.temperature <= 2.0:
-            raise InputError("Temperature must be between 0.05 and 2.")
+            raise InputError("Creativity (temperature) must be between 0.05 and 2.")
         if not 0.1 <= self.top_p <= 1.0:
-            raise InputError("Top-p must be between 0.1 and 1.")
+            raise InputError("Word choice (top-p) must be between 0.1 and 1.")
         if not 8 <= self.max_new_tokens <= 200:
-            raise InputError("Maximum length must be between 8 and 200 tokens.")
+            raise InputError("Maximum length must be between 8 and 200 word pieces (tokens).")
         if not 0.0 <= self.keyword_boost <= 10.0:
-            raise InputError("Keyword emphasis must be between 0 and 10.")
+            raise InputError("Use my keywords (keyword emphasis) must be between 0 and 10.")
         if not (self.no_repeat == 0 or 2 <= self.no_repeat <= 20):
             raise InputError("The repetition limit must be 0 (off) or between 2 and 20.")
         if self.no_repeat_unit not in REPEAT_UNITS:

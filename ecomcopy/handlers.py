@@ -1,8 +1,9 @@
-"""The app's request handlers for the Write and Bulk tabs and the API: page inputs -> the pipeline -> page updates.
+"""The app's request handlers for the Write tab and the API: page inputs -> the pipeline -> page updates.
 
 `app.py` lays the page out and wires these to its components; everything a handler decides lives in the
 package. The pipeline loads once per process, on its own thread, while the page is built and served
-(`session.py`); the History tab's handlers are in `history_tab.py`.
+(`session.py`); what the Write tab shows is built in `write_view.py`, the other tabs are in `history_tab.py`,
+`review_tab.py` and `bulk_tab.py`.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from .products import read_products
 from .request import Progress, Suggestion
 from .review_tab import review_decision, save_reopened
 from .session import allowed, drafter_loading, get_drafter, get_pipeline, limit, may, user_errors, workspace
-from .write_view import WriteView, approving, finished, writing
+from .write_view import WriteView, approving, finished, locked, writing
 
 
 def sampling(n, temperature, top_p, max_tokens, keyword_boost=SAMPLING.keyword_boost) -> SamplingConfig:
@@ -30,7 +31,7 @@ def sampling(n, temperature, top_p, max_tokens, keyword_boost=SAMPLING.keyword_b
         return SamplingConfig(n=int(n), temperature=float(temperature), top_p=float(top_p), max_new_tokens=int(max_tokens),
                               keyword_boost=float(keyword_boost))
     except (TypeError, ValueError):
-        raise EcomcopyError("Number of drafts, creativity, top-p, length and keyword emphasis must be numbers.") from None
+        raise EcomcopyError("Number of drafts, creativity, word choice, maximum length and use of keywords must be numbers.") from None
 
 
 # -- API endpoints (stable signatures, JSON out) -----------------------------------------------------
@@ -103,7 +104,7 @@ def write(image_path, keywords, n, temperature, top_p, max_tokens, writer="modic
     t0 = time.time()
     loading = not drafter_loading().done()
     yield WriteView("The models are still loading (a few seconds after a start); your drafts follow…" if loading
-                    else "Finding the most similar catalog products…").updates()
+                    else "Finding the most similar catalog products…", drafts=gr.update(interactive=False), **locked()).updates()
     with user_errors("writing drafts"):
         stream = _stream(image_path, keywords, sampling(n, temperature, top_p, max_tokens, keyword_boost), writer, reference_id,
                          exclude_group, request)
@@ -114,7 +115,7 @@ def write(image_path, keywords, n, temperature, top_p, max_tokens, writer="modic
                           f"Waiting for the model: it is writing other people's drafts, and yours are number {step.place} in line "
                           f"({time.time() - t0:.1f} s)…")
                 yield WriteView(status, **WriteView.reference_panel(step.references, step.chosen_reference, step.reference_used),
-                                drafts=writing(step.partial, state),
+                                drafts=writing(step.partial, state), **locked(),
                                 claims=gr.update(choices=[], value=[])).updates()
             else:
                 yield finished(step, image_path, int(n), state, text).updates()
