@@ -17,7 +17,7 @@ from ecomcopy.channels import channel, channel_names
 from ecomcopy.config import CATALOG_IMAGES, DEFAULT_CHANNEL, QUEUE_SIZE, SAMPLING, AppConfig, shipped_adapter
 from ecomcopy.bulk_tab import approve_passing, bulk, export_job
 from ecomcopy.handlers import api_approve, api_generate, api_review, api_submit, approve, examples, regenerate_with, write, write_page
-from ecomcopy.write_view import WriteView, pick, stale, strike_claims
+from ecomcopy.write_view import WriteView, pick, stale, strike_claims, unlock
 from ecomcopy.model import ModICT
 from ecomcopy import bulk_tab, history_tab, review_tab
 from ecomcopy.session import api_refusal, drafter_loading, drafting, end_session, get_pipeline, pipeline_loading, sign_in
@@ -131,13 +131,14 @@ def _wire(ui: SimpleNamespace, demo: gr.Blocks) -> None:
     listing_in = [ui.state, ui.chosen, ui.channel, ui.brand, ui.listing_built, *ui.listing_fields]
     listing_out = [*ui.listing_fields, ui.check_description, *ui.listing_checks, ui.listing_built]
     fill = {"fn": refresh, "inputs": listing_in, "outputs": listing_out, "show_progress": "hidden", **private}
-    new_product = fill | {"fn": rebuild("all")}  # a new product's listing keeps no edit made for the last one
     first = [ui.photo, ui.keywords, *settings, ui.state, ui.chosen]
-    ui.go.click(write_page, inputs=first, outputs=outputs, **drafts).success(**new_product)
-    ui.keywords.submit(write_page, inputs=first, outputs=outputs, **drafts).success(**new_product)
     again = [ui.ref_choice, ui.photo, ui.keywords, *settings, ui.exclude_group, ui.state, ui.chosen]
-    ui.regen.click(regenerate_with, inputs=again, outputs=outputs, **drafts).success(**fill)
-    ui.ref_choice.input(regenerate_with, inputs=again, outputs=outputs, **drafts).success(**fill)
+    rounds = [event(fn, inputs=inputs, outputs=outputs, **drafts) for event, fn, inputs in
+              ((ui.go.click, write_page, first), (ui.keywords.submit, write_page, first), (ui.regen.click, regenerate_with, again),
+               (ui.ref_choice.input, regenerate_with, again))]
+    for r in rounds:  # a new product's listing is built afresh (`WriteView.listing_built`); a failed round unlocks the page
+        r.success(**fill)
+        r.failure(unlock, inputs=ui.state, outputs=[ui.chosen, ui.drafts, ui.approve_btn, ui.photo, ui.keywords], show_progress="hidden", **private)
     ui.drafts.input(pick, inputs=[ui.drafts, ui.state, ui.chosen], outputs=[ui.chosen, ui.claims, ui.drafts, ui.state], **private).success(**fill)
     for event in (ui.channel.input, ui.brand.submit, ui.brand.blur):
         event(**fill)
@@ -151,10 +152,13 @@ def _wire(ui: SimpleNamespace, demo: gr.Blocks) -> None:
     ui.chosen.blur(**fill)  # the fields built from the description follow its edits (a field the editor changed is kept)
     ui.approve_btn.click(approve, inputs=[ui.state, ui.chosen, ui.keep_out, ui.query, ui.channel, ui.brand, *ui.listing_fields],
                          outputs=[ui.approve_status, ui.history, ui.state], trigger_mode="once", **private)
-    # the results on screen belong to the last product (an example is a new product too)
-    for event in (ui.photo.upload, ui.photo.clear, ui.keywords.input, ui.examples.dataset.click):
-        event(stale, outputs=[ui.drafts, ui.claims, ui.state, ui.approve_btn, ui.approve_status, ui.status], show_progress="hidden",
-              queue=False, trigger_mode="always_last", **private)
+    # the results on screen belong to the last product; the photo and keywords are locked while a round is written,
+    # and an example picked meanwhile cancels it
+    new = {"fn": stale, "outputs": [ui.drafts, ui.claims, ui.state, ui.approve_btn, ui.approve_status, ui.status, ui.chosen],
+           "show_progress": "hidden", "queue": False, "trigger_mode": "always_last", **private}
+    for event in (ui.photo.upload, ui.photo.clear, ui.keywords.input):
+        event(**new)
+    ui.examples.dataset.click(**new, cancels=rounds)
     history_tab.wire(ui, demo)
     review_tab.wire(ui, demo)
     demo.unload(end_session)  # public demo mode: a closed page's approvals and photos are deleted soon after

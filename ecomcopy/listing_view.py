@@ -57,21 +57,20 @@ def checks(channel_name: str, description: str, keywords: list[str], values: lis
 
 def refresh(state, description: str, channel_name: str, brand: str, built, *values: str, force: str = ""):
     """The listing's fields for the current draft, channel and brand: a field the editor left as last built (or
-    `force`, or every field with "all") takes the new value, an edited one is kept; then every check line, and the
-    new `built`."""
+    `force`; every field when `built` is None: a new product, whose listing keeps no edit made for the last one)
+    takes the new value, an edited one is kept; then every check line, and the new `built`."""
     result = (state or {}).get("result") or {}
     keywords = result.get("keywords") or []
     if not result:
         return (*[gr.skip()] * len(EDITABLE), *checks(channel_name, description, keywords, list(values)), built)
     fresh = as_page(build_listing(keywords, description or "", channel(channel_name or DEFAULT_CHANNEL), brand or ""))
     old = built or {}
-    new = [fresh[f] if force in (f, "all") or f not in old or (v or "") == old[f] else v for f, v in zip(EDITABLE, values)]
+    new = [fresh[f] if force == f or f not in old or (v or "") == old[f] else v for f, v in zip(EDITABLE, values)]
     return (*new, *checks(channel_name, description, keywords, new), fresh)
 
 
 def rebuild(field_name: str):
-    """A handler that rebuilds one field alone (`refresh` with `force`), or every field ("all": a new product,
-    whose listing must not keep edits made for the one before)."""
+    """A handler that rebuilds one field alone (`refresh` with `force`)."""
     def handler(state, description, channel_name, brand, built, *values):
         return refresh(state, description, channel_name, brand, built, *values, force=field_name)
     return handler

@@ -3,8 +3,10 @@ draft with its own review under its text, the writer's own edits, and the claims
 
 The page's state for one product is a dict: "rounds" (each a result of `Suggestion.to_dict` and the review line
 of each of its drafts), "result" (the newest round's: its keywords build the listing), "edits" (texts the writer
-edited and then left for another draft), "photo", and after an approval "reopened" (its number: the next Approve
-saves a version). A new photo or new keywords clear it (`stale`).
+edited and then left for another draft), "photo" and "keywords" (which product it is), and after an approval
+"reopened" (its number: the next Approve saves a version). A new photo or new keywords clear it (`stale`). While a
+round is written, the description, the draft list and Approve are locked: nothing typed or picked meanwhile is
+overwritten by the round's end.
 """
 
 from __future__ import annotations
@@ -44,6 +46,9 @@ class WriteView:
     state: Any = KEEP
     approve_status: Any = KEEP
     approve_btn: Any = KEEP
+    listing_built: Any = KEEP  # None: a new product, whose listing keeps no edit made for the last one
+    photo: Any = KEEP  # the inputs, locked while their round is written
+    keywords: Any = KEEP
 
     @classmethod
     def names(cls) -> list[str]:
@@ -126,9 +131,35 @@ def keep_edit(state: dict, text: str) -> dict:
     return state | {"edits": edits}
 
 
+def locked() -> dict:
+    """While a round is written, the photo, keywords, description and Approve wait for it (the draft list too, in
+    `writing`): nothing typed or picked meanwhile is overwritten, and the round is always for the inputs shown."""
+    return {"chosen": gr.update(interactive=False), "approve_btn": gr.Button(interactive=False), "photo": gr.update(interactive=False),
+            "keywords": gr.update(interactive=False)}
+
+
+def unlocked() -> dict:
+    return {"chosen": gr.update(interactive=True), "photo": gr.update(interactive=True), "keywords": gr.update(interactive=True)}
+
+
+def unlock(state):
+    """A round that failed: the description, the draft list, the inputs and (with something to approve) Approve again."""
+    ready = bool(state and (state.get("rounds") or state.get("reopened")))
+    return gr.update(interactive=True), gr.update(interactive=True), gr.Button(interactive=ready), gr.update(interactive=True), \
+        gr.update(interactive=True)
+
+
+def same_product(state, step: Suggestion, image_path) -> bool:
+    """Whether a new round belongs to the product of `state`: it has rounds (or is a re-opened approval) written for
+    these keywords and this photo (a round that ends after the product changed starts afresh)."""
+    if not state or not (state.get("rounds") or state.get("reopened")):
+        return False
+    return state.get("keywords") in (None, step.keywords) and state.get("photo") in (None, image_path)
+
+
 def finished(step: Suggestion, image_path, asked: int, state=None, text: str = "") -> WriteView:
-    """A round's drafts join the product's earlier rounds (cleared by a new photo or keywords) and the first of them
-    goes into the description; an edited description there is kept among the choices, not lost."""
+    """A round's drafts join the product's earlier rounds and the first of them goes into the description; an edited
+    description of the same product is kept among the choices, not lost (another product's is not carried over)."""
     result = step.to_dict()
     overlap = result["mean_overlap"]
     source = "with the reference above" if step.reference_used else "from your photo and keywords only (no similar product)"
@@ -138,27 +169,35 @@ def finished(step: Suggestion, image_path, asked: int, state=None, text: str = "
               + (f"You asked for {asked}: {asked - len(step.drafts)} came out empty or as near-copies of these and were dropped"
                  + (f" (after {step.rounds - 1} more tries). " if step.rounds > 1 else ". ") if len(step.drafts) < asked else "")
               + ("Earlier rounds are below these drafts. " if state and state.get("rounds") else ""))
-    state = keep_edit(dict(state or {}), text)
-    state |= {"rounds": [*(state.get("rounds") or []), new_round(step)], "result": result,
-              "photo": image_path if image_path else state.get("photo")}
+    same = same_product(state, step, image_path)
+    state = keep_edit(dict(state), text) if same else {}
+    state |= {"rounds": [*(state.get("rounds") or []), new_round(step)], "result": result, "keywords": step.keywords, "photo": image_path}
     first = step.drafts[0] if step.drafts else ""
     claims = step.reviews[0].check.claims() if step.reviews else []
+    again = (f"Approve saves your text as the next version of #{state['reopened']} (a new photo or keywords start a new product)."
+             if state.get("reopened") else "")
     return WriteView(status.strip(), **WriteView.reference_panel(step.references, step.chosen_reference, step.reference_used),
-                     drafts=gr.update(choices=choices(state), value=first or None), chosen=first if first else gr.skip(),
-                     claims=gr.update(choices=claims, value=[c for _, c in claims]), result=result, state=state, approve_status="",
-                     approve_btn=gr.Button(interactive=True))  # a round written for these inputs: even one without drafts, for a text of their own
+                     drafts=gr.update(choices=choices(state), value=first or None, interactive=True),
+                     **unlocked() | ({"chosen": gr.update(value=first, interactive=True)} if first else {}),
+                     claims=gr.update(choices=claims, value=[c for _, c in claims]), result=result, state=state, approve_status=again,
+                     approve_btn=gr.Button(interactive=True),  # a round written for these inputs: even one without drafts, for a text of their own
+                     listing_built=gr.skip() if same else None)
 
 
 def writing(partial: list[str], state) -> dict:
     """The draft list while a round is written: its drafts so far on top, the earlier rounds and edits below."""
-    return gr.update(choices=[(f"{d}\n(writing…)", d) for d in partial if d] + choices(state), value=None)
+    earlier = choices(state)
+    shown = {value for _, value in earlier}
+    return gr.update(choices=[(f"{d}\n(writing…)", d) for d in partial if d and d not in shown] + earlier, value=None, interactive=False)
 
 
 def stale():
     """A new photo or changed keywords: the drafts and claims belong to the last product, so they go (with its
-    rounds and any approval it was) and Approve waits for new drafts; the editable description is kept."""
-    return (gr.update(choices=[], value=None), gr.update(choices=[], value=[]), None, gr.Button(interactive=False),
-            STALE, "New photo or keywords: press Write drafts (the reference shown is the last product's until then).")
+    rounds and any approval it was; a round still being written is cancelled) and Approve waits for new drafts. The
+    description stays, editable, until drafts for the new product replace it."""
+    return (gr.update(choices=[], value=None, interactive=True), gr.update(choices=[], value=[]), None, gr.Button(interactive=False),
+            STALE, "New photo or keywords: press Write drafts (the reference shown is the last product's until then). Your "
+            "description stays until the new drafts replace it: copy it first if you need it.", gr.update(interactive=True))
 
 
 def claims_of(state, draft: str) -> list[tuple[str, str]]:

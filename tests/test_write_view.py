@@ -4,7 +4,7 @@ never lost, and the approval recording the draft the final text came from (real 
 from conftest import ROOT
 
 from ecomcopy.config import SamplingConfig
-from ecomcopy.write_view import EDIT_LABEL, approving, choices, claims_of, finished, pick, stale
+from ecomcopy.write_view import EDIT_LABEL, approving, choices, claims_of, finished, pick, stale, unlock
 
 MUG = "mug, white, stoneware"
 
@@ -37,7 +37,7 @@ def test_rounds_stay_pickable_and_an_edit_is_kept_when_a_new_round_comes(pipelin
     newest = choices(state)[0][0]
     assert "Round 2" in newest and listed[first_round[0]].split("\n")[1].startswith("Round 1")
     assert listed[edited] == EDIT_LABEL + edited
-    assert two.chosen == state["rounds"][1]["result"]["drafts"][0]  # the new round's first draft; the edit is one click away
+    assert two.chosen["value"] == state["rounds"][1]["result"]["drafts"][0]  # the new round's first draft; the edit is one click away
     # an earlier round's draft is picked, with that round's claims; the text it replaces is kept
     text, claims, drafts, state = pick(first_round[-1], state, "Another edit.")
     assert text == first_round[-1] and drafts["value"] == first_round[-1] and "Another edit." in state["edits"]
@@ -46,3 +46,18 @@ def test_rounds_stay_pickable_and_an_edit_is_kept_when_a_new_round_comes(pipelin
     result, chosen = approving(state, first_round[-1] + " Approved.")
     assert chosen == first_round[-1] and result is state["rounds"][0]["result"]
     assert stale()[2] is None  # a new photo or keywords: the rounds go with the last product
+
+
+def test_a_round_of_another_product_starts_afresh_and_a_failed_round_unlocks_the_page(pipeline):
+    mug = finished(_round(pipeline, 0), None, asked=2)
+    assert mug.listing_built is None  # a new product: its listing is built afresh
+    again = finished(_round(pipeline, 1), None, asked=2, state=mug.state, text="An edit of the mug.")
+    assert again.listing_built is not None and len(again.state["rounds"]) == 2  # the same product keeps its listing edits
+    vase = finished(_round(pipeline, 0, "vase, white, glazed"), None, asked=2, state=again.state, text="An edit of the mug.")
+    assert len(vase.state["rounds"]) == 1 and not vase.state.get("edits")  # nothing of the mug carried to the vase
+    assert vase.listing_built is None and vase.state["keywords"] == ["vase", "white", "glazed"]
+    approved = finished(_round(pipeline, 2), None, asked=2, state=mug.state | {"reopened": 7})
+    assert approved.approve_status.startswith("Approve saves your text as the next version of #7")
+    chosen, drafts, button, photo, keywords = unlock(mug.state)
+    assert chosen["interactive"] and drafts["interactive"] and button.interactive and photo["interactive"] and keywords["interactive"]
+    assert not unlock(None)[2].interactive  # nothing to approve yet
