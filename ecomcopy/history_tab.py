@@ -22,7 +22,7 @@ from .workspace import Workspace
 
 HISTORY_HEADERS = ["#", "photo", "date (UTC)", "by", "status", "keywords", "final description", "reference", "in catalog"]
 HISTORY_TYPES = ["number", "markdown", "str", "str", "str", "str", "str", "str", "str"]
-HISTORY_WIDTHS = ["4%", "7%", "10%", "6%", "11%", "14%", "31%", "11%", "6%"]  # fixed: long texts wrap instead of running off the right
+HISTORY_WIDTHS = ["4%", "7%", "10%", "6%", "11%", "14%", "30%", "11%", "7%"]  # fixed: long texts wrap instead of running off the right
 
 
 def thumbnail(a: Approval) -> str:
