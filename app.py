@@ -105,7 +105,9 @@ def _listing_panel(ui: SimpleNamespace) -> None:
                                                     elem_id=f"listing-{name}", scale=5))
                 ui.rebuild.append(gr.Button("Rebuild", size="sm", scale=0, elem_id=f"rebuild-{name}"))
             ui.listing_checks.append(gr.Markdown(elem_id=f"check-{name}"))
-    ui.listing_built = gr.State(None)
+    # what the fields were last built as: a page value (not a State read when the handler runs), so Approve compares
+    # the fields with the built values of the same moment, even while the description box's blur rebuilds them
+    ui.listing_built = gr.JSON(None, visible=False)
 
 
 def _api(ui: SimpleNamespace) -> None:
@@ -150,7 +152,7 @@ def _wire(ui: SimpleNamespace, demo: gr.Blocks) -> None:
         box.change(**live)
     ui.claims.input(strike_claims, inputs=[ui.claims, ui.chosen, ui.drafts, ui.state], outputs=[ui.chosen, ui.claims], **private).success(**fill)
     ui.chosen.blur(**fill)  # the fields built from the description follow its edits (a field the editor changed is kept)
-    ui.approve_btn.click(approve, inputs=[ui.state, ui.chosen, ui.keep_out, ui.query, ui.channel, ui.brand, *ui.listing_fields],
+    ui.approve_btn.click(approve, inputs=[ui.state, ui.chosen, ui.keep_out, ui.query, ui.channel, ui.brand, ui.listing_built, *ui.listing_fields],
                          outputs=[ui.approve_status, ui.history, ui.state], trigger_mode="once", **private)
     # the results on screen belong to the last product; the photo and keywords are locked while a round is written,
     # and an example picked meanwhile cancels it

@@ -18,7 +18,7 @@ from .config import DEFAULT_CHANNEL, DEMO_CATALOG_DB, SAMPLING, SamplingConfig
 from .errors import EcomcopyError
 from .history_tab import history_rows
 from .listing import listing_for_result
-from .listing_view import from_page
+from .listing_view import following, from_page
 from .products import read_products
 from .request import Progress, Suggestion
 from .review_tab import review_decision, save_reopened
@@ -138,13 +138,14 @@ def regenerate_with(reference_id, image_path, keywords, n, temperature, top_p, m
                      text, request)
 
 
-def approve(request: gr.Request, state, final, keep_out, query="", channel_name="", brand="", *listing_values):
+def approve(request: gr.Request, state, final, keep_out, query="", channel_name="", brand="", built=None, *listing_values):
     """Store the edited text with its listing: approved by an editor, submitted for review by a writer (refused
     while the listing breaks a rule of its channel); for a re-opened (or just approved) text, its next version
     (`review_tab`): a second click approves nothing twice. Returns a confirmation, the refreshed history and the
     page's state, which now names the stored text."""
-    if state and state.get("reopened"):
-        said, rows = save_reopened(request, int(state["reopened"]), final, query)
+    if state and state.get("reopened"):  # the listing panel holds its listing (`history_tab.reopen`, or this product's rounds)
+        fields = from_page(channel_name, brand, following(state, final, channel_name, brand, built, list(listing_values))) if listing_values else None
+        said, rows = save_reopened(request, int(state["reopened"]), final, query, fields)
         return said, rows, state
     if not state or not state.get("rounds"):
         raise gr.Error("Write drafts first: an approval records the photo, keywords, reference and drafts.", print_exception=False)
@@ -153,7 +154,7 @@ def approve(request: gr.Request, state, final, keep_out, query="", channel_name=
         user, ws = allowed(request, "submit" if submit else "approve"), workspace(request)
         ws.check_room()
         result, chosen = approving(state, final)  # the draft the final text was edited from, in any round
-        listing = from_page(channel_name, brand, list(listing_values)) if listing_values else None
+        listing = from_page(channel_name, brand, following(state, final, channel_name, brand, built, list(listing_values))) if listing_values else None
         a = get_pipeline().approve(result, final, chosen, state.get("photo"), add_to_catalog=not keep_out, listing=listing, user=user,
                                    store=ws.approvals, submit=submit)
     stored = state | {"reopened": a.id}  # the next Approve of this product saves a version; its drafts stay pickable

@@ -13,10 +13,13 @@ from types import SimpleNamespace
 
 import gradio as gr
 
-from .config import OUTPUTS_MAX_AGE_S
+from .channels import channel
+from .config import DEFAULT_CHANNEL, OUTPUTS_MAX_AGE_S
 from .errors import EcomcopyError
 from .exports import items_from_approvals, write_shop_file
 from .approvals import Approval
+from .listing import EDITABLE, Listing, build_listing
+from .listing_view import as_page
 from .session import allowed, own_workspace, user_errors, workspace
 from .workspace import Workspace
 
@@ -74,10 +77,13 @@ def reopen(approval_id, request: gr.Request = None):
         a = own_workspace(request).approvals.get(_approval_id(approval_id))
     then = {"approved": f"edit the text and Approve to save version {a.version + 1} (its listing keeps its other fields)", "submitted": "it is waiting for review",
             "rejected": f"it was rejected ({a.reason}): edit it and submit it again"}[a.status]
-    return (gr.Tabs(selected="write"), a.photo_file, ", ".join(a.keywords), a.final, {"reopened": a.id}, gr.Button(interactive=True),
-            f"Opened #{a.id}: {then}. Write drafts to compare new ones with it; a new photo or keywords start a new product.",
+    listing = Listing(**a.listing) if a.listing else build_listing(a.keywords, a.final, channel(DEFAULT_CHANNEL))
+    fields = as_page(listing)
+    return (gr.Tabs(selected="write"), a.photo_file, ", ".join(a.keywords), a.final, {"reopened": a.id, "result": {"keywords": a.keywords}},
+            gr.Button(interactive=True), f"Opened #{a.id}: {then}. Write drafts to compare new ones with it; a new photo or keywords start a new product.",
             gr.update(choices=[], value=None), gr.update(choices=[], value=[]),  # the last product's drafts and claims go,
-            gr.update(choices=[], value=None), None)  # and its references and result (new drafts search afresh)
+            gr.update(choices=[], value=None), None,  # and its references and result (new drafts search afresh);
+            listing.channel, listing.brand, *[fields[f] for f in EDITABLE], fields)  # its listing, which Approve saves with the text
 
 
 def open_row(evt: gr.SelectData, request: gr.Request = None):
@@ -238,7 +244,8 @@ def wire(ui: SimpleNamespace, demo: gr.Blocks) -> None:
     ui.query.submit(history_page, inputs=ui.query, outputs=ui.history, **private)
     ui.history.select(open_row, outputs=[ui.approval_id, ui.history_photo, ui.history_detail], **private)
     ui.open_btn.click(reopen, inputs=ui.approval_id, outputs=[ui.tabs, ui.photo, ui.keywords, ui.chosen, ui.state, ui.approve_btn, ui.approve_status,
-                                                              ui.drafts, ui.claims, ui.ref_choice, ui.result], **private)
+                                                              ui.drafts, ui.claims, ui.ref_choice, ui.result, ui.channel, ui.brand,
+                                                              *ui.listing_fields, ui.listing_built], **private)
     ui.delete_btn.click(delete, inputs=[ui.approval_id, ui.query], outputs=[ui.history_status, ui.history], **private)
     ui.csv_btn.click(exporter("csv"), inputs=ui.query, outputs=ui.export_file, **private)
     ui.json_btn.click(exporter("json"), inputs=ui.query, outputs=ui.export_file, **private)

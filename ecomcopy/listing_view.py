@@ -69,6 +69,13 @@ def refresh(state, description: str, channel_name: str, brand: str, built, *valu
     return (*new, *checks(channel_name, description, keywords, new), fresh)
 
 
+def following(state, description: str, channel_name: str, brand: str, built, values: list[str]) -> list[str]:
+    """The fields as Approve stores them: those the editor did not change follow the final description (the page
+    updates them when the description box is left, which may come after the click that approves it)."""
+    new = refresh(state, description, channel_name, brand, built, *values)[: len(EDITABLE)]
+    return [v if isinstance(n, dict) else n for v, n in zip(values, new)]  # no result: as sent (gr.skip() is a dict)
+
+
 def rebuild(field_name: str):
     """A handler that rebuilds one field alone (`refresh` with `force`)."""
     def handler(state, description, channel_name, brand, built, *values):

@@ -140,8 +140,14 @@ class ApprovalRequest:
             raise InputError(f"The description is {len(final):,} characters; approvals are limited to {MAX_FINAL_CHARS:,}.")
         chosen = chosen if isinstance(chosen, str) and chosen in drafts else ""
         keywords = parse_keywords(", ".join(keywords))
-        fields = listing_from_fields(listing, final, keywords, drafts) if listing else None
-        broken = fields.blocking() if fields else []
-        if broken:  # the channel would refuse it on import: the editor fixes it first
-            raise InputError(f"The listing breaks {channel(fields.channel).label}'s rules: {' '.join(broken)} Fix it before approving.")
+        fields = approvable_listing(listing, final, keywords, drafts) if listing else None
         return cls(keywords, ref_id, drafts, chosen, final, writer, add_to_catalog, fields)
+
+
+def approvable_listing(fields: object, final: str, keywords: list[str], drafts: list[str]) -> Listing:
+    """The listing sent with a text (`listing_from_fields`), refused while it breaks a blocking rule of its channel:
+    the channel would refuse it on import, so the editor fixes it first."""
+    listing = listing_from_fields(fields, final, keywords, drafts)
+    if broken := listing.blocking():
+        raise InputError(f"The listing breaks {channel(listing.channel).label}'s rules: {' '.join(broken)} Fix it before approving.")
+    return listing

@@ -8,6 +8,7 @@ status is read again inside it: a text is decided once, however many clicks race
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,7 @@ import numpy as np
 from .approvals import Approval, ApprovalStore, checked_final
 from .audit import write_entry
 from .errors import InputError
+from .request import approvable_listing
 
 MAX_REASON_CHARS = 1000
 _DONE = {"approved": "already approved", "rejected": "already rejected"}
@@ -55,22 +57,27 @@ def reject(store: ApprovalStore, approval_id: int, reason: str, user: str) -> Ap
     return store.get(a.id)
 
 
-def revise(store: ApprovalStore, approval_id: int, final: str, user: str) -> Approval:
-    """An approved text edited: its next version (the catalog product, when it has one, reads the new text);
-    the trail keeps the text before and after. The same text again is no new version."""
+def revise(store: ApprovalStore, approval_id: int, final: str, user: str, listing: dict | None = None) -> Approval:
+    """An approved text (and, when sent, its listing's fields: `request.approvable_listing`) edited: its next version
+    (the catalog product, when it has one, reads the new text); the trail keeps the text before and after. The same
+    text and listing again is no new version."""
     final = checked_final(final)
     with store.catalog.transaction():  # read again under the lock: two editors' edits are two versions, in order
         a = store.get(approval_id)
         if a.status != "approved":
             raise InputError(f"#{a.id} is not approved ({a.status}): approve or reject it in the review queue.")
-        if final == a.final:
+        stored = (json.dumps(asdict(approvable_listing(listing, final, a.keywords, a.drafts)), ensure_ascii=False) if listing
+                  else _listing_with(a, final))
+        if final == a.final and (not listing or json.loads(stored) == a.listing):
             return a
-        store.catalog.execute("UPDATE approvals SET final = ?, version = version + 1, listing = ? WHERE id = ?",
-                              (final, _listing_with(a, final), a.id))
+        store.catalog.execute("UPDATE approvals SET final = ?, version = version + 1, listing = ? WHERE id = ?", (final, stored, a.id))
         if a.product_id:
             store.catalog.execute("UPDATE products SET description = ? WHERE id = ?", (final, a.product_id))
-        write_entry(store.catalog, user, "edit", f"approval {a.id}", before={"final": a.final, "version": a.version},
-                    after={"final": final, "version": a.version + 1})
+        new = json.loads(stored) if stored else None
+        before, after = {"final": a.final, "version": a.version}, {"final": final, "version": a.version + 1}
+        if listing and new != a.listing:  # the trail keeps the listing's edit too
+            before, after = before | {"listing": a.listing}, after | {"listing": new}
+        write_entry(store.catalog, user, "edit", f"approval {a.id}", before=before, after=after)
     return store.get(a.id)
 
 

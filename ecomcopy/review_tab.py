@@ -89,16 +89,17 @@ def decide(approve: bool):
     return run
 
 
-def save_reopened(request, aid: int, final: str, query: str):
-    """Approve on a re-opened text: an approved text's next version (editors); a rejected or waiting text submitted
-    again (writers), or approved (editors)."""
+def save_reopened(request, aid: int, final: str, query: str, listing: dict | None = None):
+    """Approve on a re-opened text: an approved text's next version, with the page's listing (editors); a rejected or
+    waiting text submitted again (writers), or approved (editors)."""
     with user_errors("saving the text"):
         ws = workspace(request)
         a = ws.approvals.get(aid)
         if a.status == "approved":
-            new = review_queue.revise(ws.approvals, aid, final, allowed(request, "approve"))
+            new = review_queue.revise(ws.approvals, aid, final, allowed(request, "approve"), listing)
             said = (f"Saved version {new.version} of #{aid}." if new.version != a.version else
-                    f"#{aid} is already approved with this text: edit it to save a new version (a new photo or keywords start a new product).")
+                    f"#{aid} is already approved with this text and listing: edit them to save a new version (a new photo or keywords start "
+                    "a new product).")
         elif a.status == "submitted" and may(request, "approve"):
             new = _approve(ws.approvals, aid, final, allowed(request, "approve"))
             said = f"Approved #{aid}."

@@ -208,3 +208,18 @@ def test_approving_a_reopened_text_in_the_page_saves_its_next_version(pipeline):
     said, rows, state = approve(None, state, "A sturdy mug.", False)
     assert said == f"Saved version 2 of #{a.id}." and len(store) == before  # a version, not a second approval
     assert next(r for r in rows if r[0] == a.id)[4] == "approved (version 2)"
+    # the listing panel holds its listing after Edit in Write; an edited title is saved with the next version
+    opened = reopen(a.id)
+    channel_name, brand, *fields, built = opened[11:]
+    assert channel_name == "shopify" and built["title"] == fields[0] and "Mug" in fields[0]  # built for it: none stored
+    fields[0] = "Sturdy stoneware mug"
+    said, _, state = approve(None, opened[4], "A sturdy mug.", False, "", channel_name, brand, built, *fields)
+    stored = store.get(a.id)
+    assert said == f"Saved version 3 of #{a.id}." and stored.listing["title"] == "Sturdy stoneware mug"
+    assert stored.listing["description"] == "A sturdy mug."
+    said, _, _ = approve(None, state, "A sturdy mug.", False, "", channel_name, brand, built, *fields)  # the same again: nothing new
+    assert "already approved with this text and listing" in said and store.get(a.id).version == 3
+    fields[0] = "x" * 300  # over Shopify's 255 characters: refused, nothing saved
+    with pytest.raises(Exception, match="Fix it before approving"):  # gr.Error, as the page shows it
+        approve(None, state, "A sturdy mug.", False, "", channel_name, brand, built, *fields)
+    assert store.get(a.id).version == 3
