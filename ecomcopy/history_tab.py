@@ -75,15 +75,17 @@ def reopen(approval_id, request: gr.Request = None):
     with user_errors("opening the approval"):
         allowed(request, "draft")
         a = own_workspace(request).approvals.get(_approval_id(approval_id))
-    then = {"approved": f"edit the text and Approve to save version {a.version + 1} (its listing keeps its other fields)", "submitted": "it is waiting for review",
+        listing = Listing(**a.listing) if a.listing else build_listing(a.keywords, a.final, channel(DEFAULT_CHANNEL))
+        # "built": what the page would build for this text, so the stored fields the editor had changed stay changed
+        built = as_page(build_listing(a.keywords, a.final, channel(listing.channel), listing.brand))
+    then = {"approved": f"edit the text or its listing and Approve to save version {a.version + 1}", "submitted": "it is waiting for review",
             "rejected": f"it was rejected ({a.reason}): edit it and submit it again"}[a.status]
-    listing = Listing(**a.listing) if a.listing else build_listing(a.keywords, a.final, channel(DEFAULT_CHANNEL))
     fields = as_page(listing)
     return (gr.Tabs(selected="write"), a.photo_file, ", ".join(a.keywords), a.final, {"reopened": a.id, "result": {"keywords": a.keywords}},
             gr.Button(interactive=True), f"Opened #{a.id}: {then}. Write drafts to compare new ones with it; a new photo or keywords start a new product.",
             gr.update(choices=[], value=None), gr.update(choices=[], value=[]),  # the last product's drafts and claims go,
             gr.update(choices=[], value=None), None,  # and its references and result (new drafts search afresh);
-            listing.channel, listing.brand, *[fields[f] for f in EDITABLE], fields)  # its listing, which Approve saves with the text
+            listing.channel, listing.brand, *[fields[f] for f in EDITABLE], built)  # its listing, which Approve saves with the text
 
 
 def open_row(evt: gr.SelectData, request: gr.Request = None):

@@ -64,7 +64,7 @@ def refresh(state, description: str, channel_name: str, brand: str, built, *valu
     if not result:
         return (*[gr.skip()] * len(EDITABLE), *checks(channel_name, description, keywords, list(values)), built)
     fresh = as_page(build_listing(keywords, description or "", channel(channel_name or DEFAULT_CHANNEL), brand or ""))
-    old = built or {}
+    old = built if isinstance(built, dict) else {}  # a page value: anything else is "nothing built yet"
     new = [fresh[f] if force == f or f not in old or (v or "") == old[f] else v for f, v in zip(EDITABLE, values)]
     return (*new, *checks(channel_name, description, keywords, new), fresh)
 

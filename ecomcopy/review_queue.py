@@ -16,6 +16,8 @@ import numpy as np
 from .approvals import Approval, ApprovalStore, checked_final
 from .audit import write_entry
 from .errors import InputError
+from .channels import channel
+from .listing import EDITABLE, Listing, build_listing, listing_from_fields
 from .request import approvable_listing
 
 MAX_REASON_CHARS = 1000
@@ -28,14 +30,14 @@ def waiting(store: ApprovalStore, limit: int = 200) -> list[Approval]:
 
 
 def approve(store: ApprovalStore, approval_id: int, final: str, user: str,
-            vectors: tuple[np.ndarray, np.ndarray] | None = None) -> Approval:
-    """Approve a submitted text, as the editor left it; with `vectors` (its photo's and keywords') it joins the
-    catalog, unless its writer kept it out."""
+            vectors: tuple[np.ndarray, np.ndarray] | None = None, listing: dict | None = None) -> Approval:
+    """Approve a submitted text, as the editor left it (and its listing's fields, when sent); with `vectors` (its
+    photo's and keywords') it joins the catalog, unless its writer kept it out."""
     final = checked_final(final)
     with store.catalog.transaction():
         a = _waiting(store, approval_id)  # read under the lock: a resubmission just before is what is decided on
         store.catalog.execute("UPDATE approvals SET status = 'approved', final = ?, reason = '', listing = ? WHERE id = ?",
-                              (final, _listing_with(a, final), a.id))
+                              (final, _stored_listing(a, final, listing), a.id))
         if a.to_catalog and vectors is not None and a.photo:
             store.join_catalog(a.id, a.keywords, final, Path(a.photo), vectors)
         write_entry(store.catalog, user, "approve", f"approval {a.id}", before={"final": a.final} if final != a.final else None,
@@ -66,10 +68,9 @@ def revise(store: ApprovalStore, approval_id: int, final: str, user: str, listin
         a = store.get(approval_id)
         if a.status != "approved":
             raise InputError(f"#{a.id} is not approved ({a.status}): approve or reject it in the review queue.")
-        stored = (json.dumps(asdict(approvable_listing(listing, final, a.keywords, a.drafts)), ensure_ascii=False) if listing
-                  else _listing_with(a, final))
-        if final == a.final and (not listing or json.loads(stored) == a.listing):
+        if final == a.final and (not listing or _same_listing(a, listing)):
             return a
+        stored = _stored_listing(a, final, listing)
         store.catalog.execute("UPDATE approvals SET final = ?, version = version + 1, listing = ? WHERE id = ?", (final, stored, a.id))
         if a.product_id:
             store.catalog.execute("UPDATE products SET description = ? WHERE id = ?", (final, a.product_id))
@@ -81,15 +82,16 @@ def revise(store: ApprovalStore, approval_id: int, final: str, user: str, listin
     return store.get(a.id)
 
 
-def resubmit(store: ApprovalStore, approval_id: int, final: str, user: str) -> Approval:
-    """A writer's text sent back (or still waiting) edited and submitted again; the trail keeps both texts."""
+def resubmit(store: ApprovalStore, approval_id: int, final: str, user: str, listing: dict | None = None) -> Approval:
+    """A writer's text sent back (or still waiting) edited (with its listing's fields, when sent) and submitted
+    again; the trail keeps both texts."""
     final = checked_final(final)
     with store.catalog.transaction():
         a = store.get(approval_id)
         if a.status == "approved":
             raise InputError(f"#{a.id} is already approved: an editor saves its edits as a new version.")
         store.catalog.execute("UPDATE approvals SET status = 'submitted', final = ?, reason = '', listing = ? WHERE id = ?",
-                              (final, _listing_with(a, final), a.id))
+                              (final, _stored_listing(a, final, listing), a.id))
         write_entry(store.catalog, user, "submit", f"approval {a.id}", before={"final": a.final, "reason": a.reason}, after={"final": final})
     return store.get(a.id)
 
@@ -100,6 +102,22 @@ def _waiting(store: ApprovalStore, approval_id: int) -> Approval:
     if a.status != "submitted":
         raise InputError(f"#{a.id} was {_DONE.get(a.status, a.status)} by another editor or an earlier click; nothing changed.")
     return a
+
+
+def _stored_listing(a: Approval, final: str, listing: dict | None) -> str:
+    """The listing column for a new text: the page's fields checked (`request.approvable_listing`: a blocking rule
+    refuses them), or the stored listing with the new text as its description."""
+    if not listing:
+        return _listing_with(a, final)
+    return json.dumps(asdict(approvable_listing(listing, final, a.keywords, a.drafts)), ensure_ascii=False)
+
+
+def _same_listing(a: Approval, listing: dict) -> bool:
+    """Whether the page's fields are what is stored (for an approval stored without a listing: what would be built
+    for its text, so opening and approving it unchanged saves nothing)."""
+    sent = listing_from_fields(listing, a.final, a.keywords, a.drafts)
+    stored = Listing(**a.listing) if a.listing else build_listing(a.keywords, a.final, channel(sent.channel), sent.brand)
+    return all(getattr(sent, f) == getattr(stored, f) for f in ("channel", "brand", *EDITABLE))
 
 
 def _listing_with(a: Approval, final: str) -> str:

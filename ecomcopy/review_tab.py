@@ -60,8 +60,8 @@ def _vectors(a: Approval):
     return get_pipeline().vectors(load_image(a.photo_file), a.keywords)
 
 
-def _approve(store: ApprovalStore, aid: int, final: str, user: str) -> Approval:
-    return review_queue.approve(store, aid, final, user, _vectors(store.get(aid)))
+def _approve(store: ApprovalStore, aid: int, final: str, user: str, listing: dict | None = None) -> Approval:
+    return review_queue.approve(store, aid, final, user, _vectors(store.get(aid)), listing)
 
 
 def review_decision(request, aid, approve: bool, final: str, reason: str) -> Approval:
@@ -101,10 +101,10 @@ def save_reopened(request, aid: int, final: str, query: str, listing: dict | Non
                     f"#{aid} is already approved with this text and listing: edit them to save a new version (a new photo or keywords start "
                     "a new product).")
         elif a.status == "submitted" and may(request, "approve"):
-            new = _approve(ws.approvals, aid, final, allowed(request, "approve"))
+            new = _approve(ws.approvals, aid, final, allowed(request, "approve"), listing)
             said = f"Approved #{aid}."
         else:
-            new = review_queue.resubmit(ws.approvals, aid, final, allowed(request, "submit"))
+            new = review_queue.resubmit(ws.approvals, aid, final, allowed(request, "submit"), listing)
             said = f"Submitted #{aid} again: an editor will approve or reject it; History shows the outcome."
     return said, history_rows(ws, query)
 

@@ -223,3 +223,12 @@ def test_approving_a_reopened_text_in_the_page_saves_its_next_version(pipeline):
     with pytest.raises(Exception, match="Fix it before approving"):  # gr.Error, as the page shows it
         approve(None, state, "A sturdy mug.", False, "", channel_name, brand, built, *fields)
     assert store.get(a.id).version == 3
+    # opened again: the stored title the editor wrote is kept when only the text is edited, and nothing changed is no version
+    opened = reopen(a.id)
+    channel_name, brand, *fields, built = opened[11:]
+    assert fields[0] == "Sturdy stoneware mug" != built["title"]  # "built" is what the text would give: the title counts as edited
+    said, _, _ = approve(None, opened[4], "A sturdy mug.", False, "", channel_name, brand, built, *fields)
+    assert "already approved" in said and store.get(a.id).version == 3
+    said, _, _ = approve(None, opened[4], "A sturdy white mug.", False, "", channel_name, brand, built, *fields)
+    assert said == f"Saved version 4 of #{a.id}." and store.get(a.id).listing["title"] == "Sturdy stoneware mug"
+    assert store.get(a.id).listing["meta_description"] == "A sturdy white mug."  # an unedited field follows the text
