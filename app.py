@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import logging
 import warnings
+from functools import partial
 from types import SimpleNamespace
 
 import gradio as gr
@@ -17,7 +18,7 @@ from ecomcopy.channels import channel, channel_names
 from ecomcopy.config import CATALOG_IMAGES, DEFAULT_CHANNEL, QUEUE_SIZE, SAMPLING, AppConfig, shipped_adapter
 from ecomcopy.bulk_tab import approve_passing, bulk, export_job
 from ecomcopy.handlers import api_approve, api_generate, api_review, api_submit, approve, examples, regenerate_with, write, write_page
-from ecomcopy.write_view import WriteView, pick, stale, strike_claims, unlock
+from ecomcopy.write_view import UNLOCKS, WriteView, keywords_typed, pick, round_buttons, stale, strike_claims, unlock
 from ecomcopy.model import ModICT
 from ecomcopy import bulk_tab, history_tab, review_tab
 from ecomcopy.session import api_refusal, drafter_loading, drafting, end_session, get_pipeline, pipeline_loading, sign_in
@@ -54,11 +55,13 @@ def _write_tab(ui: SimpleNamespace) -> None:
             ui.keywords = gr.Textbox(elem_id="keywords", label="Keywords", placeholder="e.g. dress, black, jersey, V-neck", max_length=MAX_KEYWORDS_CHARS,
                                      lines=1, max_lines=3, info="Enter writes the drafts; Shift+Enter starts a new line")
             with gr.Accordion("Settings", open=False):
-                ui.n = gr.Slider(1, 8, value=SAMPLING.n, step=1, label="Number of drafts", elem_id="n-drafts")
+                ui.n = gr.Slider(1, 8, value=SAMPLING.n, step=1, label="Number of drafts", elem_id="n-drafts",
+                                 info="How many to write at once to compare; more take longer")
                 vars(ui).update(vars(sampling_sliders()))
                 ui.writer = gr.Radio(
                     [("ModICT (trained on the reference)", "modict"), ("Plain prompt (no training)", "prompt")],
                     value="modict", label="Writer", visible=_writer_choice(),
+                    info="ModICT learned to write from the reference product; the plain prompt is the untrained model, to compare",
                 )
             with gr.Row():
                 ui.go = gr.Button("Write drafts", variant="primary", elem_id="write")
@@ -138,9 +141,12 @@ def _wire(ui: SimpleNamespace, demo: gr.Blocks) -> None:
     rounds = [event(fn, inputs=inputs, outputs=outputs, **drafts) for event, fn, inputs in
               ((ui.go.click, write_page, first), (ui.keywords.submit, write_page, first), (ui.regen.click, regenerate_with, again),
                (ui.ref_choice.input, regenerate_with, again))]
+    ui.rounds = rounds  # cancelled by a picked example and by History's Edit in Write
+    ui.unlocking = {"fn": unlock, "inputs": ui.state, "outputs": [*[getattr(ui, name) for name in UNLOCKS], ui.approve_btn],
+                    "show_progress": "hidden", **private}
     for r in rounds:  # a new product's listing is built afresh (`WriteView.listing_built`); a failed round unlocks the page
         r.success(**fill)
-        r.failure(unlock, inputs=ui.state, outputs=[ui.chosen, ui.drafts, ui.approve_btn, ui.photo, ui.keywords], show_progress="hidden", **private)
+        r.failure(**ui.unlocking)
     ui.drafts.input(pick, inputs=[ui.drafts, ui.state, ui.chosen], outputs=[ui.chosen, ui.claims, ui.drafts, ui.state], **private).success(**fill)
     for event in (ui.channel.input, ui.brand.submit, ui.brand.blur):
         event(**fill)
@@ -152,15 +158,19 @@ def _wire(ui: SimpleNamespace, demo: gr.Blocks) -> None:
         box.change(**live)
     ui.claims.input(strike_claims, inputs=[ui.claims, ui.chosen, ui.drafts, ui.state], outputs=[ui.chosen, ui.claims], **private).success(**fill)
     ui.chosen.blur(**fill)  # the fields built from the description follow its edits (a field the editor changed is kept)
+    starters = [ui.go, ui.regen, ui.ref_choice]
+    ui.approve_btn.click(partial(round_buttons, False), outputs=starters, queue=False, show_progress="hidden", **private)
     ui.approve_btn.click(approve, inputs=[ui.state, ui.chosen, ui.keep_out, ui.query, ui.channel, ui.brand, ui.listing_built, *ui.listing_fields],
-                         outputs=[ui.approve_status, ui.history, ui.state], trigger_mode="once", **private)
+                         outputs=[ui.approve_status, ui.history, ui.state], trigger_mode="once", **private).then(
+        partial(round_buttons, True), outputs=starters, show_progress="hidden", **private)
     # the results on screen belong to the last product; the photo and keywords are locked while a round is written,
     # and an example picked meanwhile cancels it
-    new = {"fn": stale, "outputs": [ui.drafts, ui.claims, ui.state, ui.approve_btn, ui.approve_status, ui.status, ui.chosen],
+    new = {"fn": stale, "inputs": [ui.chosen, ui.state], "outputs": [ui.drafts, ui.claims, ui.state, ui.approve_btn, ui.approve_status, ui.status, ui.chosen],
            "show_progress": "hidden", "queue": False, "trigger_mode": "always_last", **private}
-    for event in (ui.photo.upload, ui.photo.clear, ui.keywords.input):
+    for event in (ui.photo.upload, ui.photo.clear):
         event(**new)
-    ui.examples.dataset.click(**new, cancels=rounds)
+    ui.keywords.input(**new | {"fn": keywords_typed, "inputs": [ui.keywords, ui.chosen, ui.state]})
+    ui.examples.dataset.click(**new, cancels=rounds).then(**ui.unlocking)
     history_tab.wire(ui, demo)
     review_tab.wire(ui, demo)
     demo.unload(end_session)  # public demo mode: a closed page's approvals and photos are deleted soon after

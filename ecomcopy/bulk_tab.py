@@ -29,7 +29,7 @@ from .settings_panel import sampling_sliders
 
 BULK_HEADERS = ["id", "status", "message", "reference", "best draft (ranked first)", "keywords used", "to check",
                 "title", "bullet points", "ready to approve", "all drafts"]
-BULK_WIDTHS = ["6%", "5%", "8%", "8%", "19%", "7%", "9%", "9%", "10%", "6%", "13%"]  # fixed, so long texts wrap
+BULK_WIDTHS = ["71px", "60px", "95px", "95px", "226px", "83px", "107px", "107px", "119px", "71px", "155px"]  # as `HISTORY_WIDTHS`
 DEFAULTS = (SAMPLING.temperature, SAMPLING.top_p, SAMPLING.max_new_tokens, SAMPLING.keyword_boost)
 _stores: dict[Path, JobStore] = {}
 
@@ -176,9 +176,12 @@ def layout(ui: SimpleNamespace) -> None:
         ui.bulk_csv = UploadFile(label="Products CSV", file_types=[".csv"], type="filepath", elem_id="bulk-csv")
         ui.bulk_zip = UploadFile(label="Photos ZIP", file_types=[".zip"], type="filepath", elem_id="bulk-zip")
         with gr.Column():
-            ui.bulk_n = gr.Slider(1, 8, value=SAMPLING.n, step=1, label="Drafts per product")
-            ui.bulk_channel = gr.Dropdown([(channel(c).label, c) for c in channel_names()], value=DEFAULT_CHANNEL, label="Channel")
-            ui.bulk_overwrite = gr.Checkbox(label="Also draft products that have a description (replace it)", value=False)
+            ui.bulk_n = gr.Slider(1, 8, value=SAMPLING.n, step=1, label="Drafts per product",
+                                  info="The best one (ranked first) fills the listing; all are in the results")
+            ui.bulk_channel = gr.Dropdown([(channel(c).label, c) for c in channel_names()], value=DEFAULT_CHANNEL, label="Channel",
+                                         info="Where the listings go: its fields, lengths and rules")
+            ui.bulk_overwrite = gr.Checkbox(label="Also draft products that have a description (replace it)", value=False,
+                                            info="Off: a row that already has a description keeps it")
     with gr.Accordion("Settings for this job (its own: the Write tab's are for one product)", open=False, elem_id="bulk-settings"):
         ui.bulk_settings = sampling_sliders("bulk-")
     with gr.Row():

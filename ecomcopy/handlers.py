@@ -15,7 +15,7 @@ import gradio as gr
 
 from .channels import channel as check_channel
 from .config import DEFAULT_CHANNEL, DEMO_CATALOG_DB, SAMPLING, SamplingConfig
-from .errors import EcomcopyError
+from .errors import EcomcopyError, InputError
 from .history_tab import history_rows
 from .listing import listing_for_result
 from .listing_view import following, from_page
@@ -114,8 +114,8 @@ def write(image_path, keywords, n, temperature, top_p, max_tokens, writer="modic
                 status = (f"Writing {int(n)} draft(s)… {words} words so far ({time.time() - t0:.1f} s)" if not step.place else
                           f"Waiting for the model: it is writing other people's drafts, and yours are number {step.place} in line "
                           f"({time.time() - t0:.1f} s)…")
-                yield WriteView(status, **WriteView.reference_panel(step.references, step.chosen_reference, step.reference_used),
-                                drafts=writing(step.partial, state), **locked(),
+                panel = WriteView.reference_panel(step.references, step.chosen_reference, step.reference_used, interactive=False)
+                yield WriteView(status, **(locked() | panel), drafts=writing(step.partial, state),
                                 claims=gr.update(choices=[], value=[])).updates()
             else:
                 yield finished(step, image_path, int(n), state, text).updates()
@@ -143,12 +143,16 @@ def approve(request: gr.Request, state, final, keep_out, query="", channel_name=
     while the listing breaks a rule of its channel); for a re-opened (or just approved) text, its next version
     (`review_tab`): a second click approves nothing twice. Returns a confirmation, the refreshed history and the
     page's state, which now names the stored text."""
+    gone = ""
+    if state and state.get("reopened") and not _still_stored(request, state["reopened"]):  # deleted in History meanwhile
+        gone, state = f"#{state['reopened']} was deleted in History: this is a new approval. ", {k: v for k, v in state.items() if k != "reopened"}
     if state and state.get("reopened"):  # the listing panel holds its listing (`history_tab.reopen`, or this product's rounds)
         fields = from_page(channel_name, brand, following(state, final, channel_name, brand, built, list(listing_values))) if listing_values else None
         said, rows = save_reopened(request, int(state["reopened"]), final, query, fields)
         return said, rows, state
     if not state or not state.get("rounds"):
-        raise gr.Error("Write drafts first: an approval records the photo, keywords, reference and drafts.", print_exception=False)
+        raise gr.Error(gone.replace(": this is a new approval", "") + "Write drafts first: an approval records the photo, keywords, reference "
+                       "and drafts.", print_exception=False)
     with user_errors("saving the approval"):
         submit = not may(request, "approve")  # a writer's text waits for an editor
         user, ws = allowed(request, "submit" if submit else "approve"), workspace(request)
@@ -160,11 +164,21 @@ def approve(request: gr.Request, state, final, keep_out, query="", channel_name=
     stored = state | {"reopened": a.id}  # the next Approve of this product saves a version; its drafts stay pickable
     if submit:
         gr.Info(f"Submitted #{a.id} for review")
-        return f"Submitted as #{a.id}: an editor will approve or reject it, and History shows which.", history_rows(ws, query), stored
+        return f"{gone}Submitted as #{a.id}: an editor will approve or reject it, and History shows which.", history_rows(ws, query), stored
     where = "kept out of the catalog" if not a.product_id else (f"added to the catalog as {a.product_id}" if ws.overlay is None else
                                                                 "a reference for your later drafts in this session only")
     gr.Info(f"Approved #{a.id}")
-    return f"Approved as #{a.id} ({where}).", history_rows(ws, query), stored
+    return f"{gone}Approved as #{a.id} ({where}).", history_rows(ws, query), stored
+
+
+def _still_stored(request, approval_id) -> bool:
+    with user_errors("saving the approval"):
+        store = workspace(request).approvals
+    try:
+        store.get(approval_id)
+    except InputError:
+        return False
+    return True
 
 
 def examples(k: int = 4) -> list[list[str]]:

@@ -22,10 +22,13 @@ from .listing import EDITABLE, Listing, build_listing
 from .listing_view import as_page
 from .session import allowed, own_workspace, user_errors, workspace
 from .workspace import Workspace
+from .write_view import choices, typed
 
 HISTORY_HEADERS = ["#", "photo", "date (UTC)", "by", "status", "keywords", "final description", "reference", "in catalog"]
 HISTORY_TYPES = ["number", "markdown", "str", "str", "str", "str", "str", "str", "str"]
-HISTORY_WIDTHS = ["4%", "7%", "10%", "6%", "11%", "14%", "30%", "11%", "7%"]  # fixed: long texts wrap instead of running off the right
+# fixed, in pixels: long texts wrap instead of running off the right; they fill a desktop page, and on a phone the
+# table scrolls sideways in its own frame (Gradio turns percentages into a letter-a-line column at 390 px)
+HISTORY_WIDTHS = ["48px", "83px", "119px", "71px", "131px", "167px", "357px", "131px", "83px"]
 
 
 def thumbnail(a: Approval) -> str:
@@ -69,7 +72,7 @@ def history_page(query: str = "", request: gr.Request = None) -> list[list]:
     return history_rows(ws, query) if ws is not None else []
 
 
-def reopen(approval_id, request: gr.Request = None):
+def reopen(approval_id, text: str = "", state=None, request: gr.Request = None):
     """Back to the Write tab with the approval's photo, keywords and text: Approve then saves the edited text as its
     next version (or, for a writer's rejected text, submits it again); new drafts start a new product."""
     with user_errors("opening the approval"):
@@ -81,9 +84,10 @@ def reopen(approval_id, request: gr.Request = None):
     then = {"approved": f"edit the text or its listing and Approve to save version {a.version + 1}", "submitted": "it is waiting for review",
             "rejected": f"it was rejected ({a.reason}): edit it and submit it again"}[a.status]
     fields = as_page(listing)
-    return (gr.Tabs(selected="write"), a.photo_file, ", ".join(a.keywords), a.final, {"reopened": a.id, "result": {"keywords": a.keywords}},
+    opened = {"reopened": a.id, "result": {"keywords": a.keywords}} | typed(text if text != a.final else "", state)  # nothing typed is lost
+    return (gr.Tabs(selected="write"), a.photo_file, ", ".join(a.keywords), a.final, opened,
             gr.Button(interactive=True), f"Opened #{a.id}: {then}. Write drafts to compare new ones with it; a new photo or keywords start a new product.",
-            gr.update(choices=[], value=None), gr.update(choices=[], value=[]),  # the last product's drafts and claims go,
+            gr.update(choices=choices(opened), value=None), gr.update(choices=[], value=[]),  # the last product's drafts and claims go,
             gr.update(choices=[], value=None), None,  # and its references and result (new drafts search afresh);
             listing.channel, listing.brand, *[fields[f] for f in EDITABLE], built)  # its listing, which Approve saves with the text
 
@@ -245,9 +249,11 @@ def wire(ui: SimpleNamespace, demo: gr.Blocks) -> None:
     ui.refresh.click(history_page, inputs=ui.query, outputs=ui.history, **private)
     ui.query.submit(history_page, inputs=ui.query, outputs=ui.history, **private)
     ui.history.select(open_row, outputs=[ui.approval_id, ui.history_photo, ui.history_detail], **private)
-    ui.open_btn.click(reopen, inputs=ui.approval_id, outputs=[ui.tabs, ui.photo, ui.keywords, ui.chosen, ui.state, ui.approve_btn, ui.approve_status,
-                                                              ui.drafts, ui.claims, ui.ref_choice, ui.result, ui.channel, ui.brand,
-                                                              *ui.listing_fields, ui.listing_built], **private)
+    # a round still being written for the last product is cancelled (its end would overwrite the opened text)
+    ui.open_btn.click(reopen, inputs=[ui.approval_id, ui.chosen, ui.state],
+                      outputs=[ui.tabs, ui.photo, ui.keywords, ui.chosen, ui.state, ui.approve_btn, ui.approve_status, ui.drafts, ui.claims,
+                               ui.ref_choice, ui.result, ui.channel, ui.brand, *ui.listing_fields, ui.listing_built],
+                      cancels=ui.rounds, **private).then(**ui.unlocking)
     ui.delete_btn.click(delete, inputs=[ui.approval_id, ui.query], outputs=[ui.history_status, ui.history], **private)
     ui.csv_btn.click(exporter("csv"), inputs=ui.query, outputs=ui.export_file, **private)
     ui.json_btn.click(exporter("json"), inputs=ui.query, outputs=ui.export_file, **private)

@@ -84,12 +84,14 @@ def revise(store: ApprovalStore, approval_id: int, final: str, user: str, listin
 
 def resubmit(store: ApprovalStore, approval_id: int, final: str, user: str, listing: dict | None = None) -> Approval:
     """A writer's text sent back (or still waiting) edited (with its listing's fields, when sent) and submitted
-    again; the trail keeps both texts."""
+    again; the trail keeps both texts. A waiting text sent unchanged is left as it is (no second entry)."""
     final = checked_final(final)
     with store.catalog.transaction():
         a = store.get(approval_id)
         if a.status == "approved":
             raise InputError(f"#{a.id} is already approved: an editor saves its edits as a new version.")
+        if a.status == "submitted" and final == a.final and (not listing or _same_listing(a, listing)):
+            return a  # a second click, or the same text again: it is already waiting
         store.catalog.execute("UPDATE approvals SET status = 'submitted', final = ?, reason = '', listing = ? WHERE id = ?",
                               (final, _stored_listing(a, final, listing), a.id))
         write_entry(store.catalog, user, "submit", f"approval {a.id}", before={"final": a.final, "reason": a.reason}, after={"final": final})

@@ -105,7 +105,8 @@ def save_reopened(request, aid: int, final: str, query: str, listing: dict | Non
             said = f"Approved #{aid}."
         else:
             new = review_queue.resubmit(ws.approvals, aid, final, allowed(request, "submit"), listing)
-            said = f"Submitted #{aid} again: an editor will approve or reject it; History shows the outcome."
+            said = (f"#{aid} is already waiting for review with this text: nothing changed." if new == a else
+                    f"Submitted #{aid} again: an editor will approve or reject it; History shows the outcome.")
     return said, history_rows(ws, query)
 
 

@@ -144,13 +144,28 @@ def _tidy(text: str) -> str:
     return " ".join(s[:1].upper() + s[1:] for s in SENTENCE_BREAK.split(text))
 
 
-def closest(text: str, candidates: list[str]) -> str:
-    """The candidate `text` was most likely edited from: the most characters kept (in order) less the characters the
-    edit deleted from it. (difflib's ratio favoured a longer draft that shared more characters by chance with a
-    text grown from a short draft.) '' for none."""
-    def score(c: str) -> int:
-        kept = sum(b.size for b in difflib.SequenceMatcher(None, text, c, autojunk=False).get_matching_blocks())
-        return 2 * kept - len(c)
+EDITED_FROM = 0.45  # `closest`: the share of a text's words kept below which it counts as written afresh
+_TOKEN = re.compile(r"\w+|[^\w\s]")
 
-    scored = [(score(c), c) for c in candidates if c]
-    return max(scored)[1] if scored else ""
+
+def closest(text: str, candidates: list[str]) -> str:
+    """The candidate `text` was most likely edited from: the most of its words kept (in order, weighted by their
+    length) less those the edit deleted. Words, not characters: letters shared by chance with what the edit added
+    made a longer draft win (a text grown from "…stoneware." chose "…stoneware in the bottom."), as difflib's
+    ratio did. '' for none, or for a text written afresh, keeping under `EDITED_FROM` of the shorter of itself
+    and the best draft (two descriptions of different products of one shop: median 0.14, 9 in 10 under 0.31; a
+    draft cut in half and added to: 0.72, 9 in 10 over 0.58)."""
+    words = _TOKEN.findall(text or "")
+
+    def size(tokens: list[str]) -> int:
+        return sum(len(t) for t in tokens)
+
+    def kept(c: list[str]) -> int:
+        blocks = difflib.SequenceMatcher(None, words, c, autojunk=False).get_matching_blocks()
+        return sum(size(words[b.a:b.a + b.size]) for b in blocks)
+
+    scored = [(2 * k - size(t), k, size(t), c) for c in candidates if c for t in [_TOKEN.findall(c)] for k in [kept(t)]]
+    if not scored or not words:
+        return ""
+    _, k, length, best = max(scored)
+    return best if k >= EDITED_FROM * min(size(words), length) else ""

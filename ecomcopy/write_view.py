@@ -18,6 +18,8 @@ from typing import Any
 import gradio as gr
 
 from .checker import DraftCheck
+from .errors import EcomcopyError
+from .keywords import parse_keywords
 from .request import Suggestion
 from .review import DraftReview
 from .search import Hit
@@ -26,6 +28,7 @@ from .text import closest, strike
 KEEP = object()  # a WriteView field left as it is on the page (gr.skip())
 NO_REFERENCE = "No similar product in your catalog: drafts are written from your photo and keywords only."
 EDIT_LABEL = "✎ Your edit: "
+EARLIER_LABEL = "✎ Your text before the photo or keywords changed: "
 STALE = "The photo or keywords changed: these results were for the previous product. Write drafts for this one to approve it."
 
 
@@ -47,8 +50,10 @@ class WriteView:
     approve_status: Any = KEEP
     approve_btn: Any = KEEP
     listing_built: Any = KEEP  # None: a new product, whose listing keeps no edit made for the last one
-    photo: Any = KEEP  # the inputs, locked while their round is written
+    photo: Any = KEEP  # the inputs and the buttons that start a round, locked while a round is written
     keywords: Any = KEEP
+    go: Any = KEEP
+    regen: Any = KEEP
 
     @classmethod
     def names(cls) -> list[str]:
@@ -58,13 +63,14 @@ class WriteView:
         return tuple(gr.skip() if (v := getattr(self, name)) is KEEP else v for name in self.names())
 
     @staticmethod
-    def reference_panel(refs: list[Hit], chosen: int, used: bool = True) -> dict:
-        """The reference; when none was used, the most similar product, with a notice (none of them is picked)."""
+    def reference_panel(refs: list[Hit], chosen: int, used: bool = True, interactive: bool = True) -> dict:
+        """The reference; when none was used, the most similar product, with a notice (none of them is picked).
+        While a round is written another reference cannot be picked (`locked`)."""
         p, score = refs[chosen].product, refs[chosen].score
         title = f"{p.name} ({p.id}): similarity {score:.2f}"
         return {
             "ref_choice": gr.update(choices=[(f"{h.product.name} ({h.product.id}) · similarity {h.score:.2f}", h.product.id) for h in refs],
-                                    value=p.id if used else None),
+                                    value=p.id if used else None, interactive=interactive),
             "ref_photo": str(p.image_path) if p.image_path and Path(p.image_path).is_file() else None,
             "ref_title": title if used else f"{NO_REFERENCE} The most similar one: {title}. Pick it above to write with it anyway.",
             "ref_keywords": ", ".join(p.keywords),
@@ -100,7 +106,8 @@ def choices(state) -> list[tuple[str, str]]:
             if draft not in seen:
                 seen.add(draft)
                 out.append((f"{draft}\n{where}{line}", draft))
-    return out + [(EDIT_LABEL + e, e) for e in (state or {}).get("edits") or [] if e not in seen]
+    edits = [(EDIT_LABEL + e, e) for e in (state or {}).get("edits") or [] if e not in seen]
+    return out + edits + [(EARLIER_LABEL + e, e) for e in (state or {}).get("earlier") or [] if e not in seen]
 
 
 def all_drafts(state) -> list[str]:
@@ -132,21 +139,31 @@ def keep_edit(state: dict, text: str) -> dict:
 
 
 def locked() -> dict:
-    """While a round is written, the photo, keywords, description and Approve wait for it (the draft list too, in
-    `writing`): nothing typed or picked meanwhile is overwritten, and the round is always for the inputs shown."""
-    return {"chosen": gr.update(interactive=False), "approve_btn": gr.Button(interactive=False), "photo": gr.update(interactive=False),
-            "keywords": gr.update(interactive=False)}
+    """While a round is written, the photo, keywords, description, Approve and whatever starts another round (Write
+    drafts, Regenerate, another reference) wait for it (the draft list too, in `writing`): nothing typed or picked
+    meanwhile is overwritten, no second round drops this one's drafts, and the round is for the inputs shown."""
+    return {name: gr.update(interactive=False) for name in ("chosen", "photo", "keywords", "ref_choice", "go", "regen")} | {
+        "approve_btn": gr.Button(interactive=False)}
 
 
 def unlocked() -> dict:
-    return {"chosen": gr.update(interactive=True), "photo": gr.update(interactive=True), "keywords": gr.update(interactive=True)}
+    return {name: gr.update(interactive=True) for name in ("chosen", "photo", "keywords", "go", "regen")}
+
+
+UNLOCKS = ("chosen", "drafts", "photo", "keywords", "ref_choice", "go", "regen")  # what `unlock` outputs, then Approve
+
+
+def round_buttons(free: bool):
+    """Write drafts, Regenerate and the reference list, held while Approve saves (a round started meanwhile would
+    read the product before the approval and forget that the next Approve saves a version)."""
+    return tuple(gr.update(interactive=free) for _ in range(3))
 
 
 def unlock(state):
-    """A round that failed: the description, the draft list, the inputs and (with something to approve) Approve again."""
+    """A round that failed or was cancelled: the description, the draft list, the inputs, the round's buttons and
+    (with something to approve) Approve again."""
     ready = bool(state and (state.get("rounds") or state.get("reopened")))
-    return gr.update(interactive=True), gr.update(interactive=True), gr.Button(interactive=ready), gr.update(interactive=True), \
-        gr.update(interactive=True)
+    return *[gr.update(interactive=True)] * len(UNLOCKS), gr.Button(interactive=ready)
 
 
 def same_product(state, step: Suggestion, image_path) -> bool:
@@ -162,15 +179,15 @@ def finished(step: Suggestion, image_path, asked: int, state=None, text: str = "
     description of the same product is kept among the choices, not lost (another product's is not carried over)."""
     result = step.to_dict()
     overlap = result["mean_overlap"]
+    same = same_product(state, step, image_path)
     source = "with the reference above" if step.reference_used else "from your photo and keywords only (no similar product)"
     status = (f"{len(step.drafts)} draft(s) in {step.seconds:.1f} s, written by "
               f"{'ModICT' if step.writer == 'modict' else 'the plain prompt'} {source}. "
               + (f"How alike the drafts are: {overlap:.2f} (0 = all different, 1 = the same). " if overlap is not None else "")
               + (f"You asked for {asked}: {asked - len(step.drafts)} came out empty or as near-copies of these and were dropped"
                  + (f" (after {step.rounds - 1} more tries). " if step.rounds > 1 else ". ") if len(step.drafts) < asked else "")
-              + ("Earlier rounds are below these drafts. " if state and state.get("rounds") else ""))
-    same = same_product(state, step, image_path)
-    state = keep_edit(dict(state), text) if same else {}
+              + ("Earlier rounds are below these drafts. " if same and state.get("rounds") else ""))
+    state = keep_edit(dict(state), text) if same else carried(state)
     state |= {"rounds": [*(state.get("rounds") or []), new_round(step)], "result": result, "keywords": step.keywords, "photo": image_path}
     first = step.drafts[0] if step.drafts else ""
     claims = step.reviews[0].check.claims() if step.reviews else []
@@ -191,13 +208,45 @@ def writing(partial: list[str], state) -> dict:
     return gr.update(choices=[(f"{d}\n(writing…)", d) for d in partial if d and d not in shown] + earlier, value=None, interactive=False)
 
 
-def stale():
+def carried(state) -> dict:
+    """What a new product's state keeps of the last one: only the writer's own texts (`stale`), never its drafts."""
+    return {"earlier": list(state["earlier"])} if state and state.get("earlier") else {}
+
+
+def typed(text: str = "", state=None) -> dict:
+    """The writer's own texts of the last product (its edits, and the description when it is not one of its drafts),
+    kept as "earlier" when another product, or an approval opened from History, takes the page's place."""
+    old = state or {}
+    earlier = [*(old.get("earlier") or []), *(old.get("edits") or [])]
+    text = (text or "").strip()
+    if text and text not in all_drafts(old):
+        earlier.append(text)
+    return {"earlier": list(dict.fromkeys(earlier))} if earlier else {}
+
+
+def product_keywords(state) -> list[str] | None:
+    return (state or {}).get("keywords") or ((state or {}).get("result") or {}).get("keywords")
+
+
+def stale(text: str = "", state=None):
     """A new photo or changed keywords: the drafts and claims belong to the last product, so they go (with its
-    rounds and any approval it was; a round still being written is cancelled) and Approve waits for new drafts. The
-    description stays, editable, until drafts for the new product replace it."""
-    return (gr.update(choices=[], value=None, interactive=True), gr.update(choices=[], value=[]), None, gr.Button(interactive=False),
+    rounds and any approval it was; a round still being written is cancelled) and Approve waits for new drafts. What
+    the writer typed is not lost: the description stays, and it and their earlier edits stay in the draft list as
+    their own entries (`EARLIER_LABEL`) when the new product's drafts arrive."""
+    kept = typed(text, state) or None
+    return (gr.update(choices=choices(kept), value=None, interactive=True), gr.update(choices=[], value=[]), kept, gr.Button(interactive=False),
             STALE, "New photo or keywords: press Write drafts (the reference shown is the last product's until then). Your "
-            "description stays until the new drafts replace it: copy it first if you need it.", gr.update(interactive=True))
+            "description stays, and it is kept in the draft list when the new drafts arrive.", gr.update(interactive=True))
+
+
+def keywords_typed(keywords: str, text: str = "", state=None):
+    """Typed keywords: `stale`, unless they are still the product's own (Enter, which writes a round for the same
+    product, sends an input event too; a comma or a space more is no new product)."""
+    try:
+        same = bool(state) and parse_keywords(keywords) == product_keywords(state)
+    except EcomcopyError:
+        same = False
+    return tuple(gr.skip() for _ in stale()) if same else stale(text, state)
 
 
 def claims_of(state, draft: str) -> list[tuple[str, str]]:

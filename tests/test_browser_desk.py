@@ -1,6 +1,8 @@
 """The editor's desk in a real browser (issue 24): keyboard, stale results, rounds of drafts, one approval per
 click, Bulk's messages and full rows, and the phone-sized page. Screenshots go to test-artifacts/browser/."""
 
+import zipfile
+
 import pytest
 
 from conftest import ROOT
@@ -50,8 +52,11 @@ def test_enter_writes_a_double_click_approves_once_and_a_new_photo_marks_the_res
     _shot(page, "08-approved-then-a-version")
     page.locator("#photo input[type=file]").set_input_files(str(ROOT / "tests" / "corpus" / "images" / "rgba.png"))  # another product
     page.wait_for_function("() => (document.querySelector('#approve-status textarea')?.value || '').startsWith('The photo or keywords changed')")
-    assert page.locator("#approve").is_disabled() and page.locator("#drafts label").count() == 0
-    assert page.locator("#chosen textarea").input_value() == "A white stoneware mug, approved once, then edited."  # kept
+    assert page.locator("#approve").is_disabled()
+    mine = "A white stoneware mug, approved once, then edited."
+    assert page.locator("#chosen textarea").input_value() == mine  # kept in its box; it and the earlier edit are all the list holds
+    assert [_draft(page.locator("#drafts label").nth(i)) for i in range(page.locator("#drafts label").count())] == [
+        f"✎ Your text before the photo or keywords changed: {t}" for t in ("My own edit of the first draft.", mine)]
     _shot(page, "09-new-photo-results-marked")
 
 
@@ -73,6 +78,13 @@ def test_drafts_of_an_earlier_round_can_be_picked_after_regenerate(page, pipelin
     assert "Round 2" in listed[0] and any("Round 1" in t for t in listed)  # newest round first, the first one kept
     assert any(t.startswith("✎ Your edit: My own edit, before regenerating.") for t in listed)  # the edit was not lost
     _shot(page, "13-two-rounds")
+    page.locator("#chosen textarea").fill("My second edit, before pressing Enter.")
+    page.locator("#keywords textarea").press("Enter")  # the same keywords: a third round of the same product
+    page.wait_for_function("() => [...document.querySelectorAll('#drafts label')].some((l) => l.innerText.includes('Round 3'))")
+    page.wait_for_function("() => (document.querySelector('#status textarea')?.value || '').includes('Earlier rounds are below')")
+    listed = [labels.nth(i).inner_text() for i in range(labels.count())]
+    assert any(t.startswith("✎ Your edit: My second edit, before pressing Enter.") for t in listed)
+    assert any(t.startswith("✎ Your edit: My own edit, before regenerating.") for t in listed) and any("Round 1" in t for t in listed)
     older = next(i for i, t in enumerate(listed) if "Round 1" in t)
     picked = _draft(labels.nth(older))
     assert picked in first_round
@@ -84,23 +96,60 @@ def test_drafts_of_an_earlier_round_can_be_picked_after_regenerate(page, pipelin
     number = int(page.locator("#approve-status textarea").input_value().split("#")[1].split(" ")[0])
     stored = pipeline.approvals.get(number)
     assert stored.chosen == picked and picked in stored.drafts  # the draft the text came from, with its own round's drafts
-    page.locator("#examples tbody tr").first.click()  # an example is another product: this one's rounds go
-    page.wait_for_function("() => document.querySelectorAll('#drafts label').length === 0")
+    page.locator("#examples tbody tr").first.click()  # an example is another product: this one's rounds go, the writer's texts stay
+    page.wait_for_function("() => [...document.querySelectorAll('#drafts label')].every((l) => l.innerText.startsWith('✎'))")
     assert page.locator("#approve").is_disabled()
 
 
-def test_bulk_without_files_says_so_plainly(page):
+def test_a_history_row_opens_by_click_and_an_approval_deleted_meanwhile_is_approved_anew(page, pipeline):
+    """History: a row click opens its text and readies its number; deleting the approval the Write tab still holds
+    does not leave Approve stuck: the next Approve says so and makes a new approval."""
+    page.reload()
+    page.wait_for_selector("#photo input[type=file]", state="attached")
+    page.locator("#photo input[type=file]").set_input_files(str(ROOT / "tests" / "corpus" / "images" / "cmyk.jpg"))
+    page.locator("#keywords textarea").fill("mug, white, stoneware")
+    page.locator("#keywords textarea").press("Enter")
+    page.wait_for_function("() => (document.querySelector('#status textarea')?.value || '').includes('draft(s) in')")
+    page.locator("#chosen textarea").fill("A mug for the History test.")
+    page.locator("#approve").click()
+    page.wait_for_function("() => (document.querySelector('#approve-status textarea')?.value || '').startsWith('Approved as #')")
+    number = page.locator("#approve-status textarea").input_value().split("#")[1].split(" ")[0]
+    page.get_by_role("tab", name="History").click()
+    page.wait_for_function("() => document.querySelector('#history')?.innerText.includes('A mug for the History test.')")
+    page.locator("#history [role=gridcell]", has_text="A mug for the History test.").first.click()
+    page.wait_for_function("() => (document.querySelector('#history-detail textarea')?.value || '').endsWith('A mug for the History test.')")
+    assert page.locator("#approval-id textarea, #approval-id input").first.input_value() == number
+    assert page.locator("#history-photo img").count() == 1  # its photo beside it
+    _shot(page, "15-history-row-opened")
+    page.locator("#delete-approval").click()
+    page.wait_for_function("() => !document.querySelector('#history')?.innerText.includes('A mug for the History test.')")
+    page.get_by_role("tab", name="Write").click()
+    page.locator("#chosen textarea").fill("A mug for the History test, approved again.")
+    page.locator("#approve").click()
+    page.wait_for_function("(n) => (document.querySelector('#approve-status textarea')?.value || '').startsWith(`#${n} was deleted in History: "
+                           "this is a new approval. Approved as #`)", arg=number)
+    again = int(page.locator("#approve-status textarea").input_value().split("Approved as #")[1].split(" ")[0])
+    assert pipeline.approvals.get(again).final == "A mug for the History test, approved again."
+
+
+def test_bulk_without_files_or_with_a_wrong_one_says_so_plainly(page, tmp_path):
     page.reload()
     page.get_by_role("tab", name="Bulk").click()
     page.get_by_role("button", name="Write drafts for all").click()
     page.wait_for_function("() => (document.querySelector('#bulk-status textarea')?.value || '').startsWith('Upload both files first')")
     assert page.locator(".error").count() == 0  # no red "Error" badges
     _shot(page, "10-bulk-without-files")
+    with zipfile.ZipFile(tmp_path / "photos.zip", "w") as z:  # a CSV without its image column, beside a good ZIP
+        z.write(ROOT / "tests" / "corpus" / "images" / "cmyk.jpg", "cmyk.jpg")
+    (tmp_path / "products.csv").write_text("id,keywords\nx-1,mug\n")
+    page.locator("#bulk-csv input[type=file]").set_input_files(str(tmp_path / "products.csv"))
+    page.locator("#bulk-zip input[type=file]").set_input_files(str(tmp_path / "photos.zip"))
+    page.get_by_role("button", name="Write drafts for all").click()
+    page.wait_for_selector("text=The CSV lacks the column(s) image")  # what is wrong and what it needs
+    assert page.get_by_text("server log").count() == 0
 
 
 def test_a_bulk_row_opens_in_full_by_click_and_the_job_uses_its_own_settings(page, tmp_path):
-    import zipfile
-
     photos = sorted((ROOT / "assets" / "catalog" / "images").iterdir())[:2]
     with zipfile.ZipFile(tmp_path / "photos.zip", "w") as z:
         for p in photos:
@@ -123,7 +172,8 @@ def test_a_bulk_row_opens_in_full_by_click_and_the_job_uses_its_own_settings(pag
 
 
 def test_a_phone_sized_page_has_no_sideways_scroll(page):
-    """At 390 x 844 (a phone) the Write tab fits the screen's width; screenshots at both sizes are kept."""
+    """At 390 x 844 (a phone) the Write tab fits the screen's width, and History's and Bulk's tables scroll in their own frame
+    with readable columns; screenshots at both sizes are kept."""
     page.reload()
     page.wait_for_selector("#photo input[type=file]", state="attached")
     _shot(page, "11-desktop-1280")
@@ -138,5 +188,14 @@ def test_a_phone_sized_page_has_no_sideways_scroll(page):
         button, drafts = page.locator("#write").bounding_box(), page.locator("#drafts").bounding_box()
         assert 0 <= drafts["y"] - (button["y"] + button["height"]) < 844 / 2  # the drafts come right under the button
         assert drafts["width"] > 300  # each draft and its review read across the screen, not a letter a line
+        for tab, table in (("History", "#history"), ("Bulk", "#bulk-table")):  # the tables scroll in their frame, columns readable
+            page.get_by_role("tab", name=tab).click()
+            page.wait_for_selector(f"{table} table")
+            _shot(page, f"12-phone-390x844-{tab.lower()}")
+            assert page.evaluate("() => document.documentElement.scrollWidth") <= 390 + 1, tab
+            cells = f"{table} th, {table} [role=gridcell]"
+            narrowest = page.evaluate(f"() => Math.min(...[...document.querySelectorAll('{cells}')].map((c) => c.offsetWidth))")
+            assert narrowest >= 45, (tab, narrowest)  # no column squeezed to a letter a line
+        page.get_by_role("tab", name="Write").click()
     finally:
         page.set_viewport_size({"width": 1280, "height": 1400})

@@ -153,4 +153,8 @@ def test_the_chosen_draft_is_the_one_the_final_text_was_edited_from():
     # a text grown from a short draft: not the longer draft that shares more characters by chance (difflib's ratio chose it)
     grown = ["Sticky mug with white stoneware and round necker.", "Stuck mug with white stoneware.", "Stomach mug."]
     assert closest("Stuck mug with white stoneware. Picked from the first round.", grown) == grown[1]
+    # letters the edit added, shared by chance with a longer draft of a later round, do not make it the chosen one
+    later = ["Stun, white mug with stoneware in the bottom.", "Stun, white mug with stoneware."]
+    assert closest("Stun, white mug with stoneware. Picked from the first round.", later) == later[1]
     assert closest("Anything", []) == ""
+    assert closest("Zebra-striped yak wool rug, hand-knotted in Nepal.", drafts) == ""  # written afresh: edited from none

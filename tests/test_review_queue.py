@@ -86,6 +86,7 @@ def test_a_rejected_text_goes_back_with_its_reason_and_can_be_submitted_again(st
         review_queue.approve(store, a.id, r.final, "ed")
     again = review_queue.resubmit(store, a.id, "A white stoneware mug.", "wendy")
     assert (again.status, again.reason, again.final) == ("submitted", "", "A white stoneware mug.")
+    assert review_queue.resubmit(store, a.id, "A white stoneware mug.", "wendy") == again  # a second click: no second entry
     done = review_queue.approve(store, a.id, again.final, "ed", _vectors())
     assert done.product_id is None  # its writer kept it out of the catalog
     actions = [(e.user, e.action) for e in AuditTrail(store.catalog).entries()][::-1]

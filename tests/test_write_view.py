@@ -1,10 +1,11 @@
 """The Write tab's view of a product's drafts: rounds kept across Regenerate, each draft's review under it, edits
 never lost, and the approval recording the draft the final text came from (real pipeline, no browser)."""
 
+import gradio as gr
 from conftest import ROOT
 
 from ecomcopy.config import SamplingConfig
-from ecomcopy.write_view import EDIT_LABEL, approving, choices, claims_of, finished, pick, stale, unlock
+from ecomcopy.write_view import EARLIER_LABEL, EDIT_LABEL, UNLOCKS, approving, choices, claims_of, finished, keywords_typed, pick, stale, unlock
 
 MUG = "mug, white, stoneware"
 
@@ -58,6 +59,22 @@ def test_a_round_of_another_product_starts_afresh_and_a_failed_round_unlocks_the
     assert vase.listing_built is None and vase.state["keywords"] == ["vase", "white", "glazed"]
     approved = finished(_round(pipeline, 2), None, asked=2, state=mug.state | {"reopened": 7})
     assert approved.approve_status.startswith("Approve saves your text as the next version of #7")
-    chosen, drafts, button, photo, keywords = unlock(mug.state)
-    assert chosen["interactive"] and drafts["interactive"] and button.interactive and photo["interactive"] and keywords["interactive"]
-    assert not unlock(None)[2].interactive  # nothing to approve yet
+    *unlocked, button = unlock(mug.state)  # the description, drafts, inputs, Write drafts, Regenerate and references
+    assert len(unlocked) == len(UNLOCKS) and all(u["interactive"] for u in unlocked) and button.interactive
+    assert not unlock(None)[-1].interactive  # nothing to approve yet
+
+
+def test_what_the_writer_typed_outlives_the_product_and_enter_on_its_keywords_keeps_its_rounds(pipeline):
+    mug = finished(_round(pipeline, 0), None, asked=2)
+    # Enter in the keywords sends an input event too: the same keywords (a comma or space more) are no new product
+    for same in ("mug, white, stoneware", "mug,white , stoneware, "):
+        assert all(u == gr.skip() for u in keywords_typed(same, "x", mug.state))
+    edited = mug.state["rounds"][0]["result"]["drafts"][0] + " Edited for the mug."
+    drafts, _, kept, button, *_ = keywords_typed("vase, white, glazed", edited, mug.state)  # another product
+    assert kept == {"earlier": [edited]} and not button.interactive
+    assert [label for label, _ in drafts["choices"]] == [EARLIER_LABEL + edited]  # the mug's drafts go, the writer's text stays
+    assert stale(mug.state["rounds"][0]["result"]["drafts"][0], mug.state)[2] is None  # an unedited draft is no text of theirs
+    vase = finished(_round(pipeline, 0, "vase, white, glazed"), None, asked=2, state=kept, text=edited)
+    listed = dict((value, label) for label, value in choices(vase.state))
+    assert listed[edited] == EARLIER_LABEL + edited and len(vase.state["rounds"]) == 1
+    assert approving(vase.state, "Zebra-striped yak wool rug, hand-knotted in Nepal.")[1] == ""  # written afresh: from no draft
