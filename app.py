@@ -18,7 +18,7 @@ from ecomcopy.channels import channel, channel_names
 from ecomcopy.config import CATALOG_IMAGES, DEFAULT_CHANNEL, QUEUE_SIZE, SAMPLING, AppConfig, shipped_adapter
 from ecomcopy.bulk_tab import approve_passing, bulk, export_job
 from ecomcopy.handlers import api_approve, api_generate, api_review, api_submit, approve, examples, regenerate_with, write, write_page
-from ecomcopy.write_view import UNLOCKS, WriteView, keywords_typed, pick, round_buttons, stale, strike_claims, unlock
+from ecomcopy.write_view import LOCKS, STARTERS, UNLOCKS, WriteView, hold, keywords_typed, pick, round_buttons, stale, strike_claims, unlock
 from ecomcopy.model import ModICT
 from ecomcopy import bulk_tab, history_tab, review_tab
 from ecomcopy.session import api_refusal, drafter_loading, drafting, end_session, get_pipeline, pipeline_loading, sign_in
@@ -138,9 +138,11 @@ def _wire(ui: SimpleNamespace, demo: gr.Blocks) -> None:
     fill = {"fn": refresh, "inputs": listing_in, "outputs": listing_out, "show_progress": "hidden", **private}
     first = [ui.photo, ui.keywords, *settings, ui.state, ui.chosen]
     again = [ui.ref_choice, ui.photo, ui.keywords, *settings, ui.exclude_group, ui.state, ui.chosen]
-    rounds = [event(fn, inputs=inputs, outputs=outputs, **drafts) for event, fn, inputs in
-              ((ui.go.click, write_page, first), (ui.keywords.submit, write_page, first), (ui.regen.click, regenerate_with, again),
-               (ui.ref_choice.input, regenerate_with, again))]
+    triggers = ((ui.go.click, write_page, first), (ui.keywords.submit, write_page, first), (ui.regen.click, regenerate_with, again),
+                (ui.ref_choice.input, regenerate_with, again))
+    for event, _, _ in triggers:  # the page is held from the click, not from the round's first words (it may wait its turn)
+        event(hold, outputs=[getattr(ui, name) for name in LOCKS], queue=False, show_progress="hidden", **private)
+    rounds = [event(fn, inputs=inputs, outputs=outputs, **drafts) for event, fn, inputs in triggers]
     ui.rounds = rounds  # cancelled by a picked example and by History's Edit in Write
     ui.unlocking = {"fn": unlock, "inputs": ui.state, "outputs": [*[getattr(ui, name) for name in UNLOCKS], ui.approve_btn],
                     "show_progress": "hidden", **private}
@@ -158,11 +160,12 @@ def _wire(ui: SimpleNamespace, demo: gr.Blocks) -> None:
         box.change(**live)
     ui.claims.input(strike_claims, inputs=[ui.claims, ui.chosen, ui.drafts, ui.state], outputs=[ui.chosen, ui.claims], **private).success(**fill)
     ui.chosen.blur(**fill)  # the fields built from the description follow its edits (a field the editor changed is kept)
-    starters = [ui.go, ui.regen, ui.ref_choice]
-    ui.approve_btn.click(partial(round_buttons, False), outputs=starters, queue=False, show_progress="hidden", **private)
-    ui.approve_btn.click(approve, inputs=[ui.state, ui.chosen, ui.keep_out, ui.query, ui.channel, ui.brand, ui.listing_built, *ui.listing_fields],
-                         outputs=[ui.approve_status, ui.history, ui.state], trigger_mode="once", **private).then(
-        partial(round_buttons, True), outputs=starters, show_progress="hidden", **private)
+    starters = {"outputs": [getattr(ui, name) for name in STARTERS], "show_progress": "hidden", **private}
+    ui.approve_btn.click(partial(round_buttons, False), queue=False, **starters)
+    saving = ui.approve_btn.click(approve, inputs=[ui.state, ui.chosen, ui.keep_out, ui.query, ui.channel, ui.brand, ui.listing_built,
+                                                   *ui.listing_fields], outputs=[ui.approve_status, ui.history, ui.state], trigger_mode="once", **private)
+    for then in (saving.success, saving.failure):  # saved or refused, the inputs and round buttons come back
+        then(partial(round_buttons, True), **starters)
     # the results on screen belong to the last product; the photo and keywords are locked while a round is written,
     # and an example picked meanwhile cancels it
     new = {"fn": stale, "inputs": [ui.chosen, ui.state], "outputs": [ui.drafts, ui.claims, ui.state, ui.approve_btn, ui.approve_status, ui.status, ui.chosen],

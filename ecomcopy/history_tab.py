@@ -84,7 +84,8 @@ def reopen(approval_id, text: str = "", state=None, request: gr.Request = None):
     then = {"approved": f"edit the text or its listing and Approve to save version {a.version + 1}", "submitted": "it is waiting for review",
             "rejected": f"it was rejected ({a.reason}): edit it and submit it again"}[a.status]
     fields = as_page(listing)
-    opened = {"reopened": a.id, "result": {"keywords": a.keywords}} | typed(text if text != a.final else "", state)  # nothing typed is lost
+    kept = typed(text if text != a.final else "", state)  # nothing typed is lost; the stored text is not "typed" later
+    opened = {"reopened": a.id, "result": {"keywords": a.keywords}} | kept | {"former": [*(kept.get("former") or []), a.final]}
     return (gr.Tabs(selected="write"), a.photo_file, ", ".join(a.keywords), a.final, opened,
             gr.Button(interactive=True), f"Opened #{a.id}: {then}. Write drafts to compare new ones with it; a new photo or keywords start a new product.",
             gr.update(choices=choices(opened), value=None), gr.update(choices=[], value=[]),  # the last product's drafts and claims go,

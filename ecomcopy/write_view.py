@@ -28,7 +28,7 @@ from .text import closest, strike
 KEEP = object()  # a WriteView field left as it is on the page (gr.skip())
 NO_REFERENCE = "No similar product in your catalog: drafts are written from your photo and keywords only."
 EDIT_LABEL = "✎ Your edit: "
-EARLIER_LABEL = "✎ Your text before the photo or keywords changed: "
+EARLIER_LABEL = "✎ Your earlier text: "  # typed for the last product, or before these drafts came
 STALE = "The photo or keywords changed: these results were for the previous product. Write drafts for this one to approve it."
 
 
@@ -106,8 +106,12 @@ def choices(state) -> list[tuple[str, str]]:
             if draft not in seen:
                 seen.add(draft)
                 out.append((f"{draft}\n{where}{line}", draft))
-    edits = [(EDIT_LABEL + e, e) for e in (state or {}).get("edits") or [] if e not in seen]
-    return out + edits + [(EARLIER_LABEL + e, e) for e in (state or {}).get("earlier") or [] if e not in seen]
+    for label, texts in ((EDIT_LABEL, (state or {}).get("edits")), (EARLIER_LABEL, (state or {}).get("earlier"))):
+        for e in texts or []:
+            if e not in seen:
+                seen.add(e)
+                out.append((label + e, e))
+    return out
 
 
 def all_drafts(state) -> list[str]:
@@ -133,7 +137,7 @@ def keep_edit(state: dict, text: str) -> dict:
     """`text` joins the writer's edits unless it is empty, a draft or already kept."""
     text = (text or "").strip()
     edits = list(state.get("edits") or [])
-    if text and text not in all_drafts(state) and text not in edits:
+    if text and text not in all_drafts(state) and text not in edits and text not in (state.get("earlier") or []):
         edits.append(text)
     return state | {"edits": edits}
 
@@ -151,12 +155,20 @@ def unlocked() -> dict:
 
 
 UNLOCKS = ("chosen", "drafts", "photo", "keywords", "ref_choice", "go", "regen")  # what `unlock` outputs, then Approve
+LOCKS = ("chosen", "photo", "keywords", "ref_choice", "go", "regen", "approve_btn")  # what `hold` outputs
+STARTERS = ("photo", "keywords", "ref_choice", "go", "regen")  # what `round_buttons` outputs
+
+
+def hold():
+    """`locked`, at once: a round waiting in the queue for the model holds the page from the click, not from its
+    first words."""
+    return tuple(locked()[name] for name in LOCKS)
 
 
 def round_buttons(free: bool):
-    """Write drafts, Regenerate and the reference list, held while Approve saves (a round started meanwhile would
-    read the product before the approval and forget that the next Approve saves a version)."""
-    return tuple(gr.update(interactive=free) for _ in range(3))
+    """The inputs and whatever starts a round, held while Approve saves (a round started, or a product changed,
+    meanwhile would read the product before the approval and forget that the next Approve saves a version)."""
+    return tuple(gr.update(interactive=free) for _ in STARTERS)
 
 
 def unlock(state):
@@ -176,7 +188,8 @@ def same_product(state, step: Suggestion, image_path) -> bool:
 
 def finished(step: Suggestion, image_path, asked: int, state=None, text: str = "") -> WriteView:
     """A round's drafts join the product's earlier rounds and the first of them goes into the description; an edited
-    description of the same product is kept among the choices, not lost (another product's is not carried over)."""
+    description of the same product is kept among the choices, not lost (for another product, among the writer's
+    earlier texts: `typed`; no draft or round of the last product is carried over)."""
     result = step.to_dict()
     overlap = result["mean_overlap"]
     same = same_product(state, step, image_path)
@@ -187,7 +200,7 @@ def finished(step: Suggestion, image_path, asked: int, state=None, text: str = "
               + (f"You asked for {asked}: {asked - len(step.drafts)} came out empty or as near-copies of these and were dropped"
                  + (f" (after {step.rounds - 1} more tries). " if step.rounds > 1 else ". ") if len(step.drafts) < asked else "")
               + ("Earlier rounds are below these drafts. " if same and state.get("rounds") else ""))
-    state = keep_edit(dict(state), text) if same else carried(state)
+    state = keep_edit(dict(state), text) if same else typed(text, state)
     state |= {"rounds": [*(state.get("rounds") or []), new_round(step)], "result": result, "keywords": step.keywords, "photo": image_path}
     first = step.drafts[0] if step.drafts else ""
     claims = step.reviews[0].check.claims() if step.reviews else []
@@ -208,20 +221,17 @@ def writing(partial: list[str], state) -> dict:
     return gr.update(choices=[(f"{d}\n(writing…)", d) for d in partial if d and d not in shown] + earlier, value=None, interactive=False)
 
 
-def carried(state) -> dict:
-    """What a new product's state keeps of the last one: only the writer's own texts (`stale`), never its drafts."""
-    return {"earlier": list(state["earlier"])} if state and state.get("earlier") else {}
-
-
 def typed(text: str = "", state=None) -> dict:
-    """The writer's own texts of the last product (its edits, and the description when it is not one of its drafts),
-    kept as "earlier" when another product, or an approval opened from History, takes the page's place."""
+    """What a new product's state keeps of the last one: the writer's own texts (its edits, and the description
+    when it is neither one of its drafts nor one of an earlier product's, `former`), as "earlier", when another
+    product or an approval opened from History takes the page's place; never its drafts."""
     old = state or {}
+    former = [*all_drafts(old), *(old.get("former") or [])][-64:]  # the box may still hold one, unedited
     earlier = [*(old.get("earlier") or []), *(old.get("edits") or [])]
     text = (text or "").strip()
-    if text and text not in all_drafts(old):
+    if text and text not in former:
         earlier.append(text)
-    return {"earlier": list(dict.fromkeys(earlier))} if earlier else {}
+    return ({"earlier": list(dict.fromkeys(earlier))} if earlier else {}) | ({"former": former} if former else {})
 
 
 def product_keywords(state) -> list[str] | None:
@@ -233,7 +243,7 @@ def stale(text: str = "", state=None):
     rounds and any approval it was; a round still being written is cancelled) and Approve waits for new drafts. What
     the writer typed is not lost: the description stays, and it and their earlier edits stay in the draft list as
     their own entries (`EARLIER_LABEL`) when the new product's drafts arrive."""
-    kept = typed(text, state) or None
+    kept = typed(text, state) or None  # (only "former": nothing typed to show, but the drafts still not "typed")
     return (gr.update(choices=choices(kept), value=None, interactive=True), gr.update(choices=[], value=[]), kept, gr.Button(interactive=False),
             STALE, "New photo or keywords: press Write drafts (the reference shown is the last product's until then). Your "
             "description stays, and it is kept in the draft list when the new drafts arrive.", gr.update(interactive=True))

@@ -56,7 +56,7 @@ def test_enter_writes_a_double_click_approves_once_and_a_new_photo_marks_the_res
     mine = "A white stoneware mug, approved once, then edited."
     assert page.locator("#chosen textarea").input_value() == mine  # kept in its box; it and the earlier edit are all the list holds
     assert [_draft(page.locator("#drafts label").nth(i)) for i in range(page.locator("#drafts label").count())] == [
-        f"✎ Your text before the photo or keywords changed: {t}" for t in ("My own edit of the first draft.", mine)]
+        f"✎ Your earlier text: {t}" for t in ("My own edit of the first draft.", mine)]
     _shot(page, "09-new-photo-results-marked")
 
 
@@ -110,6 +110,10 @@ def test_a_history_row_opens_by_click_and_an_approval_deleted_meanwhile_is_appro
     page.locator("#keywords textarea").fill("mug, white, stoneware")
     page.locator("#keywords textarea").press("Enter")
     page.wait_for_function("() => (document.querySelector('#status textarea')?.value || '').includes('draft(s) in')")
+    page.locator("#chosen textarea").fill(" ")
+    page.locator("#approve").click()  # refused (nothing to approve): the inputs and round buttons it held come back
+    page.get_by_text("There is no text to approve").first.wait_for()
+    page.wait_for_function("() => !document.querySelector('#write').disabled && !document.querySelector('#keywords textarea').disabled")
     page.locator("#chosen textarea").fill("A mug for the History test.")
     page.locator("#approve").click()
     page.wait_for_function("() => (document.querySelector('#approve-status textarea')?.value || '').startsWith('Approved as #')")

@@ -55,7 +55,8 @@ def test_a_round_of_another_product_starts_afresh_and_a_failed_round_unlocks_the
     again = finished(_round(pipeline, 1), None, asked=2, state=mug.state, text="An edit of the mug.")
     assert again.listing_built is not None and len(again.state["rounds"]) == 2  # the same product keeps its listing edits
     vase = finished(_round(pipeline, 0, "vase, white, glazed"), None, asked=2, state=again.state, text="An edit of the mug.")
-    assert len(vase.state["rounds"]) == 1 and not vase.state.get("edits")  # nothing of the mug carried to the vase
+    assert len(vase.state["rounds"]) == 1 and not vase.state.get("edits")  # no round or edit of the mug carried to the vase,
+    assert vase.state["earlier"] == ["An edit of the mug."]  # but what the writer typed stays, as their earlier text
     assert vase.listing_built is None and vase.state["keywords"] == ["vase", "white", "glazed"]
     approved = finished(_round(pipeline, 2), None, asked=2, state=mug.state | {"reopened": 7})
     assert approved.approve_status.startswith("Approve saves your text as the next version of #7")
@@ -71,10 +72,15 @@ def test_what_the_writer_typed_outlives_the_product_and_enter_on_its_keywords_ke
         assert all(u == gr.skip() for u in keywords_typed(same, "x", mug.state))
     edited = mug.state["rounds"][0]["result"]["drafts"][0] + " Edited for the mug."
     drafts, _, kept, button, *_ = keywords_typed("vase, white, glazed", edited, mug.state)  # another product
-    assert kept == {"earlier": [edited]} and not button.interactive
+    assert kept["earlier"] == [edited] and not button.interactive
     assert [label for label, _ in drafts["choices"]] == [EARLIER_LABEL + edited]  # the mug's drafts go, the writer's text stays
-    assert stale(mug.state["rounds"][0]["result"]["drafts"][0], mug.state)[2] is None  # an unedited draft is no text of theirs
+    draft = mug.state["rounds"][0]["result"]["drafts"][0]
+    once = stale(draft, mug.state)[2]  # an unedited draft is no text of theirs, after one change of product or two
+    assert "earlier" not in once and "earlier" not in keywords_typed("vase", draft, once)[2]
+    assert choices({"edits": ["Mine."], "earlier": ["Mine."]}) == [(EDIT_LABEL + "Mine.", "Mine.")]  # listed once
     vase = finished(_round(pipeline, 0, "vase, white, glazed"), None, asked=2, state=kept, text=edited)
     listed = dict((value, label) for label, value in choices(vase.state))
     assert listed[edited] == EARLIER_LABEL + edited and len(vase.state["rounds"]) == 1
+    typed_after = finished(_round(pipeline, 1, "lamp, brass"), None, asked=2, state=stale("", vase.state)[2], text="My lamp text.")
+    assert "My lamp text." in typed_after.state["earlier"]  # typed after the change, before the drafts came: kept too
     assert approving(vase.state, "Zebra-striped yak wool rug, hand-knotted in Nepal.")[1] == ""  # written afresh: from no draft
