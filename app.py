@@ -143,12 +143,11 @@ def _wire(ui: SimpleNamespace, demo: gr.Blocks) -> None:
     for event, _, _ in triggers:  # the page is held from the click, not from the round's first words (it may wait its turn)
         event(hold, outputs=[getattr(ui, name) for name in LOCKS], queue=False, show_progress="hidden", **private)
     rounds = [event(fn, inputs=inputs, outputs=outputs, **drafts) for event, fn, inputs in triggers]
-    ui.rounds = rounds  # cancelled by a picked example and by History's Edit in Write
-    ui.unlocking = {"fn": unlock, "inputs": ui.state, "outputs": [*[getattr(ui, name) for name in UNLOCKS], ui.approve_btn],
-                    "show_progress": "hidden", **private}
+    unlocking = {"fn": unlock, "inputs": ui.state, "outputs": [*[getattr(ui, name) for name in UNLOCKS], ui.approve_btn],
+                 "show_progress": "hidden", **private}
     for r in rounds:  # a new product's listing is built afresh (`WriteView.listing_built`); a failed round unlocks the page
         r.success(**fill)
-        r.failure(**ui.unlocking)
+        r.failure(**unlocking)
     ui.drafts.input(pick, inputs=[ui.drafts, ui.state, ui.chosen], outputs=[ui.chosen, ui.claims, ui.drafts, ui.state], **private).success(**fill)
     for event in (ui.channel.input, ui.brand.submit, ui.brand.blur):
         event(**fill)
@@ -173,7 +172,7 @@ def _wire(ui: SimpleNamespace, demo: gr.Blocks) -> None:
     for event in (ui.photo.upload, ui.photo.clear):
         event(**new)
     ui.keywords.input(**new | {"fn": keywords_typed, "inputs": [ui.keywords, ui.chosen, ui.state]})
-    ui.examples.dataset.click(**new, cancels=rounds).then(**ui.unlocking)
+    ui.examples.dataset.click(**new, cancels=rounds).then(**unlocking)
     history_tab.wire(ui, demo)
     review_tab.wire(ui, demo)
     demo.unload(end_session)  # public demo mode: a closed page's approvals and photos are deleted soon after

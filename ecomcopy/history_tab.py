@@ -250,11 +250,11 @@ def wire(ui: SimpleNamespace, demo: gr.Blocks) -> None:
     ui.refresh.click(history_page, inputs=ui.query, outputs=ui.history, **private)
     ui.query.submit(history_page, inputs=ui.query, outputs=ui.history, **private)
     ui.history.select(open_row, outputs=[ui.approval_id, ui.history_photo, ui.history_detail], **private)
-    # a round still being written for the last product is cancelled (its end would overwrite the opened text)
+    # it waits while a round is written or Approve saves (`write_view.locked`, `round_buttons`): either's end would
+    # overwrite the opened text and state
     ui.open_btn.click(reopen, inputs=[ui.approval_id, ui.chosen, ui.state],
                       outputs=[ui.tabs, ui.photo, ui.keywords, ui.chosen, ui.state, ui.approve_btn, ui.approve_status, ui.drafts, ui.claims,
-                               ui.ref_choice, ui.result, ui.channel, ui.brand, *ui.listing_fields, ui.listing_built],
-                      cancels=ui.rounds, **private).then(**ui.unlocking)
+                               ui.ref_choice, ui.result, ui.channel, ui.brand, *ui.listing_fields, ui.listing_built], **private)
     ui.delete_btn.click(delete, inputs=[ui.approval_id, ui.query], outputs=[ui.history_status, ui.history], **private)
     ui.csv_btn.click(exporter("csv"), inputs=ui.query, outputs=ui.export_file, **private)
     ui.json_btn.click(exporter("json"), inputs=ui.query, outputs=ui.export_file, **private)

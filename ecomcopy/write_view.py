@@ -54,6 +54,7 @@ class WriteView:
     keywords: Any = KEEP
     go: Any = KEEP
     regen: Any = KEEP
+    open_btn: Any = KEEP  # History's Edit in Write: it waits too (the round's end would overwrite the opened text)
 
     @classmethod
     def names(cls) -> list[str]:
@@ -137,7 +138,7 @@ def keep_edit(state: dict, text: str) -> dict:
     """`text` joins the writer's edits unless it is empty, a draft or already kept."""
     text = (text or "").strip()
     edits = list(state.get("edits") or [])
-    if text and text not in all_drafts(state) and text not in edits and text not in (state.get("earlier") or []):
+    if text and text not in edits and not any(text in (state.get(k) or []) for k in ("earlier", "former")) and text not in all_drafts(state):
         edits.append(text)
     return state | {"edits": edits}
 
@@ -146,23 +147,23 @@ def locked() -> dict:
     """While a round is written, the photo, keywords, description, Approve and whatever starts another round (Write
     drafts, Regenerate, another reference) wait for it (the draft list too, in `writing`): nothing typed or picked
     meanwhile is overwritten, no second round drops this one's drafts, and the round is for the inputs shown."""
-    return {name: gr.update(interactive=False) for name in ("chosen", "photo", "keywords", "ref_choice", "go", "regen")} | {
+    return {name: gr.update(interactive=False) for name in ("chosen", "photo", "keywords", "ref_choice", "go", "regen", "open_btn")} | {
         "approve_btn": gr.Button(interactive=False)}
 
 
 def unlocked() -> dict:
-    return {name: gr.update(interactive=True) for name in ("chosen", "photo", "keywords", "go", "regen")}
+    return {name: gr.update(interactive=True) for name in ("chosen", "photo", "keywords", "go", "regen", "open_btn")}
 
 
-UNLOCKS = ("chosen", "drafts", "photo", "keywords", "ref_choice", "go", "regen")  # what `unlock` outputs, then Approve
-LOCKS = ("chosen", "photo", "keywords", "ref_choice", "go", "regen", "approve_btn")  # what `hold` outputs
-STARTERS = ("photo", "keywords", "ref_choice", "go", "regen")  # what `round_buttons` outputs
+UNLOCKS = ("chosen", "drafts", "photo", "keywords", "ref_choice", "go", "regen", "open_btn")  # what `unlock` outputs, then Approve
+LOCKS = ("chosen", "drafts", "photo", "keywords", "ref_choice", "go", "regen", "open_btn", "approve_btn")  # what `hold` outputs
+STARTERS = ("photo", "keywords", "ref_choice", "go", "regen", "open_btn")  # what `round_buttons` outputs
 
 
 def hold():
-    """`locked`, at once: a round waiting in the queue for the model holds the page from the click, not from its
-    first words."""
-    return tuple(locked()[name] for name in LOCKS)
+    """`locked` and the draft list, at once: a round waiting in the queue for the model holds the page from the
+    click, not from its first words."""
+    return tuple((locked() | {"drafts": gr.update(interactive=False)})[name] for name in LOCKS)
 
 
 def round_buttons(free: bool):
@@ -226,7 +227,7 @@ def typed(text: str = "", state=None) -> dict:
     when it is neither one of its drafts nor one of an earlier product's, `former`), as "earlier", when another
     product or an approval opened from History takes the page's place; never its drafts."""
     old = state or {}
-    former = [*all_drafts(old), *(old.get("former") or [])][-64:]  # the box may still hold one, unedited
+    former = [*(old.get("former") or []), *all_drafts(old)][-64:]  # the box may still hold one, unedited (the newest kept)
     earlier = [*(old.get("earlier") or []), *(old.get("edits") or [])]
     text = (text or "").strip()
     if text and text not in former:
@@ -244,9 +245,10 @@ def stale(text: str = "", state=None):
     the writer typed is not lost: the description stays, and it and their earlier edits stay in the draft list as
     their own entries (`EARLIER_LABEL`) when the new product's drafts arrive."""
     kept = typed(text, state) or None  # (only "former": nothing typed to show, but the drafts still not "typed")
-    return (gr.update(choices=choices(kept), value=None, interactive=True), gr.update(choices=[], value=[]), kept, gr.Button(interactive=False),
+    # what is locked stays locked: Enter with new keywords sends this beside the round it starts (`hold`)
+    return (gr.update(choices=choices(kept), value=None), gr.update(choices=[], value=[]), kept, gr.Button(interactive=False),
             STALE, "New photo or keywords: press Write drafts (the reference shown is the last product's until then). Your "
-            "description stays, and it is kept in the draft list when the new drafts arrive.", gr.update(interactive=True))
+            "description stays, and it is kept in the draft list when the new drafts arrive.", gr.skip())
 
 
 def keywords_typed(keywords: str, text: str = "", state=None):

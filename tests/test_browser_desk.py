@@ -80,6 +80,7 @@ def test_drafts_of_an_earlier_round_can_be_picked_after_regenerate(page, pipelin
     _shot(page, "13-two-rounds")
     page.locator("#chosen textarea").fill("My second edit, before pressing Enter.")
     page.locator("#keywords textarea").press("Enter")  # the same keywords: a third round of the same product
+    page.wait_for_function("() => document.querySelector('#write').disabled && document.querySelector('#regenerate').disabled")  # held
     page.wait_for_function("() => [...document.querySelectorAll('#drafts label')].some((l) => l.innerText.includes('Round 3'))")
     page.wait_for_function("() => (document.querySelector('#status textarea')?.value || '').includes('Earlier rounds are below')")
     listed = [labels.nth(i).inner_text() for i in range(labels.count())]

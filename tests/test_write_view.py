@@ -5,7 +5,7 @@ import gradio as gr
 from conftest import ROOT
 
 from ecomcopy.config import SamplingConfig
-from ecomcopy.write_view import EARLIER_LABEL, EDIT_LABEL, UNLOCKS, approving, choices, claims_of, finished, keywords_typed, pick, stale, unlock
+from ecomcopy.write_view import EARLIER_LABEL, EDIT_LABEL, UNLOCKS, approving, choices, claims_of, finished, hold, keep_edit, keywords_typed, pick, stale, typed, unlock
 
 MUG = "mug, white, stoneware"
 
@@ -63,6 +63,8 @@ def test_a_round_of_another_product_starts_afresh_and_a_failed_round_unlocks_the
     *unlocked, button = unlock(mug.state)  # the description, drafts, inputs, Write drafts, Regenerate and references
     assert len(unlocked) == len(UNLOCKS) and all(u["interactive"] for u in unlocked) and button.interactive
     assert not unlock(None)[-1].interactive  # nothing to approve yet
+    *held, approve_held = hold()  # from the click, History's Edit in Write too (`LOCKS`)
+    assert not any(u["interactive"] for u in held) and not approve_held.interactive
 
 
 def test_what_the_writer_typed_outlives_the_product_and_enter_on_its_keywords_keeps_its_rounds(pipeline):
@@ -78,6 +80,9 @@ def test_what_the_writer_typed_outlives_the_product_and_enter_on_its_keywords_ke
     once = stale(draft, mug.state)[2]  # an unedited draft is no text of theirs, after one change of product or two
     assert "earlier" not in once and "earlier" not in keywords_typed("vase", draft, once)[2]
     assert choices({"edits": ["Mine."], "earlier": ["Mine."]}) == [(EDIT_LABEL + "Mine.", "Mine.")]  # listed once
+    assert not keep_edit(once, draft).get("edits")  # picking an earlier text while the box holds the last product's draft
+    many = {"former": [f"Old draft {i}." for i in range(64)], "rounds": mug.state["rounds"]}
+    assert draft in typed("", many)["former"]  # the newest drafts are the ones remembered
     vase = finished(_round(pipeline, 0, "vase, white, glazed"), None, asked=2, state=kept, text=edited)
     listed = dict((value, label) for label, value in choices(vase.state))
     assert listed[edited] == EARLIER_LABEL + edited and len(vase.state["rounds"]) == 1
