@@ -165,8 +165,11 @@ def test_a_bulk_row_opens_in_full_by_click_and_the_job_uses_its_own_settings(pag
     page.locator("#bulk-csv input[type=file]").set_input_files(str(tmp_path / "products.csv"))
     page.locator("#bulk-zip input[type=file]").set_input_files(str(tmp_path / "photos.zip"))
     page.get_by_text("Settings for this job").click()
+    page.locator("#bulk-creativity input[type=range]").wait_for()  # the accordion's sliders are drawn
     page.locator("#bulk-creativity input[type=number]").fill("0.5")
     page.locator("#bulk-creativity input[type=number]").press("Enter")
+    page.locator("#bulk-creativity input[type=number]").blur()
+    page.wait_for_function("() => Number(document.querySelector('#bulk-creativity input[type=range]').value) === 0.5")  # the slider took it
     page.get_by_role("button", name="Write drafts for all").click()
     page.wait_for_function("() => (document.querySelector('#bulk-status textarea')?.value || '').includes('product(s) drafted')")
     assert "creativity 0.50" in page.locator("#bulk-status textarea").input_value()  # the tab's own setting, said
