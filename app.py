@@ -18,7 +18,7 @@ from ecomcopy.channels import channel, channel_names
 from ecomcopy.config import CATALOG_IMAGES, DEFAULT_CHANNEL, QUEUE_SIZE, SAMPLING, AppConfig, shipped_adapter
 from ecomcopy.bulk_tab import approve_passing, bulk, export_job
 from ecomcopy.handlers import api_approve, api_generate, api_review, api_submit, approve, examples, regenerate_with, write, write_page
-from ecomcopy.write_view import LOCKS, STARTERS, UNLOCKS, WriteView, hold, keywords_typed, pick, round_buttons, stale, strike_claims, unlock
+from ecomcopy.write_view import STARTERS, UNLOCKS, WriteView, hold, keywords_typed, pick, round_buttons, stale, strike_claims, unlock
 from ecomcopy.model import ModICT
 from ecomcopy import bulk_tab, history_tab, review_tab
 from ecomcopy.session import api_refusal, drafter_loading, drafting, end_session, get_pipeline, pipeline_loading, sign_in
@@ -140,11 +140,11 @@ def _wire(ui: SimpleNamespace, demo: gr.Blocks) -> None:
     again = [ui.ref_choice, ui.photo, ui.keywords, *settings, ui.exclude_group, ui.state, ui.chosen]
     triggers = ((ui.go.click, write_page, first), (ui.keywords.submit, write_page, first), (ui.regen.click, regenerate_with, again),
                 (ui.ref_choice.input, regenerate_with, again))
+    held = [*[getattr(ui, name) for name in UNLOCKS], ui.approve_btn]
     for event, _, _ in triggers:  # the page is held from the click, not from the round's first words (it may wait its turn)
-        event(hold, outputs=[getattr(ui, name) for name in LOCKS], queue=False, show_progress="hidden", **private)
+        event(hold, outputs=held, queue=False, show_progress="hidden", **private)
     rounds = [event(fn, inputs=inputs, outputs=outputs, **drafts) for event, fn, inputs in triggers]
-    unlocking = {"fn": unlock, "inputs": ui.state, "outputs": [*[getattr(ui, name) for name in UNLOCKS], ui.approve_btn],
-                 "show_progress": "hidden", **private}
+    unlocking = {"fn": unlock, "inputs": ui.state, "outputs": held, "show_progress": "hidden", **private}
     for r in rounds:  # a new product's listing is built afresh (`WriteView.listing_built`); a failed round unlocks the page
         r.success(**fill)
         r.failure(**unlocking)

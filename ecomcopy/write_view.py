@@ -143,27 +143,28 @@ def keep_edit(state: dict, text: str) -> dict:
     return state | {"edits": edits}
 
 
+# what a round holds, in the order `hold` and `unlock` output them (then Approve): the description, the draft list,
+# the inputs and whatever starts a round (Write drafts, Regenerate, another reference, History's Edit in Write)
+UNLOCKS = ("chosen", "drafts", "photo", "keywords", "ref_choice", "go", "regen", "open_btn")
+STARTERS = UNLOCKS[2:]  # what Approve holds while it saves (`round_buttons`)
+
+
 def locked() -> dict:
-    """While a round is written, the photo, keywords, description, Approve and whatever starts another round (Write
-    drafts, Regenerate, another reference) wait for it (the draft list too, in `writing`): nothing typed or picked
-    meanwhile is overwritten, no second round drops this one's drafts, and the round is for the inputs shown."""
-    return {name: gr.update(interactive=False) for name in ("chosen", "photo", "keywords", "ref_choice", "go", "regen", "open_btn")} | {
-        "approve_btn": gr.Button(interactive=False)}
+    """While a round is written, all of `UNLOCKS` and Approve wait for it (the draft list and the references as the
+    round shows them: `writing`, `WriteView.reference_panel`): nothing typed or picked meanwhile is overwritten, no
+    second round drops this one's drafts, and the round is for the inputs shown."""
+    return {name: gr.update(interactive=False) for name in UNLOCKS if name != "drafts"} | {"approve_btn": gr.Button(interactive=False)}
 
 
 def unlocked() -> dict:
-    return {name: gr.update(interactive=True) for name in ("chosen", "photo", "keywords", "go", "regen", "open_btn")}
-
-
-UNLOCKS = ("chosen", "drafts", "photo", "keywords", "ref_choice", "go", "regen", "open_btn")  # what `unlock` outputs, then Approve
-LOCKS = ("chosen", "drafts", "photo", "keywords", "ref_choice", "go", "regen", "open_btn", "approve_btn")  # what `hold` outputs
-STARTERS = ("photo", "keywords", "ref_choice", "go", "regen", "open_btn")  # what `round_buttons` outputs
+    """The round's end: what `locked` held, but the draft list, the references and Approve, which the end sets itself."""
+    return {name: gr.update(interactive=True) for name in UNLOCKS if name not in ("drafts", "ref_choice")}
 
 
 def hold():
-    """`locked` and the draft list, at once: a round waiting in the queue for the model holds the page from the
-    click, not from its first words."""
-    return tuple((locked() | {"drafts": gr.update(interactive=False)})[name] for name in LOCKS)
+    """`locked`, the draft list too, at once: a round waiting in the queue for the model holds the page from the
+    click, not from its first words (the outputs of `unlock`)."""
+    return *[gr.update(interactive=False)] * len(UNLOCKS), gr.Button(interactive=False)
 
 
 def round_buttons(free: bool):

@@ -67,7 +67,7 @@ def test_a_round_of_another_product_starts_afresh_and_a_failed_round_unlocks_the
     *unlocked, button = unlock(mug.state)  # the description, drafts, inputs, Write drafts, Regenerate and references
     assert len(unlocked) == len(UNLOCKS) and all(u["interactive"] for u in unlocked) and button.interactive
     assert not unlock(None)[-1].interactive  # nothing to approve yet
-    *held, approve_held = hold()  # from the click, History's Edit in Write too (`LOCKS`)
+    *held, approve_held = hold()  # from the click, History's Edit in Write too (`UNLOCKS`)
     assert not any(u["interactive"] for u in held) and not approve_held.interactive
 
 
