@@ -143,32 +143,34 @@ def approve(request: gr.Request, state, final, keep_out, query="", channel_name=
     while the listing breaks a rule of its channel); for a re-opened (or just approved) text, its next version
     (`review_tab`): a second click approves nothing twice. Returns a confirmation, the refreshed history and the
     page's state, which now names the stored text."""
-    gone = ""
+    deleted = None
     if state and state.get("reopened") and not _still_stored(request, state["reopened"]):  # deleted in History meanwhile
-        gone, state = f"#{state['reopened']} was deleted in History: this is a new approval. ", {k: v for k, v in state.items() if k != "reopened"}
-    if state and state.get("reopened"):  # the listing panel holds its listing (`history_tab.reopen`, or this product's rounds)
-        fields = from_page(channel_name, brand, following(state, final, channel_name, brand, built, list(listing_values))) if listing_values else None
-        said, rows = save_reopened(request, int(state["reopened"]), final, query, fields)
+        deleted, state = state["reopened"], {k: v for k, v in state.items() if k != "reopened"}
+    # the listing panel's fields (for a re-opened text, its stored listing: `history_tab.reopen`)
+    with user_errors("saving the approval"):
+        listing = from_page(channel_name, brand, following(state, final, channel_name, brand, built, list(listing_values))) if listing_values else None
+    if state and state.get("reopened"):
+        said, rows = save_reopened(request, int(state["reopened"]), final, query, listing)
         return said, rows, state
     if not state or not state.get("rounds"):
-        raise gr.Error(gone.replace(": this is a new approval", "") + "Write drafts first: an approval records the photo, keywords, reference "
-                       "and drafts.", print_exception=False)
+        raise gr.Error((f"#{deleted} was deleted in History. " if deleted else "") + "Write drafts first: an approval records the photo, keywords, reference and drafts.",
+                       print_exception=False)
+    note = f"#{deleted} was deleted in History: this is a new approval. " if deleted else ""
     with user_errors("saving the approval"):
         submit = not may(request, "approve")  # a writer's text waits for an editor
         user, ws = allowed(request, "submit" if submit else "approve"), workspace(request)
         ws.check_room()
         result, chosen = approving(state, final)  # the draft the final text was edited from, in any round
-        listing = from_page(channel_name, brand, following(state, final, channel_name, brand, built, list(listing_values))) if listing_values else None
         a = get_pipeline().approve(result, final, chosen, state.get("photo"), add_to_catalog=not keep_out, listing=listing, user=user,
                                    store=ws.approvals, submit=submit)
     stored = state | {"reopened": a.id}  # the next Approve of this product saves a version; its drafts stay pickable
     if submit:
         gr.Info(f"Submitted #{a.id} for review")
-        return f"{gone}Submitted as #{a.id}: an editor will approve or reject it, and History shows which.", history_rows(ws, query), stored
+        return f"{note}Submitted as #{a.id}: an editor will approve or reject it, and History shows which.", history_rows(ws, query), stored
     where = "kept out of the catalog" if not a.product_id else (f"added to the catalog as {a.product_id}" if ws.overlay is None else
                                                                 "a reference for your later drafts in this session only")
     gr.Info(f"Approved #{a.id}")
-    return f"{gone}Approved as #{a.id} ({where}).", history_rows(ws, query), stored
+    return f"{note}Approved as #{a.id} ({where}).", history_rows(ws, query), stored
 
 
 def _still_stored(request, approval_id) -> bool:
