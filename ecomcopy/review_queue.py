@@ -68,7 +68,7 @@ def revise(store: ApprovalStore, approval_id: int, final: str, user: str, listin
         a = store.get(approval_id)
         if a.status != "approved":
             raise InputError(f"#{a.id} is not approved ({a.status}): approve or reject it in the review queue.")
-        if final == a.final and (not listing or _same_listing(a, listing)):
+        if _unchanged(a, final, listing):
             return a
         stored = _stored_listing(a, final, listing)
         store.catalog.execute("UPDATE approvals SET final = ?, version = version + 1, listing = ? WHERE id = ?", (final, stored, a.id))
@@ -90,7 +90,7 @@ def resubmit(store: ApprovalStore, approval_id: int, final: str, user: str, list
         a = store.get(approval_id)
         if a.status == "approved":
             raise InputError(f"#{a.id} is already approved: an editor saves its edits as a new version.")
-        if a.status == "submitted" and final == a.final and (not listing or _same_listing(a, listing)):
+        if a.status == "submitted" and _unchanged(a, final, listing):
             return a  # a second click, or the same text again: it is already waiting
         store.catalog.execute("UPDATE approvals SET status = 'submitted', final = ?, reason = '', listing = ? WHERE id = ?",
                               (final, _stored_listing(a, final, listing), a.id))
@@ -112,6 +112,11 @@ def _stored_listing(a: Approval, final: str, listing: dict | None) -> str:
     if not listing:
         return _listing_with(a, final)
     return json.dumps(asdict(approvable_listing(listing, final, a.keywords, a.drafts)), ensure_ascii=False)
+
+
+def _unchanged(a: Approval, final: str, listing: dict | None) -> bool:
+    """Whether the text and (when sent) the listing's fields are what is stored: nothing to save."""
+    return final == a.final and (not listing or _same_listing(a, listing))
 
 
 def _same_listing(a: Approval, listing: dict) -> bool:
