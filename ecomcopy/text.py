@@ -164,7 +164,7 @@ def closest(text: str, candidates: list[str]) -> str:
         blocks = difflib.SequenceMatcher(None, words, c, autojunk=False).get_matching_blocks()
         return sum(size(words[b.a:b.a + b.size]) for b in blocks)
 
-    scored = [(2 * k - size(t), k, size(t), c) for c in candidates if c for t in [_TOKEN.findall(c)] for k in [kept(t)]]
+    scored = [(2 * k - n, k, n, c) for c in candidates if c for t in [_TOKEN.findall(c)] for k, n in [(kept(t), size(t))]]
     if not scored or not words:
         return ""
     _, k, length, best = max(scored)
