@@ -94,8 +94,8 @@ def reopen(approval_id, text: str = "", state=None, request: gr.Request = None):
 
 
 def open_row(evt: gr.SelectData, request: gr.Request = None):
-    """A click on a History row opens that text in full beside its photo, with its number ready for Open in Write
-    or Delete (nothing on the Write tab changes until Open in Write)."""
+    """A click on a History row opens that text in full beside its photo, with its number ready for Edit in Write
+    or Delete (nothing on the Write tab changes until Edit in Write)."""
     aid = clicked(evt)
     if aid is None:
         return gr.skip(), gr.skip(), gr.skip()
