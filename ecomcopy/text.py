@@ -164,7 +164,11 @@ def closest(text: str, candidates: list[str]) -> str:
         blocks = difflib.SequenceMatcher(None, words, c, autojunk=False).get_matching_blocks()
         return sum(size(words[b.a:b.a + b.size]) for b in blocks)
 
-    scored = [(2 * k - n, k, n, c) for c in candidates if c for t in [_TOKEN.findall(c)] for k, n in [(kept(t), size(t))]]
+    scored = []
+    for c in filter(None, candidates):
+        tokens = _TOKEN.findall(c)
+        k, n = kept(tokens), size(tokens)
+        scored.append((2 * k - n, k, n, c))
     if not scored or not words:
         return ""
     _, k, length, best = max(scored)
