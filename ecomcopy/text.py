@@ -158,12 +158,17 @@ def _kept(words: list[str], tokens: list[str]) -> int:
     return sum(_size(words[b.a:b.a + b.size]) for b in blocks)
 
 
+def _share(kept: int, a: int, b: int) -> float:
+    """`kept` characters as a share of the shorter of two texts of `a` and `b` characters (1.0 when either is empty)."""
+    shorter = min(a, b)
+    return kept / shorter if shorter else 1.0
+
+
 def kept_share(text: str, draft: str) -> float:
     """How much an edit kept of `draft`: the characters of whole words kept in order, as a share of the shorter of
     `text` and `draft` (1.0 when either is empty). `bench/edited_from.py` measures it on edits and on unrelated texts."""
     words, tokens = _TOKEN.findall(text or ""), _TOKEN.findall(draft or "")
-    shorter = min(_size(words), _size(tokens))
-    return _kept(words, tokens) / shorter if shorter else 1.0
+    return _share(_kept(words, tokens), _size(words), _size(tokens))
 
 
 def closest(text: str, candidates: list[str]) -> str:
@@ -179,5 +184,5 @@ def closest(text: str, candidates: list[str]) -> str:
         scored.append((2 * k - _size(tokens), k, _size(tokens), c))
     if not scored or not words:
         return ""
-    best = max(scored)[-1]
-    return best if kept_share(text, best) >= EDITED_FROM else ""
+    _, kept, size, best = max(scored)
+    return best if _share(kept, _size(words), size) >= EDITED_FROM else ""  # `kept_share` of the best, from its own count
