@@ -161,10 +161,15 @@ def unlocked() -> dict:
     return {name: gr.update(interactive=True) for name in UNLOCKS if name not in ("drafts", "ref_choice")}
 
 
+def _held(free: bool, approve: bool) -> tuple:
+    """All of `UNLOCKS`, then Approve: the outputs of `hold` and `unlock`."""
+    return *(gr.update(interactive=free) for _ in UNLOCKS), gr.Button(interactive=approve)
+
+
 def hold():
     """`locked`, the draft list too, at once: a round waiting in the queue for the model holds the page from the
-    click, not from its first words (the outputs of `unlock`)."""
-    return *[gr.update(interactive=False)] * len(UNLOCKS), gr.Button(interactive=False)
+    click, not from its first words."""
+    return _held(False, False)
 
 
 def round_buttons(free: bool):
@@ -176,8 +181,7 @@ def round_buttons(free: bool):
 def unlock(state):
     """A round that failed or was cancelled: the description, the draft list, the inputs, the round's buttons and
     (with something to approve) Approve again."""
-    ready = bool(state and (state.get("rounds") or state.get("reopened")))
-    return *[gr.update(interactive=True)] * len(UNLOCKS), gr.Button(interactive=ready)
+    return _held(True, bool(state and (state.get("rounds") or state.get("reopened"))))
 
 
 def same_product(state, step: Suggestion, image_path) -> bool:
