@@ -240,7 +240,8 @@ def typed(text: str = "", state=None) -> dict:
     return ({"earlier": list(dict.fromkeys(earlier))} if earlier else {}) | ({"former": former} if former else {})
 
 
-def product_keywords(state) -> list[str] | None:
+def _keywords_of(state) -> list[str] | None:
+    """The keywords the page's product was written (or approved) for; not `keywords.product_keywords`, a data product's."""
     return (state or {}).get("keywords") or ((state or {}).get("result") or {}).get("keywords")
 
 
@@ -260,7 +261,7 @@ def keywords_typed(keywords: str, text: str = "", state=None):
     """Typed keywords: `stale`, unless they are still the product's own (Enter, which writes a round for the same
     product, sends an input event too; a comma or a space more is no new product)."""
     try:
-        same = bool(state) and parse_keywords(keywords) == product_keywords(state)
+        same = bool(state) and parse_keywords(keywords) == _keywords_of(state)
     except EcomcopyError:
         same = False
     return tuple(gr.skip() for _ in stale()) if same else stale(text, state)
