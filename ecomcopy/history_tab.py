@@ -78,9 +78,10 @@ def reopen(approval_id, text: str = "", state=None, request: gr.Request = None):
     with user_errors("opening the approval"):
         allowed(request, "draft")
         a = own_workspace(request).approvals.get(_approval_id(approval_id))
-        listing = Listing(**a.listing) if a.listing else build_listing(a.keywords, a.final, channel(DEFAULT_CHANNEL))
+        stored = Listing(**a.listing) if a.listing else None
         # "built": what the page would build for this text, so the stored fields the editor had changed stay changed
-        built = as_page(build_listing(a.keywords, a.final, channel(listing.channel), listing.brand))
+        fresh = build_listing(a.keywords, a.final, channel(stored.channel if stored else DEFAULT_CHANNEL), stored.brand if stored else "")
+        listing, built = stored or fresh, as_page(fresh)
     then = {"approved": f"edit the text or its listing and Approve to save version {a.version + 1}", "submitted": "it is waiting for review",
             "rejected": f"it was rejected ({a.reason}): edit it and submit it again"}[a.status]
     fields = as_page(listing)
